@@ -1,0 +1,60 @@
+# Each top-level module (core/, data/, ...) is one static library made of every .cpp below it,
+# plus every .cu below it when CUDA is on. Files under a `cuda/` folder or named *_cuda.cpp are
+# CUDA-only host code and are skipped in CPU-only builds.
+function(mcpp_add_module name)
+  cmake_parse_arguments(M "" "DIR" "DEPS" ${ARGN})
+  file(GLOB_RECURSE cpu_sources CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/${M_DIR}/*.cpp)
+  list(FILTER cpu_sources EXCLUDE REGEX "/main_[^/]*\\.cpp$")
+  set(sources "")
+  foreach(src IN LISTS cpu_sources)
+    if(src MATCHES "/cuda/" OR src MATCHES "_cuda\\.cpp$")
+      if(MCPP_HAVE_CUDA)
+        list(APPEND sources ${src})
+      endif()
+    else()
+      list(APPEND sources ${src})
+    endif()
+  endforeach()
+  if(MCPP_HAVE_CUDA)
+    file(GLOB_RECURSE cuda_sources CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/${M_DIR}/*.cu)
+    list(APPEND sources ${cuda_sources})
+  endif()
+
+  set(target mcpp_${name})
+  if(sources)
+    add_library(${target} STATIC ${sources})
+    set(scope PUBLIC)
+  else()
+    add_library(${target} INTERFACE)
+    set(scope INTERFACE)
+  endif()
+  target_include_directories(${target} ${scope} ${PROJECT_SOURCE_DIR})
+  target_link_libraries(${target} ${scope} ${M_DEPS}
+    Threads::Threads OpenMP::OpenMP_CXX nlohmann_json::nlohmann_json CLI11::CLI11
+    spdlog::spdlog simdjson::simdjson ZLIB::ZLIB MPI::MPI_CXX PkgConfig::OPENBLAS)
+  if(MCPP_HAVE_CUDA)
+    target_compile_definitions(${target} ${scope} MCPP_HAVE_CUDA=1)
+    target_link_libraries(${target} ${scope} CUDA::cudart CUDA::cublas CUDA::cublasLt
+      ${CUDNN_LIBRARY} ${NCCL_LIBRARY})
+    if(sources)
+      set_target_properties(${target} PROPERTIES CUDA_SEPARABLE_COMPILATION OFF
+        POSITION_INDEPENDENT_CODE ON)
+    endif()
+  endif()
+endfunction()
+
+# app/main_<name>.cpp -> <name> with '_' turned into '-', e.g. main_megatron_train.cpp ->
+# megatron-train; tools/<name>.cpp -> <name> likewise (tools/inspect_data.cpp -> inspect-data).
+function(mcpp_add_programs)
+  file(GLOB app_mains CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/app/main_*.cpp)
+  file(GLOB tool_mains CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/tools/*.cpp)
+  foreach(src IN LISTS app_mains tool_mains)
+    get_filename_component(stem ${src} NAME_WE)
+    string(REGEX REPLACE "^main_" "" stem ${stem})
+    string(REPLACE "_" "-" exe ${stem})
+    add_executable(${exe} ${src})
+    target_link_libraries(${exe} PRIVATE mcpp_app)
+    list(APPEND programs ${exe})
+  endforeach()
+  set(MCPP_ALL_PROGRAMS ${programs} PARENT_SCOPE)
+endfunction()
