@@ -105,6 +105,7 @@ void check_dropout_positions(const char* op, const AttentionOptions& options, co
 
 float dot(const float* a, const float* b, int64_t n) {
   float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
   for (int64_t c = 0; c < n; ++c) sum += a[c] * b[c];
   return sum;
 }

@@ -65,10 +65,12 @@ void cross_entropy_forward(const Tensor& logits, const Tensor& labels, const Ten
   for (int64_t n = 0; n < rows.count; ++n) {
     const float* row = z + n * vocab;
     float max_logit = *std::max_element(row, row + vocab);
+    // fp32 exponentials (as Megatron's fp32 logits), fp64 sums.
     double sum_exp = 0.0, sum_logits = 0.0;
+#pragma omp simd reduction(+ : sum_exp, sum_logits)
     for (int64_t c = 0; c < vocab; ++c) {
-      sum_exp += std::exp(double(row[c]) - max_logit);
-      sum_logits += row[c];
+      sum_exp += double(std::exp(row[c] - max_logit));
+      sum_logits += double(row[c]);
     }
     double row_lse = max_logit + std::log(sum_exp);
     double loss = row_lse - row[label[n]];
