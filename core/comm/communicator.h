@@ -6,9 +6,7 @@
 // Conventions: tensors are contiguous; reduce_scatter and all_gather work along the flattened
 // tensor (= dim 0 for [s, b, h] activations): rank r's part is elements
 // [r * output.numel(), (r + 1) * output.numel()) of the big tensor.
-namespace mcpp {
-class Tensor;
-}
+#include "core/base/tensor.h"
 
 namespace mcpp::comm {
 
