@@ -10,13 +10,13 @@
 namespace mcpp::model {
 
 // Sums partial results over the TP group, in place.
-inline void reduce_from_tp_region(const ParallelContext& parallel, Tensor& tensor) {
+inline void reduce_from_tp_region(const ParallelContext& parallel, const Tensor& tensor) {
   if (parallel.tp_size > 1) parallel.tp_comm->all_reduce(tensor, comm::ReduceOp::sum);
 }
 
 // Backward of copy-to-TP-region: the input gradient of a column-parallel layer sums the shards'
 // contributions.
-inline void copy_to_tp_region_backward(const ParallelContext& parallel, Tensor& grad) {
+inline void copy_to_tp_region_backward(const ParallelContext& parallel, const Tensor& grad) {
   if (parallel.tp_size > 1) parallel.tp_comm->all_reduce(grad, comm::ReduceOp::sum);
 }
 
