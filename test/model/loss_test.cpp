@@ -26,7 +26,7 @@ double max_abs(const std::vector<float>& v) {
 }
 }  // namespace
 
-TEST_CASE("loss is the masked sum with the token count; zero logits give log(V) per token") {
+TEST_CASE("loss is the masked sum with the token count, zero logits give log(V) per token") {
   Setup s(gpt2_config());
   MicroBatch batch = random_batch(s.config, 2, 1);
   double mask_sum = 0;
