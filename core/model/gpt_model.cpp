@@ -1,7 +1,6 @@
 #include "core/model/gpt_model.h"
 
 #include "core/base/error.h"
-#include "core/kernels/cross_entropy.h"
 #include "core/kernels/linear.h"
 #include "core/model/tensor_layout.h"
 #include "core/model/tp_mappings.h"
@@ -13,9 +12,6 @@ GPTModel::GPTModel(ModelConfig config, const ParallelContext& parallel, Device d
   check(parallel.tp_comm != nullptr, "the model needs a tensor-parallel communicator");
   check(parallel.tp_size == 1 || !parallel.sequence_parallel,
         "--sequence-parallel is not supported by the model yet");
-  check(parallel.tp_size == 1,
-        "--tensor-model-parallel-size > 1 needs vocab-parallel cross-entropy, which the model "
-        "does not have yet");
   check(parallel.pp_size == 1 && parallel.cp_size == 1 && parallel.ep_size == 1,
         "pipeline, context and expert parallelism are not supported by the model yet");
   check(device == Device::CPU, "the model runs on the CPU backend only for now");
@@ -24,6 +20,7 @@ GPTModel::GPTModel(ModelConfig config, const ParallelContext& parallel, Device d
   dropout_.seed = config_.seed;
 
   const ParamBuffer& p = *params_;
+  loss_ = std::make_unique<VocabParallelCrossEntropy>(parallel_);
   embedding_ = std::make_unique<EmbeddingLayer>(config_, parallel_, p.ref("embedding.word_embeddings.weight"),
                                                 p.ref("embedding.position_embeddings.weight"));
   for (int layer = 0; layer < config_.num_layers; ++layer) {
@@ -46,8 +43,8 @@ LossPair GPTModel::forward(const MicroBatch& batch) {
         "sequence length " + std::to_string(s) + " exceeds --max-position-embeddings");
   forward_dropout_ = dropout_;
   const Tensor tokens = to_sequence_first(batch.tokens);
-  labels_ = to_sequence_first(batch.labels).view({s * b});
-  loss_mask_ = batch.loss_mask.defined() ? to_sequence_first(batch.loss_mask).view({s * b}) : Tensor();
+  const Tensor labels = to_sequence_first(batch.labels).view({s * b});
+  const Tensor loss_mask = batch.loss_mask.defined() ? to_sequence_first(batch.loss_mask).view({s * b}) : Tensor();
   doc_offsets_ = batch.doc_offsets;
   const Tensor positions = batch.position_ids.defined() ? to_sequence_first(batch.position_ids) : Tensor();
 
@@ -68,12 +65,8 @@ LossPair GPTModel::forward(const MicroBatch& batch) {
   const int64_t h = config_.hidden;
   logits_ = Tensor::empty({s * b, output_weight_.value.dim(0)}, DType::F32, final_out_.device());
   core::linear_forward(final_out_.view({s * b, h}), output_weight_.value, Tensor(), logits_);
-  Tensor losses = Tensor::empty({s * b}, DType::F32, logits_.device());
-  lse_ = Tensor::empty({s * b}, DType::F32, logits_.device());
-  Tensor totals = Tensor::empty({2}, DType::F32, logits_.device());
-  core::cross_entropy_forward(logits_, labels_, loss_mask_, core::CrossEntropyOptions{}, losses, lse_, totals);
-  const float* t = totals.data<float>();
-  return LossPair{t[0], t[1]};
+  const VocabParallelLoss loss = loss_->forward(logits_, labels, loss_mask);
+  return LossPair{loss.loss_sum, loss.num_tokens};
 }
 
 void GPTModel::backward(float loss_grad_scale) {
@@ -81,13 +74,13 @@ void GPTModel::backward(float loss_grad_scale) {
   const int64_t h = config_.hidden;
   const int64_t rows = logits_.dim(0);
   // The logits buffer becomes its own gradient.
-  core::cross_entropy_backward(logits_, labels_, loss_mask_, lse_, loss_grad_scale,
-                               core::CrossEntropyOptions{}, logits_);
+  loss_->backward(loss_grad_scale, logits_);
   Tensor dfinal = Tensor::empty(final_out_.shape(), DType::F32, final_out_.device());
   core::linear_backward(final_out_.view({rows, h}), output_weight_.value, logits_, dfinal.view({rows, h}),
                         output_weight_.grad, Tensor());
   copy_to_tp_region_backward(parallel_, dfinal);
-  logits_ = final_out_ = lse_ = Tensor();
+  loss_->release();
+  logits_ = final_out_ = Tensor();
 
   Tensor grad = final_norm_->backward(dfinal);
   final_norm_->release();
