@@ -23,6 +23,7 @@ class AttentionLayer {
                  AttentionParams params);
   // x [s, b, h]; doc_offsets I64 [b, m + 1] or undefined. Returns [s, b, h] (bias included).
   Tensor forward(const Tensor& x, const Tensor& doc_offsets, const DropoutState& dropout);
+  // dy and the returned dx have x's (sequence-shard) shape.
   Tensor backward(const Tensor& dy);
   void release();
   // Selective recompute: drop the core attention's output and softmax statistics after forward

@@ -10,8 +10,9 @@ namespace mcpp::model {
 GPTModel::GPTModel(ModelConfig config, const ParallelContext& parallel, Device device)
     : config_(std::move(config)), parallel_(parallel) {
   check(parallel.tp_comm != nullptr, "the model needs a tensor-parallel communicator");
-  check(parallel.tp_size == 1 || !parallel.sequence_parallel,
-        "--sequence-parallel is not supported by the model yet");
+  check(!sequence_parallel(parallel) || config_.seq_length % parallel.tp_size == 0,
+        "--seq-length " + std::to_string(config_.seq_length) + " must be divisible by --tensor-model-parallel-size " +
+            std::to_string(parallel.tp_size) + " with --sequence-parallel");
   check(parallel.pp_size == 1 && parallel.cp_size == 1 && parallel.ep_size == 1,
         "pipeline, context and expert parallelism are not supported by the model yet");
   check(device == Device::CPU, "the model runs on the CPU backend only for now");
@@ -58,10 +59,8 @@ LossPair GPTModel::forward(const MicroBatch& batch) {
     if (segment.recompute)
       for (int layer = segment.begin; layer < segment.end; ++layer) layers_[layer]->release();
   }
-  final_out_ = final_norm_->forward(hidden);
-
-  // Column-parallel output layer (copy-to-TP forward is the identity): logits of this rank's
-  // vocabulary range.
+  // Column-parallel output layer on the full sequence: logits of this rank's vocabulary range.
+  final_out_ = enter_column_parallel(parallel_, final_norm_->forward(hidden));
   const int64_t h = config_.hidden;
   logits_ = Tensor::empty({s * b, output_weight_.value.dim(0)}, DType::F32, final_out_.device());
   core::linear_forward(final_out_.view({s * b, h}), output_weight_.value, Tensor(), logits_);
@@ -78,11 +77,10 @@ void GPTModel::backward(float loss_grad_scale) {
   Tensor dfinal = Tensor::empty(final_out_.shape(), DType::F32, final_out_.device());
   core::linear_backward(final_out_.view({rows, h}), output_weight_.value, logits_, dfinal.view({rows, h}),
                         output_weight_.grad, Tensor());
-  copy_to_tp_region_backward(parallel_, dfinal);
   loss_->release();
   logits_ = final_out_ = Tensor();
 
-  Tensor grad = final_norm_->backward(dfinal);
+  Tensor grad = final_norm_->backward(enter_column_parallel_backward(parallel_, dfinal));
   final_norm_->release();
   for (size_t g = segments_.size(); g-- > 0;) {
     const RecomputeSegment& segment = segments_[g];
@@ -99,6 +97,12 @@ void GPTModel::backward(float loss_grad_scale) {
   }
   embedding_->backward(grad);
   embedding_->release();
+}
+
+void GPTModel::reduce_sequence_parallel_grads() {
+  if (!sequence_parallel(parallel_)) return;
+  for (int i = 0; i < params_->size(); ++i)
+    if (params_->info(i).sequence_parallel) parallel_.tp_comm->all_reduce(params_->grad(i), comm::ReduceOp::sum);
 }
 
 }  // namespace mcpp::model

@@ -51,6 +51,10 @@ class GPTModel {
   // 1 / max(num_tokens, 1) / num_microbatches (times the fp16 loss scale).
   void backward(float loss_grad_scale);
   void zero_grads() { params_->zero_grads(); }
+  // With sequence parallelism, replicated parameters fed only this rank's tokens (norms,
+  // row-parallel biases) hold partial gradients: sum them over TP once all micro-batches of the
+  // step are done (Megatron's finalize_model_grads).
+  void reduce_sequence_parallel_grads();
 
  private:
   ModelConfig config_;

@@ -97,7 +97,7 @@ std::vector<ParamInfo> gpt_param_infos(const ModelConfig& c, const ParallelConte
   const double std = c.init_method_std;
   const double scaled_std = std / std::sqrt(2.0 * c.num_layers);
   const int64_t h = c.hidden;
-  const bool sp = parallel.sequence_parallel;
+  const bool sp = parallel.sequence_parallel && parallel.tp_size > 1;  // Megatron drops SP at tp = 1
   const bool layernorm = c.normalization == Normalization::LayerNorm;
 
   auto norm = [&](const std::string& prefix) {

@@ -160,5 +160,9 @@ TEST_CASE("the model rejects what it does not support yet with clear errors") {
   parallel = ParallelContext::single(comm);
   parallel.tp_size = 2;
   parallel.sequence_parallel = true;
-  CHECK_THROWS_WITH(GPTModel(gpt2_config(), parallel), "--sequence-parallel is not supported by the model yet");
+  ModelConfig odd = gpt2_config();
+  odd.seq_length = 7;
+  odd.finalize(2);
+  CHECK_THROWS_WITH(GPTModel(odd, parallel),
+                    "--seq-length 7 must be divisible by --tensor-model-parallel-size 2 with --sequence-parallel");
 }

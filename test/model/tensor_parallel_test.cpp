@@ -1,7 +1,8 @@
 // Tensor parallelism: the model split over 2 or 4 ranks (threads sharing a ThreadCommunicator)
 // computes the same loss as the single-rank model, and every rank's gradient shard equals the
 // matching slice of the single-rank gradients (column/row-parallel linears, whole query groups,
-// [gate ; up] SwiGLU shards, vocab-parallel embedding, output layer and cross-entropy).
+// [gate ; up] SwiGLU shards, vocab-parallel embedding, output layer and cross-entropy), with and
+// without sequence parallelism (norms, dropout and residuals on sequence shards).
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -37,6 +38,7 @@ void run_rank(const ModelConfig& config, const ParallelContext& parallel, const 
       out.loss.num_tokens += loss.num_tokens;
       model.backward(static_cast<float>(1.0 / loss.num_tokens / batches.size()));
     }
+    model.reduce_sequence_parallel_grads();
     for (int i = 0; i < model.params().size(); ++i) {
       out.infos.push_back(model.params().info(i));
       out.params.push_back(to_vector(model.params().param(i)));
@@ -47,7 +49,7 @@ void run_rank(const ModelConfig& config, const ParallelContext& parallel, const 
   }
 }
 
-void check_tensor_parallel(ModelConfig config, int tp_size) {
+void check_tensor_parallel(ModelConfig config, int tp_size, bool sequence_parallel = false) {
   config.attention_dropout = 0;  // its mask index uses the local head number
   config.hidden_dropout = 0.1;   // replicated activations: the same mask on every rank
   config.finalize(tp_size);
@@ -67,6 +69,7 @@ void check_tensor_parallel(ModelConfig config, int tp_size) {
     contexts[r].tp_rank = r;
     contexts[r].tp_size = tp_size;
     contexts[r].tp_comm = comms[r].get();
+    contexts[r].sequence_parallel = sequence_parallel;
   }
   std::vector<std::thread> threads;
   for (int r = 0; r < tp_size; ++r)
@@ -90,7 +93,7 @@ void check_tensor_parallel(ModelConfig config, int tp_size) {
         value_mismatches += results[r].params[p][k] != reference.params[p][global];
         grad_mismatches += std::abs(double(results[r].grads[p][k]) - full_grad[global]) > 1e-4 * scale + 1e-7;
       }
-      INFO(info.key << " on TP rank " << r << " of " << tp_size);
+      INFO(info.key << " on TP rank " << r << " of " << tp_size << (sequence_parallel ? " with SP" : ""));
       CHECK(value_mismatches == 0);
       CHECK(grad_mismatches == 0);
     }
@@ -106,4 +109,10 @@ TEST_CASE("tensor-parallel GPT-2 style model matches the single-rank model (tp 2
 
 TEST_CASE("tensor-parallel Llama style model matches the single-rank model (tp 2)") {
   check_tensor_parallel(llama_config(), 2);
+}
+
+TEST_CASE("sequence-parallel model matches the single-rank model (GPT-2 tp 2 and 4, Llama tp 2)") {
+  check_tensor_parallel(gpt2_config(), 2, true);
+  check_tensor_parallel(gpt2_config(), 4, true);
+  check_tensor_parallel(llama_config(), 2, true);
 }
