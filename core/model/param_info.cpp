@@ -19,6 +19,12 @@ int64_t ParamInfo::global_numel() const {
   return n;
 }
 
+Shape ParamInfo::to_shape(const std::vector<int64_t>& dims) {
+  Shape shape;
+  for (int64_t d : dims) shape.push_back(d);
+  return shape;
+}
+
 int64_t ParamInfo::global_index(int64_t local) const {
   // Unravel the local index, move the split coordinate into the global tensor, ravel again.
   const int rank = static_cast<int>(local_shape.size());
