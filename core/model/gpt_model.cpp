@@ -41,7 +41,8 @@ LossPair GPTModel::forward(const MicroBatch& batch) {
   check(batch.tokens.shape() == batch.labels.shape(), "micro-batch tokens and labels differ in shape");
   const int64_t b = batch.tokens.dim(0), s = batch.tokens.dim(1);
   check(s <= config_.max_position_embeddings || config_.position_embedding != PositionEmbedding::learned_absolute,
-        "sequence length " + std::to_string(s) + " exceeds --max-position-embeddings");
+        "micro-batch sequence length " + std::to_string(s) + " exceeds --max-position-embeddings " +
+            std::to_string(config_.max_position_embeddings));
   forward_dropout_ = dropout_;
   const Tensor tokens = to_sequence_first(batch.tokens);
   const Tensor labels = to_sequence_first(batch.labels).view({s * b});

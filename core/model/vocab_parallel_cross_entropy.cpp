@@ -19,8 +19,16 @@ VocabParallelLoss VocabParallelCrossEntropy::forward(const Tensor& logits, const
   if (parallel_.tp_size == 1) {
     local_labels_ = labels;
     core::cross_entropy_forward(logits, labels, loss_mask, core::CrossEntropyOptions{}, losses, lse_, totals);
-    const float* t = totals.data<float>();
-    return {t[0], t[1]};
+    // Sum the per-token losses in double (the kernel's totals are fp32), as the tp > 1 path does.
+    const float* loss = losses.data<float>();
+    const float* mask = loss_mask.defined() ? loss_mask.data<float>() : nullptr;
+    VocabParallelLoss result;
+    for (int64_t n = 0; n < rows; ++n) {
+      const double weight = mask ? mask[n] : 1.0;
+      result.loss_sum += weight * loss[n];
+      result.num_tokens += weight;
+    }
+    return result;
   }
 
   // Labels owned elsewhere point at local column 0; their target logit counts as 0 here.
