@@ -2,6 +2,7 @@
 // A communicator for tests: N ranks as N threads of one process, so tensor-parallel layers can
 // be checked against the single-rank model without MPI. Reductions add the ranks' values in rank
 // order, so every rank gets bitwise the same result.
+#include <algorithm>
 #include <barrier>
 #include <memory>
 #include <vector>
