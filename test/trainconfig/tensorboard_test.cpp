@@ -103,6 +103,35 @@ std::vector<Scalar> read_events(const std::filesystem::path& path) {
 
 }  // namespace
 
+TEST_CASE("per-iteration scalars use Megatron's tags") {
+  const auto dir = mcpp::test::scratch_dir("trainconfig-tb-iter");
+  std::string path;
+  {
+    mcpp::app::TensorBoardWriter writer(dir.string());
+    path = writer.path();
+    mcpp::app::IterationRecord r;
+    r.iteration = 12;
+    r.learning_rate = 2e-4;
+    r.global_batch_size = 64;
+    r.lm_loss = 6.5;
+    r.loss_scale = 1.0;
+    r.grad_norm = 0.75;
+    r.seconds = 0.5;
+    write_iteration_scalars(writer, r);
+    r.iteration = 13;
+    r.skipped = true;
+    r.grad_norm.reset();
+    write_iteration_scalars(writer, r);
+  }
+  const auto events = read_events(path);
+  std::vector<std::string> tags;
+  for (size_t i = 1; i < events.size(); ++i) tags.push_back(events[i].tag + "@" + std::to_string(events[i].step));
+  CHECK(tags == std::vector<std::string>{"learning-rate@12", "batch-size@12", "lm loss@12", "loss-scale@12",
+                                         "grad-norm@12", "iteration-time@12", "learning-rate@13", "batch-size@13",
+                                         "loss-scale@13", "iteration-time@13"});
+  CHECK(events[3].value == 6.5f);
+}
+
 TEST_CASE("CRC32C matches the standard check values") {
   CHECK(mcpp::app::crc32c("123456789") == 0xE3069283u);
   CHECK(mcpp::app::crc32c("") == 0u);
