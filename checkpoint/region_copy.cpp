@@ -46,8 +46,16 @@ void copy_box(const void* src, const Box& src_box, DType src_type, void* dst, co
   }
   if (box_empty(part)) return;
   Shape src_strides = strides_of(src_box), dst_strides = strides_of(dst_box);
-  // Copy contiguous runs along the last dimension; the index walks the other dimensions.
-  const int64_t run = part.end[rank - 1] - part.begin[rank - 1];
+  // Trailing dimensions the part spans fully in both blocks are contiguous in both: copy them
+  // as one run. `outer` is the number of leading dimensions the copy walks.
+  size_t outer = rank - 1;
+  auto extent = [](const Box& box, size_t d) { return box.end[d] - box.begin[d]; };
+  while (outer > 0 && extent(part, outer) == extent(src_box, outer) &&
+         extent(part, outer) == extent(dst_box, outer)) {
+    --outer;
+  }
+  int64_t run = 1;
+  for (size_t d = outer; d < rank; ++d) run *= extent(part, d);
   Shape index = part.begin;
   while (true) {
     int64_t src_at = 0, dst_at = 0;
@@ -57,15 +65,13 @@ void copy_box(const void* src, const Box& src_box, DType src_type, void* dst, co
     }
     convert_elements(src_bytes + src_at * src_elem, src_type, dst_bytes + dst_at * dst_elem,
                      dst_type, size_t(run));
-    // Advance the multi-index over dimensions 0..rank-2 (odometer order).
-    size_t d = rank - 1;
-    while (d > 0) {
+    // Advance the multi-index over dimensions 0..outer-1 (odometer order).
+    size_t d = outer;
+    while (d > 0 && ++index[d - 1] == part.end[d - 1]) {
+      index[d - 1] = part.begin[d - 1];
       --d;
-      if (++index[d] < part.end[d]) break;
-      index[d] = part.begin[d];
-      if (d == 0) return;
     }
-    if (rank == 1) return;
+    if (d == 0) return;
   }
 }
 
