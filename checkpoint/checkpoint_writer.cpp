@@ -17,9 +17,12 @@ namespace mcpp::ckpt {
 
 namespace {
 
+// Removes what killed saves left behind: their directories and a half-written tracker.
 void remove_leftovers(const fs::path& save_dir) {
+  const std::string tracker_temp = std::string(kTrackerFile) + ".tmp.";
   for (const auto& entry : fs::directory_iterator(save_dir)) {
-    if (entry.is_directory() && is_leftover_dir_name(entry.path().filename().string())) {
+    std::string name = entry.path().filename().string();
+    if ((entry.is_directory() && is_leftover_dir_name(name)) || name.rfind(tracker_temp, 0) == 0) {
       fs::remove_all(entry.path());
     }
   }

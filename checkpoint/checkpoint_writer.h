@@ -23,7 +23,8 @@ struct SaveOptions {
   int rank = 0;
   int world_size = 1;
   // Blocks until every rank reached it. Required when world_size > 1 (e.g. an MPI barrier);
-  // a single process needs none.
+  // a single process needs none. A rank that throws never reaches the next barrier, so the
+  // caller's error handling must end the job (MPI_Abort) rather than wait forever.
   std::function<void()> barrier;
 };
 

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "checkpoint/checkpoint_reader.h"
@@ -86,8 +87,10 @@ TEST_CASE("SIGKILL during a save leaves the previous checkpoint loadable") {
   require_error([&] { CheckpointReader::open(dir, 2); }, {"iter_0000002", "does not exist"});
 
   // The next save ignores and removes the leftover, then becomes the latest.
+  std::ofstream(dir / "latest_checkpointed_iteration.txt.tmp.99999") << "5";  // a killed tracker update
   HostTensor next = random_tensor(DType::kBFloat16, {100, 64}, rng);
   save_small(dir, 2, next);
   REQUIRE_FALSE(fs::exists(dir / "iter_0000002.tmp"));
+  REQUIRE_FALSE(fs::exists(dir / "latest_checkpointed_iteration.txt.tmp.99999"));
   require_loads(dir, 2, next);
 }
