@@ -9,9 +9,10 @@ namespace mcpp::data {
 std::span<const int32_t> PieceCache::find(std::string_view piece, uint64_t hash,
                                           bool& found) const {
   size_t i = hash & (kSlots - 1);
-  while (slots_[i].used) {
+  const uint32_t high = uint32_t(hash >> 32);
+  while (slots_[i].key_length != 0) {
     const Slot& s = slots_[i];
-    if (s.hash == hash && s.key_length == piece.size() &&
+    if (s.hash_high == high && s.key_length == piece.size() &&
         std::memcmp(keys_.data() + s.key_offset, piece.data(), piece.size()) == 0) {
       found = true;
       return {ids_.data() + s.ids_offset, s.ids_length};
@@ -23,12 +24,12 @@ std::span<const int32_t> PieceCache::find(std::string_view piece, uint64_t hash,
 }
 
 void PieceCache::insert(std::string_view piece, uint64_t hash, std::span<const int32_t> ids) {
-  if (piece.size() > kMaxPieceBytes || ids.size() > 0xFFFF) return;
+  if (piece.empty() || piece.size() > kMaxPieceBytes || ids.size() > 0xFFFF) return;
   if (entries_ >= kMaxEntries) clear();
   size_t i = hash & (kSlots - 1);
-  while (slots_[i].used) i = (i + 1) & (kSlots - 1);
-  slots_[i] = Slot{hash, uint32_t(keys_.size()), uint32_t(ids_.size()), uint16_t(piece.size()),
-                   uint16_t(ids.size()), true};
+  while (slots_[i].key_length != 0) i = (i + 1) & (kSlots - 1);
+  slots_[i] = Slot{uint32_t(hash >> 32), uint32_t(keys_.size()), uint32_t(ids_.size()),
+                   uint16_t(piece.size()), uint16_t(ids.size())};
   keys_.append(piece);
   ids_.insert(ids_.end(), ids.begin(), ids.end());
   ++entries_;

@@ -26,15 +26,15 @@ class PieceCache {
   static uint64_t new_serial();
 
  private:
+  // 16 bytes; key_length 0 marks an empty slot (pieces are never empty).
   struct Slot {
-    uint64_t hash = 0;
+    uint32_t hash_high = 0;
     uint32_t key_offset = 0;
     uint32_t ids_offset = 0;
     uint16_t key_length = 0;
     uint16_t ids_length = 0;
-    bool used = false;
   };
-  static constexpr size_t kSlots = size_t(1) << 16;
+  static constexpr size_t kSlots = size_t(1) << 18;
   static constexpr size_t kMaxEntries = kSlots / 2;
 
   void clear();
