@@ -4,23 +4,11 @@
 
 #include "core/base/error.h"
 #include "data/tokenizers/piece_cache.h"
+#include "data/tokenizers/replace_all.h"
 #include "data/unicode/normalize.h"
 
 namespace mcpp::data {
 namespace {
-
-void replace_all(std::string& s, std::string_view pattern, std::string_view replacement) {
-  if (pattern.empty() || s.find(pattern) == std::string::npos) return;
-  std::string result;
-  result.reserve(s.size() + s.size() / 4);
-  size_t from = 0;
-  for (size_t at; (at = s.find(pattern, from)) != std::string::npos; from = at + pattern.size()) {
-    result.append(s, from, at - from);
-    result.append(replacement);
-  }
-  result.append(s, from);
-  s.swap(result);
-}
 
 // Scratch buffers of one thread, reused across calls so steady-state encoding does not allocate.
 struct EncodeScratch {
@@ -77,7 +65,8 @@ void BpeTokenizer::encode_segment(std::string_view segment, std::vector<int32_t>
   for (const NormalizeStep& step : p_.normalizers) {
     switch (step.kind) {
       case NormalizeStep::Kind::kNfc:
-        if (!unicode::is_nfc_quick(normalized)) normalized = unicode::nfc(normalized);
+        // Hugging Face's flavour: its Unicode 9.0 data leaves newer marks alone.
+        normalized = unicode::huggingface_nfc(normalized);
         break;
       case NormalizeStep::Kind::kPrepend:
         if (!normalized.empty()) normalized.insert(0, step.text);

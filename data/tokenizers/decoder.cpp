@@ -2,6 +2,7 @@
 
 #include "core/base/error.h"
 #include "data/tokenizers/byte_level.h"
+#include "data/tokenizers/replace_all.h"
 #include "data/unicode/utf8.h"
 
 namespace mcpp::data {
@@ -65,18 +66,6 @@ std::vector<std::string> decode_byte_level(const std::vector<std::string>& token
   std::string text;
   append_utf8_lossy(bytes, text);
   return {std::move(text)};
-}
-
-void replace_all(std::string& s, const std::string& pattern, const std::string& replacement) {
-  if (pattern.empty()) return;
-  std::string result;
-  size_t from = 0;
-  for (size_t at; (at = s.find(pattern, from)) != std::string::npos; from = at + pattern.size()) {
-    result.append(s, from, at - from);
-    result.append(replacement);
-  }
-  result.append(s, from);
-  s = std::move(result);
 }
 
 int parse_byte_token(const std::string& token) {

@@ -95,6 +95,9 @@ TEST_CASE("HuggingFaceTokenizer qwen2.5 gives Hugging Face's ids") {
   CHECK(tokenizer->vocab_size() == 151665);
   // NFC: decomposed e + combining acute encodes like the precomposed letter.
   CHECK(tokenizer->encode("caf\xC3\xA9") == tokenizer->encode("cafe\xCC\x81"));
+  // Hugging Face's NFC uses Unicode 9.0 data: U+1DF7 (Unicode 10) is not reordered before U+0301.
+  const std::string marks = "x\xCC\x81\xE1\xB7\xB7";
+  CHECK(tokenizer->decode(tokenizer->encode(marks)) == marks);
 }
 
 TEST_CASE("HuggingFaceTokenizer llama2 gives Hugging Face's ids, BOS included") {
