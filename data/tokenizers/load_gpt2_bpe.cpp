@@ -56,10 +56,9 @@ BpePipeline load_gpt2_bpe_tokenizer(const std::string& vocab_file, const std::st
   p.added_tokens.push_back({end_of_text, eod, false});
   p.eod = eod;
   p.vocab_size = p.model->size();
-  p.description = nlohmann::json{{"class", "GPT2BPETokenizer"},
-                                 {"vocab_file", vocab_file},
-                                 {"merge_file", merge_file}}
-                      .dump();
+  // Shaped like Megatron's tokenizer.unique_identifiers.
+  p.description =
+      nlohmann::json{{"class", "GPT2BPETokenizer"}, {"tokenizer_path", nlohmann::json::array({vocab_file, merge_file})}}.dump();
   return p;
 }
 

@@ -272,7 +272,8 @@ BpePipeline load_hugging_face_tokenizer(const std::string& tokenizer_model) {
                             ": no tokenizer_config.json next to tokenizer.json, so there is no "
                             "eos_token for the end-of-document id; add it";
   }
-  p.description = json{{"class", "HuggingFaceTokenizer"}, {"tokenizer_model", tokenizer_model}}.dump();
+  // Shaped like Megatron's tokenizer.unique_identifiers.
+  p.description = json{{"class", "HuggingFaceTokenizer"}, {"tokenizer_path", json::array({tokenizer_model})}}.dump();
   return p;
 }
 

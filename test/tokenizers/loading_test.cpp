@@ -68,6 +68,8 @@ TEST_CASE("GPT2BPETokenizer file errors name the file") {
     CHECK(t->encode("ab") == std::vector<int32_t>{2});
     CHECK(t->eod() == 3);
     CHECK(t->vocab_size() == 4);
+    CHECK_THAT(t->description(), Catch::Contains("\"class\":\"GPT2BPETokenizer\"") &&
+                                     Catch::Contains("vocab.json") && Catch::Contains("merges.txt"));
   }
   SECTION("missing vocab") {
     std::string m = load_error(gpt2_files(dir / "nope.json", merges));
