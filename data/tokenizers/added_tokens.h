@@ -22,6 +22,21 @@ class AddedTokenMatcher {
   // The first match in `text` at or after `from`.
   Match find(std::string_view text, size_t from) const;
 
+  // Walks `text` in order: appends the id of each added token to `out` and calls
+  // `encode_between(stretch, out)` for each non-empty stretch between them.
+  template <class EncodeBetween>
+  void split(std::string_view text, std::vector<int32_t>& out, EncodeBetween&& encode_between) const {
+    size_t from = 0;
+    while (from <= text.size()) {
+      Match m = find(text, from);
+      size_t end = m.position == std::string_view::npos ? text.size() : m.position;
+      if (end > from) encode_between(text.substr(from, end - from), out);
+      if (m.position == std::string_view::npos) break;
+      out.push_back(m.id);
+      from = m.position + m.length;
+    }
+  }
+
  private:
   struct Token {
     std::string content;

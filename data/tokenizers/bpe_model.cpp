@@ -113,6 +113,18 @@ const std::string* BpeModel::token_of(int32_t id) const {
   return &tokens_[id];
 }
 
+bool BpeModel::starts_words(std::string_view mark) const {
+  if (mark.empty() || options_.byte_level || token_ids_.find(mark) < 0) return false;
+  for (size_t id = 0; id < tokens_.size(); ++id) {
+    const std::string& token = tokens_[id];
+    for (size_t at = token.find(mark, 1); at != std::string::npos; at = token.find(mark, at + 1)) {
+      bool after_mark = at >= mark.size() && token.compare(at - mark.size(), mark.size(), mark) == 0;
+      if (!after_mark) return false;
+    }
+  }
+  return true;
+}
+
 void BpeModel::initial_symbols(std::string_view piece, std::vector<int32_t>& ids) const {
   auto unknown = [&](const char* bytes, int length) {
     if (options_.byte_fallback) {

@@ -34,6 +34,9 @@ BpeTokenizer::BpeTokenizer(BpePipeline pipeline)
       added_by_id_[t.id] = t.content;
     }
   }
+  const std::string sentencepiece_space = "\xE2\x96\x81";  // U+2581 "▁"
+  if (p_.pre_tokenizers.empty() && p_.model->starts_words(sentencepiece_space))
+    word_start_ = sentencepiece_space;
 }
 
 int32_t BpeTokenizer::eod() const {
@@ -43,15 +46,9 @@ int32_t BpeTokenizer::eod() const {
 
 void BpeTokenizer::encode(std::string_view text, std::vector<int32_t>& out) const {
   out.insert(out.end(), p_.prefix_ids.begin(), p_.prefix_ids.end());
-  size_t from = 0;
-  while (from <= text.size()) {
-    AddedTokenMatcher::Match m = raw_added_.find(text, from);
-    size_t end = m.position == std::string_view::npos ? text.size() : m.position;
-    if (end > from) encode_segment(text.substr(from, end - from), out);
-    if (m.position == std::string_view::npos) break;
-    out.push_back(m.id);
-    from = m.position + m.length;
-  }
+  raw_added_.split(text, out, [this](std::string_view segment, std::vector<int32_t>& ids) {
+    encode_segment(segment, ids);
+  });
   out.insert(out.end(), p_.suffix_ids.begin(), p_.suffix_ids.end());
 }
 
@@ -76,21 +73,26 @@ void BpeTokenizer::encode_segment(std::string_view segment, std::vector<int32_t>
         break;
     }
   }
-  std::string_view text = normalized;
-  size_t from = 0;
-  while (from <= text.size()) {
-    AddedTokenMatcher::Match m = normalized_added_.find(text, from);
-    size_t end = m.position == std::string_view::npos ? text.size() : m.position;
-    if (end > from) encode_normalized(text.substr(from, end - from), out);
-    if (m.position == std::string_view::npos) break;
-    out.push_back(m.id);
-    from = m.position + m.length;
-  }
+  normalized_added_.split(normalized, out, [this](std::string_view text, std::vector<int32_t>& ids) {
+    encode_normalized(text, ids);
+  });
 }
 
 void BpeTokenizer::encode_normalized(std::string_view text, std::vector<int32_t>& out) const {
   if (p_.pre_tokenizers.empty()) {
-    encode_piece(text, out);
+    if (word_start_.empty()) {
+      encode_piece(text, out);
+      return;
+    }
+    // Cut before each word-start mark that follows another character.
+    const std::string_view mark = word_start_;
+    size_t start = 0;
+    for (size_t at = text.find(mark, 1); at != std::string_view::npos; at = text.find(mark, at + mark.size())) {
+      if (at >= mark.size() && text.compare(at - mark.size(), mark.size(), mark) == 0) continue;
+      encode_piece(text.substr(start, at - start), out);
+      start = at;
+    }
+    encode_piece(text.substr(start), out);
     return;
   }
   EncodeScratch& s = scratch();

@@ -76,6 +76,7 @@ class BpeTokenizer final : public Tokenizer {
   AddedTokenMatcher normalized_added_;  // ... and after it
   std::vector<std::string> added_by_id_;  // for decoding; empty where no added token
   uint64_t cache_serial_;
+  std::string word_start_;  // without pre-tokenizer: cut text before this mark (see BpeModel::starts_words)
 };
 
 }  // namespace mcpp::data

@@ -107,6 +107,14 @@ TEST_CASE("HuggingFaceTokenizer llama2 gives Hugging Face's ids, BOS included") 
   CHECK(tokenizer->eod() == 2);  // </s>
   CHECK(tokenizer->vocab_size() == 32000);
   CHECK(tokenizer->encode("") == std::vector<int32_t>{1});
+  // Ids from Hugging Face: "▁" inside the text, leading spaces, an added token mid-text (each
+  // stretch gets its own "▁" prefix), a character outside ASCII before "▁▁".
+  using Ids = std::vector<int32_t>;
+  CHECK(tokenizer->encode("a\xE2\x96\x81" "b") == Ids{1, 264, 287});
+  CHECK(tokenizer->encode("\xE2\x96\x81") == Ids{1, 259});
+  CHECK(tokenizer->encode("  I.") == Ids{1, 259, 315, 28723});
+  CHECK(tokenizer->encode("a<s>b") == Ids{1, 264, 1, 287});
+  CHECK(tokenizer->encode("\xF0\x9F\x98\x80\xE2\x96\x81\xE2\x96\x81x") == Ids{1, 28705, 30575, 28705, 1318});
 }
 
 TEST_CASE("HuggingFaceTokenizer llama2 decodes the fixtures as Hugging Face does") {
