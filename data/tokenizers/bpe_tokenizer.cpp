@@ -46,15 +46,17 @@ int32_t BpeTokenizer::eod() const {
 
 void BpeTokenizer::encode(std::string_view text, std::vector<int32_t>& out) const {
   out.insert(out.end(), p_.prefix_ids.begin(), p_.prefix_ids.end());
-  raw_added_.split(text, out, [this](std::string_view segment, std::vector<int32_t>& ids) {
-    encode_segment(segment, ids);
+  PieceCache& cache = PieceCache::for_thread(cache_serial_);
+  raw_added_.split(text, out, [&](std::string_view segment, std::vector<int32_t>& ids) {
+    encode_segment(segment, cache, ids);
   });
   out.insert(out.end(), p_.suffix_ids.begin(), p_.suffix_ids.end());
 }
 
-void BpeTokenizer::encode_segment(std::string_view segment, std::vector<int32_t>& out) const {
+void BpeTokenizer::encode_segment(std::string_view segment, PieceCache& cache,
+                                  std::vector<int32_t>& out) const {
   if (p_.normalizers.empty() && normalized_added_.empty()) {
-    encode_normalized(segment, out);
+    encode_normalized(segment, cache, out);
     return;
   }
   std::string& normalized = scratch().normalized;
@@ -73,15 +75,16 @@ void BpeTokenizer::encode_segment(std::string_view segment, std::vector<int32_t>
         break;
     }
   }
-  normalized_added_.split(normalized, out, [this](std::string_view text, std::vector<int32_t>& ids) {
-    encode_normalized(text, ids);
+  normalized_added_.split(normalized, out, [&](std::string_view text, std::vector<int32_t>& ids) {
+    encode_normalized(text, cache, ids);
   });
 }
 
-void BpeTokenizer::encode_normalized(std::string_view text, std::vector<int32_t>& out) const {
+void BpeTokenizer::encode_normalized(std::string_view text, PieceCache& cache,
+                                     std::vector<int32_t>& out) const {
   if (p_.pre_tokenizers.empty()) {
     if (word_start_.empty()) {
-      encode_piece(text, out);
+      encode_piece(text, cache, out);
       return;
     }
     // Cut before each word-start mark that follows another character.
@@ -89,10 +92,10 @@ void BpeTokenizer::encode_normalized(std::string_view text, std::vector<int32_t>
     size_t start = 0;
     for (size_t at = text.find(mark, 1); at != std::string_view::npos; at = text.find(mark, at + mark.size())) {
       if (at >= mark.size() && text.compare(at - mark.size(), mark.size(), mark) == 0) continue;
-      encode_piece(text.substr(start, at - start), out);
+      encode_piece(text.substr(start, at - start), cache, out);
       start = at;
     }
-    encode_piece(text.substr(start), out);
+    encode_piece(text.substr(start), cache, out);
     return;
   }
   EncodeScratch& s = scratch();
@@ -112,16 +115,16 @@ void BpeTokenizer::encode_normalized(std::string_view text, std::vector<int32_t>
       s.pieces.swap(s.next_pieces);
     }
   }
-  for (std::string_view piece : s.pieces) encode_piece(piece, out);
+  for (std::string_view piece : s.pieces) encode_piece(piece, cache, out);
 }
 
-void BpeTokenizer::encode_piece(std::string_view piece, std::vector<int32_t>& out) const {
+void BpeTokenizer::encode_piece(std::string_view piece, PieceCache& cache,
+                                std::vector<int32_t>& out) const {
   if (piece.empty()) return;
   if (piece.size() > PieceCache::kMaxPieceBytes) {
     p_.model->encode(piece, out);
     return;
   }
-  PieceCache& cache = PieceCache::for_thread(cache_serial_);
   uint64_t hash = hash_bytes(piece);
   bool found = false;
   std::span<const int32_t> cached = cache.find(piece, hash, found);

@@ -17,6 +17,8 @@
 
 namespace mcpp::data {
 
+class PieceCache;
+
 struct NormalizeStep {
   enum class Kind { kNfc, kPrepend, kReplace };
   Kind kind;
@@ -66,10 +68,10 @@ class BpeTokenizer final : public Tokenizer {
 
  private:
   // One stretch of input between added tokens.
-  void encode_segment(std::string_view segment, std::vector<int32_t>& out) const;
+  void encode_segment(std::string_view segment, PieceCache& cache, std::vector<int32_t>& out) const;
   // One stretch of normalized text between normalized added tokens.
-  void encode_normalized(std::string_view text, std::vector<int32_t>& out) const;
-  void encode_piece(std::string_view piece, std::vector<int32_t>& out) const;
+  void encode_normalized(std::string_view text, PieceCache& cache, std::vector<int32_t>& out) const;
+  void encode_piece(std::string_view piece, PieceCache& cache, std::vector<int32_t>& out) const;
 
   BpePipeline p_;
   AddedTokenMatcher raw_added_;         // added tokens matched before normalization

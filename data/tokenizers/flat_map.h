@@ -37,6 +37,22 @@ inline uint64_t hash_bytes(std::string_view s) {
   return mix64(h ^ tail ^ (uint64_t(n) << 56));
 }
 
+// memcmp(a, b, n) == 0 for the short strings tokenizers compare, without a library call.
+inline bool bytes_equal(const char* a, const char* b, size_t n) {
+  while (n >= 8) {
+    uint64_t x, y;
+    std::memcpy(&x, a, 8);
+    std::memcpy(&y, b, 8);
+    if (x != y) return false;
+    a += 8;
+    b += 8;
+    n -= 8;
+  }
+  while (n--)
+    if (*a++ != *b++) return false;
+  return true;
+}
+
 // uint64 key -> uint64 value. The all-ones key is reserved as the empty marker.
 class U64Map {
  public:
@@ -120,7 +136,9 @@ class StringIdMap {
     uint64_t h = hash_bytes(key);
     size_t i = h & mask_;
     while (slots_[i].used) {
-      if (slots_[i].hash == h && view(slots_[i]) == key) return slots_[i].id;
+      if (slots_[i].hash == h && slots_[i].length == key.size() &&
+          bytes_equal(arena_.data() + slots_[i].offset, key.data(), key.size()))
+        return slots_[i].id;
       i = (i + 1) & mask_;
     }
     return -1;

@@ -1,5 +1,7 @@
 #include "data/tokenizers/piece_cache.h"
 
+#include "data/tokenizers/flat_map.h"
+
 #include <atomic>
 #include <cstring>
 #include <utility>
@@ -13,7 +15,7 @@ std::span<const int32_t> PieceCache::find(std::string_view piece, uint64_t hash,
   while (slots_[i].key_length != 0) {
     const Slot& s = slots_[i];
     if (s.hash_high == high && s.key_length == piece.size() &&
-        std::memcmp(keys_.data() + s.key_offset, piece.data(), piece.size()) == 0) {
+        bytes_equal(keys_.data() + s.key_offset, piece.data(), piece.size())) {
       found = true;
       return {ids_.data() + s.ids_offset, s.ids_length};
     }
