@@ -126,12 +126,7 @@ void BpeTokenizer::encode_piece(std::string_view piece, PieceCache& cache,
     return;
   }
   uint64_t hash = hash_bytes(piece);
-  bool found = false;
-  std::span<const int32_t> cached = cache.find(piece, hash, found);
-  if (found) {
-    out.insert(out.end(), cached.begin(), cached.end());
-    return;
-  }
+  if (cache.find(piece, hash, out)) return;
   size_t start = out.size();
   p_.model->encode(piece, out);
   cache.insert(piece, hash, std::span<const int32_t>(out.data() + start, out.size() - start));

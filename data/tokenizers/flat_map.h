@@ -53,7 +53,8 @@ inline bool bytes_equal(const char* a, const char* b, size_t n) {
   return true;
 }
 
-// uint64 key -> uint64 value. The all-ones key is reserved as the empty marker.
+// uint64 key -> uint64 value. The all-ones key is reserved as the empty marker. Key and value
+// sit side by side so that a lookup touches one cache line.
 class U64Map {
  public:
   static constexpr uint64_t kEmpty = ~0ULL;
@@ -61,36 +62,34 @@ class U64Map {
   void reserve(size_t n) {
     size_t capacity = 16;
     while (capacity < n * 2) capacity *= 2;
-    keys_.assign(capacity, kEmpty);
-    values_.assign(capacity, 0);
+    entries_.assign(capacity, Entry{});
     mask_ = capacity - 1;
     size_ = 0;
   }
 
   // Inserts or overwrites; returns false when the key was already present.
   bool insert(uint64_t key, uint64_t value) {
-    if ((size_ + 1) * 2 > keys_.size()) grow();
+    if ((size_ + 1) * 2 > entries_.size()) grow();
     size_t i = mix64(key) & mask_;
-    while (keys_[i] != kEmpty) {
-      if (keys_[i] == key) {
-        values_[i] = value;
+    while (entries_[i].key != kEmpty) {
+      if (entries_[i].key == key) {
+        entries_[i].value = value;
         return false;
       }
       i = (i + 1) & mask_;
     }
-    keys_[i] = key;
-    values_[i] = value;
+    entries_[i] = Entry{key, value};
     ++size_;
     return true;
   }
 
   const uint64_t* find(uint64_t key) const {
-    if (keys_.empty()) return nullptr;
+    if (entries_.empty()) return nullptr;
     size_t i = mix64(key) & mask_;
     while (true) {
-      uint64_t k = keys_[i];
-      if (k == key) return &values_[i];
-      if (k == kEmpty) return nullptr;
+      const Entry& e = entries_[i];
+      if (e.key == key) return &e.value;
+      if (e.key == kEmpty) return nullptr;
       i = (i + 1) & mask_;
     }
   }
@@ -98,16 +97,19 @@ class U64Map {
   size_t size() const { return size_; }
 
  private:
+  struct Entry {
+    uint64_t key = kEmpty;
+    uint64_t value = 0;
+  };
+
   void grow() {
-    std::vector<uint64_t> old_keys = std::move(keys_);
-    std::vector<uint64_t> old_values = std::move(values_);
-    reserve(old_keys.empty() ? 8 : old_keys.size());
-    for (size_t i = 0; i < old_keys.size(); ++i)
-      if (old_keys[i] != kEmpty) insert(old_keys[i], old_values[i]);
+    std::vector<Entry> old = std::move(entries_);
+    reserve(old.empty() ? 8 : old.size());
+    for (const Entry& e : old)
+      if (e.key != kEmpty) insert(e.key, e.value);
   }
 
-  std::vector<uint64_t> keys_;
-  std::vector<uint64_t> values_;
+  std::vector<Entry> entries_;
   size_t mask_ = 0;
   size_t size_ = 0;
 };

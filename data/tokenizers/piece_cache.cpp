@@ -8,40 +8,40 @@
 
 namespace mcpp::data {
 
-std::span<const int32_t> PieceCache::find(std::string_view piece, uint64_t hash,
-                                          bool& found) const {
+bool PieceCache::find(std::string_view piece, uint64_t hash, std::vector<int32_t>& out) const {
   size_t i = hash & (kSlots - 1);
   const uint32_t high = uint32_t(hash >> 32);
   while (slots_[i].key_length != 0) {
     const Slot& s = slots_[i];
     if (s.hash_high == high && s.key_length == piece.size() &&
-        bytes_equal(keys_.data() + s.key_offset, piece.data(), piece.size())) {
-      found = true;
-      return {ids_.data() + s.ids_offset, s.ids_length};
+        bytes_equal(entries_.data() + s.offset, piece.data(), piece.size())) {
+      size_t old_size = out.size();
+      out.resize(old_size + s.ids_length);
+      std::memcpy(out.data() + old_size, entries_.data() + s.offset + s.key_length,
+                  s.ids_length * sizeof(int32_t));
+      return true;
     }
     i = (i + 1) & (kSlots - 1);
   }
-  found = false;
-  return {};
+  return false;
 }
 
 void PieceCache::insert(std::string_view piece, uint64_t hash, std::span<const int32_t> ids) {
   if (piece.empty() || piece.size() > kMaxPieceBytes || ids.size() > 0xFFFF) return;
-  if (entries_ >= kMaxEntries) clear();
+  if (count_ >= kMaxEntries) clear();
   size_t i = hash & (kSlots - 1);
   while (slots_[i].key_length != 0) i = (i + 1) & (kSlots - 1);
-  slots_[i] = Slot{uint32_t(hash >> 32), uint32_t(keys_.size()), uint32_t(ids_.size()),
-                   uint16_t(piece.size()), uint16_t(ids.size())};
-  keys_.append(piece);
-  ids_.insert(ids_.end(), ids.begin(), ids.end());
-  ++entries_;
+  slots_[i] = Slot{uint32_t(hash >> 32), uint32_t(entries_.size()), uint16_t(piece.size()),
+                   uint16_t(ids.size())};
+  entries_.append(piece);
+  entries_.append(reinterpret_cast<const char*>(ids.data()), ids.size() * sizeof(int32_t));
+  ++count_;
 }
 
 void PieceCache::clear() {
   std::fill(slots_.begin(), slots_.end(), Slot{});
-  keys_.clear();
-  ids_.clear();
-  entries_ = 0;
+  entries_.clear();
+  count_ = 0;
 }
 
 uint64_t PieceCache::new_serial() {

@@ -15,8 +15,8 @@ class PieceCache {
  public:
   static constexpr size_t kMaxPieceBytes = 128;  // longer pieces are rare: not worth keeping
 
-  // The ids stored for `piece`, or an empty span with found = false.
-  std::span<const int32_t> find(std::string_view piece, uint64_t hash, bool& found) const;
+  // Appends the ids stored for `piece` to `out`; false when there are none.
+  bool find(std::string_view piece, uint64_t hash, std::vector<int32_t>& out) const;
   void insert(std::string_view piece, uint64_t hash, std::span<const int32_t> ids);
 
   // The calling thread's cache for tokenizer `serial` (created on first use).
@@ -26,11 +26,11 @@ class PieceCache {
   static uint64_t new_serial();
 
  private:
-  // 16 bytes; key_length 0 marks an empty slot (pieces are never empty).
+  // 12 bytes; key_length 0 marks an empty slot (pieces are never empty). An entry's key bytes
+  // and then its ids lie together in `entries_`, so a hit reads one place.
   struct Slot {
     uint32_t hash_high = 0;
-    uint32_t key_offset = 0;
-    uint32_t ids_offset = 0;
+    uint32_t offset = 0;
     uint16_t key_length = 0;
     uint16_t ids_length = 0;
   };
@@ -40,9 +40,8 @@ class PieceCache {
   void clear();
 
   std::vector<Slot> slots_ = std::vector<Slot>(kSlots);
-  std::string keys_;
-  std::vector<int32_t> ids_;
-  size_t entries_ = 0;
+  std::string entries_;
+  size_t count_ = 0;
 };
 
 }  // namespace mcpp::data
