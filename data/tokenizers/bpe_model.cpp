@@ -114,7 +114,9 @@ const std::string* BpeModel::token_of(int32_t id) const {
 }
 
 bool BpeModel::starts_words(std::string_view mark) const {
-  if (mark.empty() || options_.byte_level || token_ids_.find(mark) < 0) return false;
+  // ignore_merges looks at whole pieces, so cutting them would change its answer.
+  if (mark.empty() || options_.byte_level || options_.ignore_merges || token_ids_.find(mark) < 0)
+    return false;
   for (size_t id = 0; id < tokens_.size(); ++id) {
     const std::string& token = tokens_[id];
     for (size_t at = token.find(mark, 1); at != std::string::npos; at = token.find(mark, at + 1)) {

@@ -45,14 +45,14 @@ class BpeModel {
 
   bool byte_level() const { return options_.byte_level; }
 
-  // True when `mark` is a one-character token and occurs inside tokens only at their start or
-  // after another `mark` (SentencePiece's "▁"). Then no merge joins anything to a `mark` that
-  // follows another character, so text may be cut before each such `mark` without changing the
-  // result: Llama-2's whole documents become words, which the piece cache can keep.
+  // True when `mark` (SentencePiece's "▁") is a token and occurs inside tokens only at their
+  // start or after another `mark`. Then no merge joins anything to a `mark` that follows another
+  // character, so text may be cut before each such `mark` without changing the result: Llama-2's
+  // whole documents become words, which the piece cache can keep. Always false for byte-level
+  // models and with ignore_merges (which looks at whole pieces).
   bool starts_words(std::string_view mark) const;
 
  private:
-  struct Symbols;
   void initial_symbols(std::string_view piece, std::vector<int32_t>& ids) const;
   void merge(std::vector<int32_t>& ids) const;
 
