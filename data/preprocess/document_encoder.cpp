@@ -30,7 +30,7 @@ void DocumentEncoder::encode(std::string_view line, EncodedBatch& out) {
         tokenizer_.encode(sentence, key.tokens);
         const size_t count = key.tokens.size() - before;
         if (count == 0) continue;
-        check(count < (size_t{1} << 31) - 1, "a sentence has more than 2^31 tokens");
+        if (count >= (size_t{1} << 31) - 1) throw Error("a sentence has more than 2^31 tokens");
         key.sequence_lengths.push_back(static_cast<int32_t>(count));
         ++sequences;
       }

@@ -360,7 +360,7 @@ void JsonLineParser::parse(std::string_view line) {
   if (!cursor.at_end()) cursor.fail("extra data after the JSON object");
 
   for (size_t i = 0; i < keys_.size(); ++i) {
-    check(found_[i], "no key '" + keys_[i] + "' in the JSON object");
+    if (!found_[i]) throw Error("no key '" + keys_[i] + "' in the JSON object");
     for (const Span& s : spans_[i]) sentences_[i].emplace_back(arena_.data() + s.begin, s.size);
   }
 }
