@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <zlib.h>
+
 #include <nlohmann/json.hpp>
 
 #include "core/base/error.h"
@@ -177,4 +179,38 @@ TEST_CASE("partitions reproduce Megatron's round-robin and sequential document o
         expected_documents(expected, tok.eod()));
   auto after = mcpp::test::files_in(dir);
   CHECK(after.size() == before.size() + 2);
+}
+
+TEST_CASE("gzip inputs are read like plain ones, also inside a partition glob") {
+  fs::path dir = mcpp::test::scratch_dir("preprocess");
+  write_generated(dir / "x-1.jsonl", 0, 9);
+  write_generated(dir / "plain.jsonl", 9, 8);
+  {
+    // x-2.jsonl.gz holds the lines of plain.jsonl.
+    const std::string text = mcpp::test::read_file(dir / "plain.jsonl");
+    gzFile gz = gzopen((dir / "x-2.jsonl.gz").c_str(), "wb");
+    gzwrite(gz, text.data(), static_cast<unsigned>(text.size()));
+    gzclose(gz);
+  }
+  NullTokenizer tok(1000, std::nullopt);
+  PreprocessOptions options;
+  options.inputs = {(dir / "x-2.jsonl.gz").string()};
+  options.output_prefix = (dir / "gz").string();
+  options.append_eod = true;
+  options.log_interval = 0;
+  mcpp::data::preprocess(options, tok);
+  std::vector<int> order;
+  for (int i = 9; i < 17; ++i) order.push_back(i);
+  CHECK(read_documents((dir / "gz_text_document").string()) == expected_documents(order, 999));
+
+  auto result = mcpp::test::run(
+      mcpp::test::quoted(mcpp::test::program("preprocess")) + " --input " +
+      mcpp::test::quoted(dir / "x-*") + " --output-prefix " + mcpp::test::quoted(dir / "glob") +
+      " --tokenizer-type NullTokenizer --vocab-size 1000 --append-eod --workers 2 --partitions 2");
+  INFO(result.output);
+  REQUIRE(result.exit_code == 0);
+  order.clear();
+  for (int p = 0; p < 2; ++p)
+    for (int g = p; g < 17; g += 2) order.push_back(g);
+  CHECK(read_documents((dir / "glob_text_document").string()) == expected_documents(order, 999));
 }
