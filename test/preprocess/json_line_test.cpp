@@ -27,7 +27,7 @@ TEST_CASE("JSON strings are unescaped like Python's json.loads") {
   CHECK(texts(parser, R"({"text": []})").empty());
 }
 
-TEST_CASE("JSON lines: other values are validated and skipped; the last duplicate key wins") {
+TEST_CASE("JSON lines: other values are validated and skipped, the last duplicate key wins") {
   JsonLineParser parser({"a", "b"});
   parser.parse(
       R"({"x": {"y": [1, -2.5e+3, 0, true, false, null, NaN, Infinity, -Infinity, {}, []]},)"

@@ -81,7 +81,7 @@ TEST_CASE("documents are built like Megatron's encoder: sentences, dropped empti
         mcpp::data::DType::uint16);
 }
 
-TEST_CASE("each JSON key becomes its own dataset; vocab size picks the dtype") {
+TEST_CASE("each JSON key becomes its own dataset and the vocab size picks the dtype") {
   fs::path dir = mcpp::test::scratch_dir("preprocess");
   write_text(dir / "in.jsonl",
              "{\"a\": \"1 2\", \"b\": \"70000\"}\n"
