@@ -224,11 +224,13 @@ class Pipeline {
     if (batch.skipped_lines && summary_.skipped_lines == 0)
       summary_.first_skip_message = batch.first_skip_message;
     summary_.skipped_lines += batch.skipped_lines;
+    // Megatron prints a line each time the count reaches a multiple of --log-interval.
     const uint64_t interval = static_cast<uint64_t>(options_.log_interval);
-    if (interval > 0 && summary_.documents / interval > before / interval) {
-      const double elapsed =
-          std::max(1e-9, std::chrono::duration<double>(Clock::now() - start_).count());
-      const uint64_t count = summary_.documents / interval * interval;
+    if (interval == 0) return;
+    const double elapsed =
+        std::max(1e-9, std::chrono::duration<double>(Clock::now() - start_).count());
+    for (uint64_t count = (before / interval + 1) * interval; count <= summary_.documents;
+         count += interval) {
       std::fprintf(stderr, "Processed %llu documents (%.1f docs/s, %.2f MB/s).\n",
                    static_cast<unsigned long long>(count), count / elapsed,
                    summary_.input_bytes / elapsed / 1024 / 1024);

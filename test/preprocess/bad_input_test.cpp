@@ -70,6 +70,11 @@ TEST_CASE("skip-invalid drops bad lines, counts them and keeps the rest") {
                            ":2: ") != std::string::npos);
   CHECK(mcpp::test::read_documents((dir / "out_text_document").string()) ==
         mcpp::test::Documents{{{1, 2, 99}}, {{3, 99}}});
+  // --log-interval 1: one progress line per document written, then the summary.
+  CHECK(result.output.find("Processed 1 documents (") != std::string::npos);
+  CHECK(result.output.find("Processed 2 documents (") != std::string::npos);
+  CHECK(result.output.find("Processed 3 documents") == std::string::npos);
+  CHECK(result.output.find("Done: 2 documents, 5 tokens") != std::string::npos);
 }
 
 TEST_CASE("preprocess flags: Megatron's unsupported ones and bad values are rejected clearly") {
