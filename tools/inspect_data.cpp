@@ -6,7 +6,7 @@
 
 #include "core/base/error.h"
 #include "core/base/main_guard.h"
-#include "data/indexed/inspect_info.h"
+#include "data/tools/inspect_info.h"
 
 namespace {
 

@@ -6,7 +6,7 @@
 #include "core/base/error.h"
 #include "core/base/main_guard.h"
 #include "data/indexed/merge_datasets.h"
-#include "data/preprocess/parse_flags.h"
+#include "data/tools/parse_flags.h"
 
 namespace {
 

@@ -7,7 +7,7 @@
 
 #include "core/base/error.h"
 #include "core/base/main_guard.h"
-#include "data/preprocess/parse_flags.h"
+#include "data/tools/parse_flags.h"
 #include "data/preprocess/preprocess.h"
 #include "data/tokenizers/tokenizer.h"
 

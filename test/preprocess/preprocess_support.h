@@ -1,5 +1,5 @@
 #pragma once
-// Helpers for the preprocess tests: writing inputs, reading a dataset back as documents.
+// Support for the preprocess tests: writing inputs, reading a dataset back as documents.
 #include <filesystem>
 #include <fstream>
 #include <string>

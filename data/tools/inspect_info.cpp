@@ -1,10 +1,10 @@
-#include "data/indexed/inspect_info.h"
+#include "data/tools/inspect_info.h"
 
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
 #include "data/indexed/indexed_dataset.h"
-#include "data/preprocess/parse_flags.h"
+#include "data/tools/parse_flags.h"
 
 namespace mcpp::data {
 

@@ -1,5 +1,5 @@
 #pragma once
-// Command-line parsing shared by the data tools: CLI11 errors become one-line mcpp::Error
+// Command-line parsing shared by the data tools (preprocess, merge-datasets, inspect-data): CLI11 errors become one-line mcpp::Error
 // messages, --help prints the usage.
 #include <CLI/CLI.hpp>
 
