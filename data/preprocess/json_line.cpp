@@ -115,53 +115,51 @@ class JsonLineParser::Cursor {
     }
   }
 
+  // The elements of an object or a list, after its opening bracket; item() reads one element.
+  template <typename Item>
+  void elements(unsigned char close, Item item) {
+    const char* const after_comma =
+        close == '}' ? "expected a key after ','" : "expected a value after ','";
+    skip_whitespace();
+    if (peek() == close) {
+      ++p_;
+      return;
+    }
+    while (true) {
+      skip_whitespace();
+      item();
+      skip_whitespace();
+      if (peek() != ',') break;
+      ++p_;
+      skip_whitespace();
+      if (peek() == close) fail(after_comma);
+    }
+    expect(static_cast<char>(close),
+           close == '}' ? "',' or '}' in an object" : "',' or ']' in a list");
+  }
+
+  // A key and the ':' after it; appends the unescaped key to *out when out is set.
+  void key(std::string* out) {
+    string(out);
+    skip_whitespace();
+    expect(':', "':' after a key");
+    skip_whitespace();
+  }
+
   // Any JSON value, validated and skipped.
   void skip_value(int depth) {
     if (depth > kMaxDepth) fail("nesting too deep");
     switch (peek()) {
       case '"': return string(nullptr);
-      case '{': {
+      case '{':
         ++p_;
-        skip_whitespace();
-        if (peek() == '}') {
-          ++p_;
-          return;
-        }
-        while (true) {
-          skip_whitespace();
-          string(nullptr);
-          skip_whitespace();
-          expect(':', "':' after a key");
-          skip_whitespace();
+        return elements('}', [&] {
+          key(nullptr);
           skip_value(depth + 1);
-          skip_whitespace();
-          if (peek() == ',') {
-            ++p_;
-            continue;
-          }
-          expect('}', "',' or '}' in an object");
-          return;
-        }
-      }
-      case '[': {
+        });
+      case '[':
         ++p_;
-        skip_whitespace();
-        if (peek() == ']') {
-          ++p_;
-          return;
-        }
-        while (true) {
-          skip_whitespace();
-          skip_value(depth + 1);
-          skip_whitespace();
-          if (peek() == ',') {
-            ++p_;
-            continue;
-          }
-          expect(']', "',' or ']' in a list");
-          return;
-        }
-      }
+        return elements(']', [&] { skip_value(depth + 1); });
       case 't': return literal("true");
       case 'f': return literal("false");
       case 'n': return literal("null");
@@ -284,78 +282,47 @@ void JsonLineParser::parse(std::string_view line) {
   if (cursor.at_end()) cursor.fail("empty line, expected a JSON object");
   if (cursor.peek() != '{') cursor.fail("expected a JSON object");
   cursor.expect('{', "'{'");
-  cursor.skip_whitespace();
-  bool first = true;
-  while (!(first && cursor.peek() == '}')) {
-    first = false;
-    cursor.skip_whitespace();
+  cursor.elements('}', [&] {
     key_scratch_.clear();
-    cursor.string(&key_scratch_);
-    cursor.skip_whitespace();
-    cursor.expect(':', "':' after a key");
-    cursor.skip_whitespace();
-
+    cursor.key(&key_scratch_);
     size_t key_index = keys_.size();
     for (size_t i = 0; i < keys_.size(); ++i)
       if (keys_[i] == key_scratch_) key_index = i;
     if (key_index == keys_.size()) {
       cursor.skip_value(1);
-    } else {
-      // A repeated key replaces the earlier value, as in Python.
-      auto& spans = spans_[key_index];
-      spans.clear();
-      found_[key_index] = true;
-      auto take_string = [&] {
-        const size_t start = arena_.size();
-        cursor.string(&arena_);
-        spans.push_back({start, arena_.size() - start});
-      };
-      const unsigned char c = cursor.peek();
-      if (c == '"') {
-        take_string();
-      } else if (c == '[') {
-        cursor.expect('[', "'['");
-        cursor.skip_whitespace();
-        if (cursor.peek() == ']') {
-          cursor.expect(']', "']'");
-        } else {
-          while (true) {
-            cursor.skip_whitespace();
-            const unsigned char e = cursor.peek();
-            if (e != '"') {
-              Cursor probe = cursor;  // report bad JSON as such before the type problem
-              probe.skip_value(2);
-              cursor.fail("key '" + keys_[key_index] + "': list element " +
-                          std::to_string(spans.size()) + " is " + kind_name(e) +
-                          ", not a string");
-            }
-            take_string();
-            cursor.skip_whitespace();
-            if (cursor.peek() == ',') {
-              cursor.expect(',', "','");
-              continue;
-            }
-            cursor.expect(']', "',' or ']' in a list");
-            break;
-          }
+      return;
+    }
+    // A repeated key replaces the earlier value, as in Python.
+    auto& spans = spans_[key_index];
+    spans.clear();
+    found_[key_index] = true;
+    auto take_string = [&] {
+      const size_t start = arena_.size();
+      cursor.string(&arena_);
+      spans.push_back({start, arena_.size() - start});
+    };
+    const unsigned char c = cursor.peek();
+    if (c == '"') {
+      take_string();
+    } else if (c == '[') {
+      cursor.expect('[', "'['");
+      cursor.elements(']', [&] {
+        const unsigned char e = cursor.peek();
+        if (e != '"') {
+          Cursor probe = cursor;  // report bad JSON as such before the type problem
+          probe.skip_value(2);
+          cursor.fail("key '" + keys_[key_index] + "': list element " +
+                      std::to_string(spans.size()) + " is " + kind_name(e) + ", not a string");
         }
-      } else {
-        Cursor probe = cursor;
-        probe.skip_value(1);
-        cursor.fail("key '" + keys_[key_index] + "' holds " + kind_name(c) +
-                    ", not a string or a list of strings");
-      }
+        take_string();
+      });
+    } else {
+      Cursor probe = cursor;
+      probe.skip_value(1);
+      cursor.fail("key '" + keys_[key_index] + "' holds " + kind_name(c) +
+                  ", not a string or a list of strings");
     }
-    cursor.skip_whitespace();
-    if (cursor.peek() == ',') {
-      cursor.expect(',', "','");
-      cursor.skip_whitespace();
-      if (cursor.peek() == '}') cursor.fail("expected a key after ','");
-      continue;
-    }
-    break;
-  }
-  cursor.expect('}', "',' or '}' in an object");
+  });
   cursor.skip_whitespace();
   if (!cursor.at_end()) cursor.fail("extra data after the JSON object");
 

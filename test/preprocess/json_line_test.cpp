@@ -67,3 +67,17 @@ TEST_CASE("JSON lines: malformed input is reported with its column") {
   CHECK(error("{\"x\": " + std::string(1000, '[')).find("nesting too deep") == 0);
   CHECK(error(R"({"other": 1})") == "no key 'text' in the JSON object");
 }
+
+TEST_CASE("JSON lines: trailing commas and empty containers") {
+  JsonLineParser parser({"text"});
+  CHECK_NOTHROW(parser.parse(R"({"x": {}, "y": [], "z": [{}, []], "text": "a"})"));
+  CHECK_THROWS_WITH(parser.parse(R"({"text": "a", "x": [1,]})"),
+                    Catch::StartsWith("expected a value after ','"));
+  CHECK_THROWS_WITH(parser.parse(R"({"text": "a", "x": {"a": 1,}})"),
+                    Catch::StartsWith("expected a key after ','"));
+  CHECK_THROWS_WITH(parser.parse(R"({"text": ["a",]})"),
+                    Catch::StartsWith("expected a value after ','"));
+  CHECK_THROWS_WITH(parser.parse(R"({"text": "a", "x": {"a" 1}})"),
+                    Catch::StartsWith("expected ':' after a key"));
+  CHECK_THROWS_WITH(parser.parse(R"({,"text": "a"})"), Catch::StartsWith("expected '\"'"));
+}
