@@ -73,8 +73,10 @@ IndexedDataset IndexedDataset::open(const std::string& prefix) {
   auto pointers = ds.sequence_pointers();
   uint64_t offset = 0;
   for (size_t i = 0; i < s; ++i) {
-    check(lengths[i] >= 0, idx_name + ": sequence " + std::to_string(i) + " has negative length " +
-                               std::to_string(lengths[i]) + kRerun);
+    if (lengths[i] < 0) {
+      throw Error(idx_name + ": sequence " + std::to_string(i) + " has negative length " +
+                  std::to_string(lengths[i]) + kRerun);
+    }
     if (pointers[i] != static_cast<int64_t>(offset)) {
       throw Error(idx_name + ": sequence " + std::to_string(i) + " points to byte " +
                   std::to_string(pointers[i]) + " but the lengths before it put it at byte " +
@@ -125,13 +127,15 @@ std::span<const int64_t> IndexedDataset::document_indices() const {
 namespace {
 
 template <typename T>
-void convert(const uint8_t* src, size_t count, int32_t* out, const std::string& name) {
+void convert(const uint8_t* src, size_t count, int32_t* out, const std::string& prefix) {
   for (size_t i = 0; i < count; ++i) {
     T value = load<T>(src + i * sizeof(T));
     if constexpr (sizeof(T) > sizeof(int32_t)) {
-      check(value >= std::numeric_limits<int32_t>::min() &&
-                value <= std::numeric_limits<int32_t>::max(),
-            name + ": token id " + std::to_string(value) + " does not fit int32");
+      if (value < std::numeric_limits<int32_t>::min() ||
+          value > std::numeric_limits<int32_t>::max()) {
+        throw Error(bin_path(prefix) + ": token id " + std::to_string(value) +
+                    " does not fit int32");
+      }
     }
     out[i] = static_cast<int32_t>(value);
   }
@@ -140,28 +144,30 @@ void convert(const uint8_t* src, size_t count, int32_t* out, const std::string& 
 }  // namespace
 
 void IndexedDataset::read(size_t sequence, size_t offset, size_t count, int32_t* out) const {
-  const std::string name = bin_path(prefix_);
-  check(sequence < num_sequences_, name + ": sequence " + std::to_string(sequence) +
-                                       " out of range (the dataset has " +
-                                       std::to_string(num_sequences_) + ")");
+  // Hot path: messages are built only on failure.
+  if (sequence >= num_sequences_) {
+    throw Error(bin_path(prefix_) + ": sequence " + std::to_string(sequence) +
+                " out of range (the dataset has " + std::to_string(num_sequences_) + ")");
+  }
   const size_t length = static_cast<size_t>(sequence_lengths()[sequence]);
-  check(offset <= length && count <= length - offset,
-        name + ": tokens [" + std::to_string(offset) + ", " + std::to_string(offset + count) +
-            ") are outside sequence " + std::to_string(sequence) + " of length " +
-            std::to_string(length));
+  if (offset > length || count > length - offset) {
+    throw Error(bin_path(prefix_) + ": tokens [" + std::to_string(offset) + ", " +
+                std::to_string(offset + count) + ") are outside sequence " +
+                std::to_string(sequence) + " of length " + std::to_string(length));
+  }
   const uint8_t* src = bin_.data() + sequence_pointers()[sequence] + offset * itemsize();
   switch (dtype_) {
-    case DType::uint8: return convert<uint8_t>(src, count, out, name);
-    case DType::int8: return convert<int8_t>(src, count, out, name);
-    case DType::int16: return convert<int16_t>(src, count, out, name);
-    case DType::uint16: return convert<uint16_t>(src, count, out, name);
+    case DType::uint8: return convert<uint8_t>(src, count, out, prefix_);
+    case DType::int8: return convert<int8_t>(src, count, out, prefix_);
+    case DType::int16: return convert<int16_t>(src, count, out, prefix_);
+    case DType::uint16: return convert<uint16_t>(src, count, out, prefix_);
     case DType::int32:
       if (count) std::memcpy(out, src, count * sizeof(int32_t));
       return;
-    case DType::int64: return convert<int64_t>(src, count, out, name);
+    case DType::int64: return convert<int64_t>(src, count, out, prefix_);
     case DType::float32:
     case DType::float64:
-      throw Error(name + ": holds " + dtype_name(dtype_) + " values, not token ids");
+      throw Error(bin_path(prefix_) + ": holds " + dtype_name(dtype_) + " values, not token ids");
   }
 }
 

@@ -12,13 +12,13 @@ namespace {
 // Stores `tokens` as T into `out`, rejecting ids that T cannot hold (numpy would refuse too).
 template <typename T>
 void narrow(std::span<const int32_t> tokens, std::vector<uint8_t>& out, DType dtype,
-            const std::string& file) {
+            const std::string& prefix) {
   out.resize(tokens.size() * sizeof(T));
   T* dst = reinterpret_cast<T*>(out.data());
   for (size_t i = 0; i < tokens.size(); ++i) {
     const int32_t id = tokens[i];
     if (id < std::numeric_limits<T>::min() || id > std::numeric_limits<T>::max()) {
-      throw Error(file + ": token id " + std::to_string(id) + " does not fit the file's dtype " +
+      throw Error(bin_path(prefix) + ": token id " + std::to_string(id) + " does not fit the file's dtype " +
                   dtype_name(dtype) +
                   "; use a tokenizer whose vocabulary matches");
     }
@@ -37,25 +37,26 @@ IndexedDatasetBuilder::IndexedDatasetBuilder(std::string prefix, DType dtype)
 
 void IndexedDatasetBuilder::add_document(std::span<const int32_t> tokens,
                                          std::span<const int32_t> sequence_lengths) {
-  check(!finalized_, bin_path(prefix_) + ": add_document after finalize");
+  // Runs once per document: messages are built only on failure.
+  if (finalized_) throw Error(bin_path(prefix_) + ": add_document after finalize");
   int64_t total = 0;
   for (int32_t length : sequence_lengths) {
-    check(length >= 0, bin_path(prefix_) + ": negative sequence length");
+    if (length < 0) throw Error(bin_path(prefix_) + ": negative sequence length");
     total += length;
   }
-  check(total == static_cast<int64_t>(tokens.size()),
-        bin_path(prefix_) + ": sequence lengths add up to " + std::to_string(total) + " but the "
-            "document has " + std::to_string(tokens.size()) + " tokens");
+  if (total != static_cast<int64_t>(tokens.size())) {
+    throw Error(bin_path(prefix_) + ": sequence lengths add up to " + std::to_string(total) +
+                " but the document has " + std::to_string(tokens.size()) + " tokens");
+  }
 
-  const std::string file = bin_path(prefix_);
   switch (dtype_) {
     case DType::int32:
       bin_->write(tokens.data(), tokens.size_bytes());
       break;
-    case DType::uint16: narrow<uint16_t>(tokens, scratch_, dtype_, file); break;
-    case DType::int16: narrow<int16_t>(tokens, scratch_, dtype_, file); break;
-    case DType::uint8: narrow<uint8_t>(tokens, scratch_, dtype_, file); break;
-    case DType::int8: narrow<int8_t>(tokens, scratch_, dtype_, file); break;
+    case DType::uint16: narrow<uint16_t>(tokens, scratch_, dtype_, prefix_); break;
+    case DType::int16: narrow<int16_t>(tokens, scratch_, dtype_, prefix_); break;
+    case DType::uint8: narrow<uint8_t>(tokens, scratch_, dtype_, prefix_); break;
+    case DType::int8: narrow<int8_t>(tokens, scratch_, dtype_, prefix_); break;
     case DType::int64: {
       scratch_.resize(tokens.size() * sizeof(int64_t));
       auto* dst = reinterpret_cast<int64_t*>(scratch_.data());
@@ -74,7 +75,7 @@ void IndexedDatasetBuilder::add_document(std::span<const int32_t> tokens,
 }
 
 void IndexedDatasetBuilder::add_index(const IndexedDataset& other) {
-  check(!finalized_, bin_path(prefix_) + ": add_index after finalize");
+  if (finalized_) throw Error(bin_path(prefix_) + ": add_index after finalize");
   check(other.dtype() == dtype_,
         idx_path(other.prefix()) + ": dtype " + dtype_name(other.dtype()) + " differs from " +
             dtype_name(dtype_) + " of the datasets before it; only datasets of one dtype merge");
@@ -89,7 +90,7 @@ void IndexedDatasetBuilder::add_index(const IndexedDataset& other) {
 }
 
 void IndexedDatasetBuilder::finalize() {
-  check(!finalized_, bin_path(prefix_) + ": finalize called twice");
+  if (finalized_) throw Error(bin_path(prefix_) + ": finalize called twice");
   AtomicFile idx(idx_path(prefix_));
   const uint64_t version = 1;
   const uint8_t code = static_cast<uint8_t>(dtype_);

@@ -24,6 +24,11 @@ std::string shown(std::string_view piece) {
   return "'" + s + "'";
 }
 
+[[noreturn]] void not_an_id(std::string_view piece) {
+  throw Error("NullTokenizer: " + shown(piece) +
+              " is not an integer id (the text must be integers separated by single spaces)");
+}
+
 }  // namespace
 
 NullTokenizer::NullTokenizer(int64_t vocab_size, std::optional<int32_t> eod_id)
@@ -47,22 +52,22 @@ void NullTokenizer::encode(std::string_view text, std::vector<int32_t>& out) con
       negative = piece[0] == '-';
       piece.remove_prefix(1);
     }
-    check(!piece.empty(), "NullTokenizer: " + shown(raw) +
-                              " is not an integer id (the text must be integers separated by "
-                              "single spaces)");
+    // Messages are built only on failure: this loop runs once per token.
+    if (piece.empty()) not_an_id(raw);
     int64_t value = 0;
     for (char c : piece) {
-      check(c >= '0' && c <= '9', "NullTokenizer: " + shown(raw) +
-                                      " is not an integer id (the text must be integers "
-                                      "separated by single spaces)");
+      if (c < '0' || c > '9') not_an_id(raw);
       value = value * 10 + (c - '0');
       if (value > vocab_size_) break;  // already out of range; avoids overflow
     }
-    check(!negative || value == 0,
-          "NullTokenizer: id " + shown(raw) + " is negative; ids must be in [0, " +
-              std::to_string(vocab_size_) + ")");
-    check(value < vocab_size_, "NullTokenizer: id " + shown(raw) + " is out of range [0, " +
-                                   std::to_string(vocab_size_) + "); raise --vocab-size");
+    if (negative && value != 0) {
+      throw Error("NullTokenizer: id " + shown(raw) + " is negative; ids must be in [0, " +
+                  std::to_string(vocab_size_) + ")");
+    }
+    if (value >= vocab_size_) {
+      throw Error("NullTokenizer: id " + shown(raw) + " is out of range [0, " +
+                  std::to_string(vocab_size_) + "); raise --vocab-size");
+    }
     out.push_back(static_cast<int32_t>(value));
     if (space == std::string_view::npos) break;
     start = space + 1;
