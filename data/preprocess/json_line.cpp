@@ -89,8 +89,9 @@ class JsonLineParser::Cursor {
     ++p_;
   }
 
-  // A JSON string starting at '"'; appends its unescaped UTF-8 to *out when out is set.
-  void string(std::string* out) {
+  // A JSON string starting at '"'; appends its unescaped UTF-8 to *out when out is set. `text`
+  // marks strings that will be tokenized: only there is a lone UTF-16 surrogate an error.
+  void string(std::string* out, bool text = false) {
     expect('"', "'\"'");
     while (true) {
       // Copy the run of plain bytes in one go.
@@ -111,7 +112,7 @@ class JsonLineParser::Cursor {
         p_ += n;
         continue;
       }
-      escape(out);
+      escape(out, text);
     }
   }
 
@@ -215,8 +216,8 @@ class JsonLineParser::Cursor {
     return value;
   }
 
-  // Handles the escape at p_ ('\\').
-  void escape(std::string* out) {
+  // Handles the escape at p_ ('\\'); `text` as in string().
+  void escape(std::string* out, bool text) {
     ++p_;
     if (p_ >= end_) fail("unterminated string");
     const unsigned char c = *p_++;
@@ -231,24 +232,25 @@ class JsonLineParser::Cursor {
       case 'r': plain = '\r'; break;
       case 't': plain = '\t'; break;
       case 'u': {
+        const unsigned char* backslash = p_ - 2;
         uint32_t cp = hex4();
-        if (cp >= 0xDC00 && cp <= 0xDFFF) {
-          p_ -= 6;
-          fail("lone UTF-16 low surrogate in a \\u escape (not valid Unicode)");
-        }
-        if (cp >= 0xD800 && cp <= 0xDBFF) {
-          if (end_ - p_ < 6 || p_[0] != '\\' || p_[1] != 'u') {
-            p_ -= 6;
-            fail("lone UTF-16 high surrogate in a \\u escape (not valid Unicode)");
-          }
+        if (cp >= 0xD800 && cp <= 0xDBFF && end_ - p_ >= 6 && p_[0] == '\\' && p_[1] == 'u') {
+          const unsigned char* after_high = p_;
           p_ += 2;
           const uint32_t low = hex4();
-          if (low < 0xDC00 || low > 0xDFFF) {
-            p_ -= 12;
-            fail("lone UTF-16 high surrogate in a \\u escape (not valid Unicode)");
+          if (low >= 0xDC00 && low <= 0xDFFF) {
+            cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+          } else {
+            p_ = after_high;  // the next escape stands on its own
           }
-          cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
         }
+        if (cp >= 0xD800 && cp <= 0xDFFF && text) {
+          // Python keeps a lone surrogate in the string, but text to tokenize must be UTF-8.
+          p_ = backslash;
+          fail(cp < 0xDC00 ? "lone UTF-16 high surrogate in a \\u escape (not valid Unicode)"
+                           : "lone UTF-16 low surrogate in a \\u escape (not valid Unicode)");
+        }
+        // Elsewhere (other keys, values never used) a lone surrogate is harmless, as in Python.
         if (out) append_utf8(*out, cp);
         return;
       }
@@ -298,7 +300,7 @@ void JsonLineParser::parse(std::string_view line) {
     found_[key_index] = true;
     auto take_string = [&] {
       const size_t start = arena_.size();
-      cursor.string(&arena_);
+      cursor.string(&arena_, /*text=*/true);
       spans.push_back({start, arena_.size() - start});
     };
     const unsigned char c = cursor.peek();

@@ -1,9 +1,10 @@
 #pragma once
 // Parses one JSONL line the way Python's json.loads does for preprocess_data.py, and extracts
 // the texts of the requested keys. The whole line is validated (syntax, UTF-8, no raw control
-// characters in strings, no lone UTF-16 surrogates in \u escapes), because Megatron would fail on
-// such a line too; NaN/Infinity are accepted like Python accepts them, and a key given twice
-// keeps its last value.
+// characters in strings), because Megatron would fail on such a line too; NaN/Infinity are
+// accepted like Python accepts them, and a key given twice keeps its last value. A \u escape of
+// a lone UTF-16 surrogate is an error only in the texts (they must be valid Unicode to be
+// tokenized); Python accepts it elsewhere, and so does this parser.
 //
 // A key's value is a string (one sentence) or a list of strings (one sentence each).
 #include <string>

@@ -81,3 +81,15 @@ TEST_CASE("JSON lines: trailing commas and empty containers") {
                     Catch::StartsWith("expected ':' after a key"));
   CHECK_THROWS_WITH(parser.parse(R"({,"text": "a"})"), Catch::StartsWith("expected '\"'"));
 }
+
+TEST_CASE("JSON lines: lone surrogates are errors only in the texts, as with Python") {
+  JsonLineParser parser({"text"});
+  CHECK(texts(parser, R"({"k\ud800": "\udc00", "x": ["\ud800\u0041"], "text": "ok"})") ==
+        std::vector<std::string>{"ok"});
+  CHECK_THROWS_WITH(parser.parse(R"({"text": ["ok", "a\ud83d\u0041"]})"),
+                    "lone UTF-16 high surrogate in a \\u escape (not valid Unicode) at column 19");
+  CHECK_THROWS_WITH(parser.parse(R"({"text": "\ud83d\ud83d\ude00"})"),
+                    Catch::StartsWith("lone UTF-16 high surrogate"));
+  CHECK(texts(parser, R"({"text": "\ud83d\ude00\uD83D\uDE00"})") ==
+        std::vector<std::string>{"\xf0\x9f\x98\x80\xf0\x9f\x98\x80"});
+}
