@@ -4,12 +4,16 @@ configurations, computed by a plain Python statement of Megatron's algorithm (nu
 RandomState for every shuffle, Python round() for split bounds). The C++ tests compare their
 indices to these exactly; CI needs no Python.
 
+The "real" cases read Megatron-written .bin/.idx files of the shared test data
+($MEGATRON_TEST_DATA, default ../shared/data next to the repository).
+
 Usage: python3 scripts/gen_gpt_dataset_fixtures.py [output.json.gz]
 Needs numpy (the RandomState shuffles are the point).
 """
 import gzip
 import json
 import math
+import os
 import re
 import sys
 
@@ -301,6 +305,95 @@ def blend_cases(rng):
     return cases, exhaustive
 
 
+# ---- Megatron-written datasets of the shared test data ------------------------------------------
+
+DTYPES = {1: numpy.uint8, 2: numpy.int8, 3: numpy.int16, 4: numpy.int32, 5: numpy.int64,
+          6: numpy.float64, 7: numpy.float32, 8: numpy.uint16}
+
+
+def read_indexed(prefix):
+    """(sequence lengths, token array, token offsets) of an MMIDIDX dataset."""
+    idx = open(prefix + ".idx", "rb").read()
+    assert idx[:9] == b"MMIDIDX\x00\x00"
+    dtype = DTYPES[idx[17]]
+    count = int.from_bytes(idx[18:26], "little")
+    lengths = numpy.frombuffer(idx, dtype=numpy.int32, count=count, offset=34)
+    pointers = numpy.frombuffer(idx, dtype=numpy.int64, count=count, offset=34 + 4 * count)
+    tokens = numpy.fromfile(prefix + ".bin", dtype=dtype)
+    offsets = pointers // numpy.dtype(dtype).itemsize
+    return lengths, tokens, offsets
+
+
+class RealSplit:
+    def __init__(self, data, begin, end, seq_length, num_samples, seed):
+        self.lengths, self.tokens, self.offsets = data
+        self.seq_length = seq_length
+        self.res = gpt_indices(self.lengths, begin, end, seq_length, num_samples, seed, True)
+
+    def __len__(self):
+        return len(self.res["shuffle_index"])
+
+    def item_ids(self, j):
+        doc, rows, shuffle = self.res["document_index"], self.res["sample_index"], self.res["shuffle_index"]
+        k = shuffle[j]
+        (d0, o0), (d1, o1) = rows[k], rows[k + 1]
+        ids = []
+        for d in range(d0, d1 + 1):
+            seq = int(doc[d])
+            start = o0 if d == d0 else 0
+            stop = o1 + 1 if d == d1 else int(self.lengths[seq])
+            base = int(self.offsets[seq])
+            ids += [int(t) for t in self.tokens[base + start:base + stop]]
+        return ids + [-1] * (self.seq_length + 1 - len(ids))
+
+
+def real_cases():
+    root = os.environ.get("MEGATRON_TEST_DATA") or os.path.join(
+        os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data")
+    names = {"fortunes": "fixtures/megatron/fortunes-gpt2_text_document",
+             "unicode": "fixtures/megatron/unicode-1-gpt2_text_document"}
+    data = {k: read_indexed(os.path.join(root, v)) for k, v in names.items()}
+    rng = numpy.random.RandomState(7)
+    cases = []
+    # One dataset, three splits (train: two epochs, separate final epoch); a weighted blend.
+    configs = [
+        {"data_path": [names["fortunes"]], "weights": None, "split": "969,30,1", "seq_length": 64,
+         "seed": 1234, "num_samples": [13000, None, 10]},
+        {"data_path": [names["fortunes"], names["unicode"]], "weights": [30.0, 70.0],
+         "split": "98,2,0", "seq_length": 32, "seed": 7, "num_samples": [5000, 100, None]},
+    ]
+    for config in configs:
+        keys = ["fortunes", "unicode"][:len(config["data_path"])]
+        matrix = split_matrix(config["split"])
+        splits = []
+        for k in range(3):
+            n = config["num_samples"][k]
+            if matrix[k] is None:
+                splits.append(None)
+                continue
+            if config["weights"] is None:
+                data_k = data[keys[0]]
+                beg, end = split_range(matrix[k], len(data_k[0]))
+                ds = RealSplit(data_k, beg, end, config["seq_length"], n, config["seed"])
+                size, item = len(ds), ds.item_ids
+            else:
+                w = numpy.array(config["weights"], dtype=numpy.float64)
+                w = (w / numpy.sum(w)).tolist()
+                components = []
+                for key, weight in zip(keys, w):
+                    beg, end = split_range(matrix[k], len(data[key][0]))
+                    request = int(math.ceil(math.ceil(n * weight) * 1.005))
+                    components.append(RealSplit(data[key], beg, end, config["seq_length"], request,
+                                                config["seed"]))
+                size = sum(int(math.ceil(n * weight)) for weight in w)
+                index, sample = blending(w, size)
+                item = lambda j, c=components, i=index, s=sample: c[i[j]].item_ids(s[j])
+            picks = sorted({0, 1, size - 1, *[int(x) for x in rng.randint(0, size, size=4)]})
+            splits.append({"size": size, "samples": {str(j): item(j) for j in picks}})
+        cases.append({**config, "splits": splits})
+    return cases
+
+
 def main():
     out_path = sys.argv[1] if len(sys.argv) > 1 else "test/fixtures/gptdata/gpt_indices.json.gz"
     rng = numpy.random.RandomState(20260826)
@@ -314,6 +407,7 @@ def main():
         "big": big_case(),
         "blends": blends,
         "exhaustive_blends": exhaustive,
+        "real": real_cases(),
     }
     with gzip.GzipFile(out_path, "wb", mtime=0) as f:
         f.write(json.dumps(fixture, separators=(",", ":")).encode())

@@ -232,3 +232,41 @@ TEST_CASE("mock data: numpy default_rng lengths and Megatron's token pattern") {
     if (!eod_edge) REQUIRE(s.text[t] == (s.text[t - 1] + 1) % 1000);
   }
 }
+
+TEST_CASE("samples of Megatron-written files: one dataset over 3 splits, a weighted blend") {
+  const json data = mcpp::test::load_gz_json("test/fixtures/gptdata/gpt_indices.json.gz");
+  const auto dir = scratch_dir("gptdata-real");
+  int compared = 0;
+  for (const auto& c : data["real"]) {
+    std::vector<std::string> tokens;
+    const auto paths = c["data_path"].get<std::vector<std::string>>();
+    for (size_t i = 0; i < paths.size(); ++i) {
+      const auto idx = mcpp::test::data_file(paths[i] + ".idx").string();  // fails when missing
+      if (!c["weights"].is_null()) tokens.push_back(std::to_string(c["weights"][i].get<double>()));
+      tokens.push_back(idx.substr(0, idx.size() - 4));
+    }
+    GptDataConfig config = base_config("", c["seq_length"].get<int64_t>());
+    config.blend = parse_blend(tokens, "--data-path");
+    config.split = c["split"].get<std::string>();
+    config.seed = c["seed"].get<uint32_t>();
+    config.sample.eod_id = 50256;
+    config.cache_path = (dir / "cache").string();  // never next to the (read-only) shared data
+    SplitSampleCounts counts;
+    for (size_t k = 0; k < 3; ++k) {
+      if (!c["num_samples"][k].is_null()) counts[k] = c["num_samples"][k].get<int64_t>();
+    }
+    const auto datasets = build_gpt_datasets(config, counts);
+    for (size_t k = 0; k < 3; ++k) {
+      const auto& expected = c["splits"][k];
+      REQUIRE((datasets.splits[k] == nullptr) == expected.is_null());
+      if (expected.is_null()) continue;
+      REQUIRE(datasets.splits[k]->size() == expected["size"].get<int64_t>());
+      for (const auto& [index, ids] : expected["samples"].items()) {
+        INFO("split " << k << " sample " << index);
+        REQUIRE(datasets.splits[k]->get(std::stoll(index)).text == ids.get<std::vector<int32_t>>());
+        ++compared;
+      }
+    }
+  }
+  REQUIRE(compared == 34);
+}

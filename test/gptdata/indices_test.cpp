@@ -58,7 +58,7 @@ TEST_CASE("numpy RandomState shuffle is reproduced bit for bit") {
   }
 }
 
-TEST_CASE("--split parsing and banker's rounding of split bounds") {
+TEST_CASE("split parsing (--split) and banker's rounding of split bounds") {
   for (const auto& c : fixture()["splits"]) {
     const auto matrix = parse_split_matrix(c["split"].get<std::string>());
     const int64_t n = c["n"].get<int64_t>();
@@ -157,7 +157,7 @@ TEST_CASE("blending indices match the fixtures and the worked example") {
   }
 }
 
-TEST_CASE("--data-path blends: prefixes, weight pairs, errors") {
+TEST_CASE("blend parsing (--data-path): prefixes, weight pairs, errors") {
   auto plain = parse_blend({"a", "b", "c"}, "--data-path");
   REQUIRE(plain.prefixes == std::vector<std::string>{"a", "b", "c"});
   REQUIRE(!plain.weights);
