@@ -10,6 +10,8 @@ namespace {
 
 // Python's float(): surrounding whitespace allowed, the rest must be one number.
 std::optional<double> parse_python_float(const std::string& text) {
+  // strtod also reads hexadecimal floats, which Python's float() does not.
+  if (text.find_first_of("xX") != std::string::npos) return std::nullopt;
   const char* begin = text.c_str();
   char* end = nullptr;
   double value = std::strtod(begin, &end);

@@ -58,6 +58,8 @@ std::optional<InspectSamplesRequest> parse_inspect_samples_args(int argc, char**
   app.add_option("--seq-length", request.data.seq_length, "tokens per sample")->required();
   app.add_option("--seed", seed, "RNG seed (default 1234)");
   app.add_option("--data-cache-path", cache_path, "index cache directory");
+  app.add_option("--mid-level-dataset-surplus", request.data.mid_level_dataset_surplus,
+                 "blend over-build margin (default 0.005)");
   app.add_option("--tokenizer-type", request.tokenizer.type, "tokenizer class")->required();
   app.add_option("--tokenizer-model", request.tokenizer.tokenizer_model, "tokenizer model file/dir");
   app.add_option("--vocab-file", request.tokenizer.vocab_file, "vocab.json");
@@ -94,6 +96,8 @@ std::optional<InspectSamplesRequest> parse_inspect_samples_args(int argc, char**
   } else if (request.data.blend && !request.data.mock) {
     log::warn("--split not given: using Megatron's default \"969, 30, 1\"");
   }
+  check(request.data.mid_level_dataset_surplus >= 0,
+        "--mid-level-dataset-surplus must not be negative");
   check(seed >= 0 && seed <= 0xffffffffLL, "--seed must be in [0, 2^32) (numpy's RandomState)");
   request.data.seed = static_cast<uint32_t>(seed);
   if (!cache_path.empty()) request.data.cache_path = cache_path;

@@ -167,6 +167,8 @@ TEST_CASE("blend parsing (--data-path): prefixes, weight pairs, errors") {
   auto pairs_of_prefixes = parse_blend({"a", "b"}, "--data-path");
   REQUIRE(pairs_of_prefixes.prefixes == std::vector<std::string>{"a", "b"});
   REQUIRE(!pairs_of_prefixes.weights);
+  auto hex_is_a_prefix = parse_blend({"0x10", "a"}, "--data-path");  // Python's float() rejects hex
+  REQUIRE(hex_is_a_prefix.prefixes == std::vector<std::string>{"0x10", "a"});
   REQUIRE_THROWS_WITH(parse_blend({"0.5", "a", "b", "c"}, "--data-path"), Catch::Contains("--data-path"));
   REQUIRE_THROWS_WITH(parse_blend({"0", "a"}, "--data-path"), Catch::Contains("positive"));
   REQUIRE_THROWS_WITH(parse_blend({}, "--train-data-path"), Catch::Contains("--train-data-path"));

@@ -112,6 +112,11 @@ TEST_CASE("inspect-data samples: ranges, --decode, blends and errors") {
                       Catch::Contains("valid split is empty"));
   REQUIRE_THROWS_WITH(run_samples(with({"--range", "0:1", "--seed", "-1"}), tokenizer),
                       Catch::Contains("--seed"));
+  REQUIRE_THROWS_WITH(run_samples(with({"--range", "0:1", "--mid-level-dataset-surplus", "-1"}), tokenizer),
+                      Catch::Contains("--mid-level-dataset-surplus"));
+  // A larger surplus asks more samples of each component (which can change their epochs).
+  const std::string surplus = run_samples(with({"--range", "0:20", "--mid-level-dataset-surplus", "0.5"}), tokenizer);
+  REQUIRE(std::count(surplus.begin(), surplus.end(), '\n') == 20);
   REQUIRE_THROWS_WITH(run_samples(with({"--range", "0:1", "--micro-batch-size", "2"}), tokenizer),
                       Catch::Contains("micro-batch-size"));
 }
