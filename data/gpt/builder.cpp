@@ -180,8 +180,10 @@ GptDatasets build_gpt_datasets(const GptDataConfig& config, const SplitSampleCou
   Builder builder(config);
   GptDatasets out;
   const char* split_flags[3] = {"--train-data-path", "--valid-data-path", "--test-data-path"};
-  const SplitMatrix matrix =
-      per_split ? SplitMatrix{} : parse_split_matrix(mock ? "1,1,1" : config.split);
+  // --mock-data wins over any data path (Megatron's builder checks it first).
+  const SplitMatrix matrix = mock        ? parse_split_matrix("1,1,1")
+                             : per_split ? SplitMatrix{}
+                                         : parse_split_matrix(config.split);
   for (SplitName split : kAllSplits) {
     if (only && split != *only) continue;
     const size_t i = static_cast<size_t>(split);

@@ -91,6 +91,8 @@ std::optional<InspectSamplesRequest> parse_inspect_samples_args(int argc, char**
   if (!data_path.empty()) request.data.blend = parse_blend(data_path, "--data-path");
   check(!(per_split && !split.empty()),
         "--split applies to --data-path only; the per-split paths are used whole");
+  check(!(request.data.mock && !split.empty()),
+        "--split has no effect with --mock-data (Megatron always uses 1,1,1); drop it");
   if (!split.empty()) {
     request.data.split = split;
   } else if (request.data.blend && !request.data.mock) {

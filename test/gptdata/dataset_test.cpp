@@ -226,6 +226,12 @@ TEST_CASE("mock data: numpy default_rng lengths and Megatron's token pattern") {
   for (int i = 0; i < 33333; ++i) tokens_per_epoch += lengths[i];  // split 1,1,1 -> [0, 33333)
   REQUIRE(train->indices().tokens_per_epoch == tokens_per_epoch);
   const Sample s = train->get(0);
+  // --mock-data wins over data paths, which are then never opened.
+  GptDataConfig with_paths = config;
+  with_paths.blend_per_split[1] = Blend{{"/nonexistent/prefix"}, std::nullopt};
+  auto mocked = build_gpt_datasets(with_paths, {100, 5, 5});
+  REQUIRE(mocked[SplitName::train]->get(3).text == train->get(3).text);
+  REQUIRE(mocked[SplitName::test] != nullptr);
   for (size_t t = 1; t < s.text.size(); ++t) {
     // Consecutive ids count up by one (mod vocab) except around EOD.
     const bool eod_edge = s.text[t] == 999 || s.text[t - 1] == 999;
