@@ -22,9 +22,10 @@ BlendedDataset::BlendedDataset(std::vector<std::shared_ptr<const SampleDataset>>
 }
 
 Sample BlendedDataset::get(int64_t index) const {
-  check(index >= 0 && index < size(), "sample " + std::to_string(index) +
-                                          " is outside the blended dataset of " +
-                                          std::to_string(size()) + " samples");
+  if (index < 0 || index >= size()) {
+    throw Error("sample " + std::to_string(index) + " is outside the blended dataset of " +
+                std::to_string(size()) + " samples");
+  }
   const int16_t id = indices_.dataset_index[index];
   Sample sample = components_[id]->get(indices_.dataset_sample_index[index]);
   sample.dataset_id = id;

@@ -14,9 +14,10 @@ GptDataset::GptDataset(std::shared_ptr<const TokenSource> source, GptIndices ind
       options_(options) {}
 
 std::vector<int32_t> GptDataset::raw_text(int64_t index) const {
-  check(index >= 0 && index < size(), "sample " + std::to_string(index) +
-                                          " is outside the dataset of " +
-                                          std::to_string(size()) + " samples");
+  if (index < 0 || index >= size()) {
+    throw Error("sample " + std::to_string(index) + " is outside the dataset of " +
+                std::to_string(size()) + " samples");
+  }
   const int64_t row = indices_.shuffle_index[index];
   const int64_t first = indices_.sample_document(row);
   const int64_t first_offset = indices_.sample_offset(row);

@@ -29,7 +29,7 @@ class NumpyRandomState {
     mask |= mask >> 32;
     // numpy draws 64-bit values (two outputs) only for bounds past 32 bits; arrays that large
     // (4 billion documents or samples) are out of reach of this code path's verification.
-    check(high <= 0xffffffffULL, "shuffle of more than 2^32 elements is not supported");
+    if (high > 0xffffffffULL) throw Error("shuffle of more than 2^32 elements is not supported");
     uint64_t value;
     do {
       value = static_cast<uint64_t>(engine_()) & mask;
