@@ -121,14 +121,11 @@ class Builder {
     const auto lengths = source.sequence_lengths().subspan(
         static_cast<size_t>(params.sequence_begin),
         static_cast<size_t>(params.sequence_end - params.sequence_begin));
-    char lengths_hash[17];
-    std::snprintf(lengths_hash, sizeof lengths_hash, "%016llx",
-                  static_cast<unsigned long long>(fnv1a64(lengths.data(), lengths.size_bytes())));
     nlohmann::ordered_json key;
     key["class"] = "GPTDataset";
     key["dataset_path"] = prefix;
     key["num_sequences"] = source.sequence_lengths().size();
-    key["sequence_lengths_fnv1a64"] = lengths_hash;
+    key["sequence_lengths_hash"] = hash_hex(lengths.data(), lengths.size_bytes());
     key["index_split"] = split_name(split);
     key["sequence_begin"] = params.sequence_begin;
     key["sequence_end"] = params.sequence_end;

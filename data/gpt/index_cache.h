@@ -5,8 +5,8 @@
 // File: magic "MCPPGPTI", u32 format version, u64 description bytes, the description (JSON of
 // every input that shapes the indices), i64 tokens/epoch, i64 epochs, u8 separate final epoch,
 // u64 array lengths (document, sample, shuffle), the three arrays (int32, int64, int64),
-// then a u64 FNV-1a checksum of everything before it. A file whose description or checksum
-// does not match is ignored and rebuilt.
+// then a u64 checksum (hash_bytes) of everything before it. A file whose description or
+// checksum does not match is ignored and rebuilt.
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -16,8 +16,11 @@
 
 namespace mcpp::data {
 
-// FNV-1a 64 over bytes (cache names and checksums; not cryptographic).
-uint64_t fnv1a64(const void* data, size_t bytes, uint64_t hash = 0xCBF29CE484222325ULL);
+// A fast 64-bit hash for change detection (checksums, cache keys); not cryptographic. Chaining
+// calls through `hash` depends on how the bytes are split into calls.
+uint64_t hash_bytes(const void* data, size_t bytes, uint64_t hash = 0xCBF29CE484222325ULL);
+// hash_bytes with a final mix, as 16 hex digits.
+std::string hash_hex(const void* data, size_t bytes);
 
 // "<dir>/<16 hex digits of the description hash>-mcpp-GPTDataset-<split>.idxcache"
 std::string index_cache_path(const std::string& dir, const std::string& description,
