@@ -44,7 +44,7 @@ std::vector<int64_t> build_sample_index(std::span<const int32_t> sequence_length
                                         int64_t num_epochs, int64_t tokens_per_epoch,
                                         bool drop_last_partial_sample) {
   const int64_t total = num_epochs * tokens_per_epoch - 1;
-  // Megatron's helper rounds up in single precision: ceil(float(total) / L).
+  // Megatron's helpers.cpp rounds up in single precision: ceil(float(total) / L).
   const int64_t num_samples =
       drop_last_partial_sample
           ? total / seq_length
