@@ -1,7 +1,6 @@
 #include "core/model/gpt_model.h"
 
 #include "core/base/error.h"
-#include "core/kernels/cross_entropy.h"
 #include "core/kernels/linear.h"
 #include "core/model/tensor_layout.h"
 #include "core/model/tp_mappings.h"
@@ -11,11 +10,9 @@ namespace mcpp::model {
 GPTModel::GPTModel(ModelConfig config, const ParallelContext& parallel, Device device)
     : config_(std::move(config)), parallel_(parallel) {
   check(parallel.tp_comm != nullptr, "the model needs a tensor-parallel communicator");
-  check(parallel.tp_size == 1 || !parallel.sequence_parallel,
-        "--sequence-parallel is not supported by the model yet");
-  check(parallel.tp_size == 1,
-        "--tensor-model-parallel-size > 1 needs vocab-parallel cross-entropy, which the model "
-        "does not have yet");
+  check(!sequence_parallel(parallel) || config_.seq_length % parallel.tp_size == 0,
+        "--seq-length " + std::to_string(config_.seq_length) + " must be divisible by --tensor-model-parallel-size " +
+            std::to_string(parallel.tp_size) + " with --sequence-parallel");
   check(parallel.pp_size == 1 && parallel.cp_size == 1 && parallel.ep_size == 1,
         "pipeline, context and expert parallelism are not supported by the model yet");
   check(device == Device::CPU, "the model runs on the CPU backend only for now");
@@ -24,6 +21,7 @@ GPTModel::GPTModel(ModelConfig config, const ParallelContext& parallel, Device d
   dropout_.seed = config_.seed;
 
   const ParamBuffer& p = *params_;
+  loss_ = std::make_unique<VocabParallelCrossEntropy>(parallel_);
   embedding_ = std::make_unique<EmbeddingLayer>(config_, parallel_, p.ref("embedding.word_embeddings.weight"),
                                                 p.ref("embedding.position_embeddings.weight"));
   for (int layer = 0; layer < config_.num_layers; ++layer) {
@@ -43,11 +41,12 @@ LossPair GPTModel::forward(const MicroBatch& batch) {
   check(batch.tokens.shape() == batch.labels.shape(), "micro-batch tokens and labels differ in shape");
   const int64_t b = batch.tokens.dim(0), s = batch.tokens.dim(1);
   check(s <= config_.max_position_embeddings || config_.position_embedding != PositionEmbedding::learned_absolute,
-        "sequence length " + std::to_string(s) + " exceeds --max-position-embeddings");
+        "micro-batch sequence length " + std::to_string(s) + " exceeds --max-position-embeddings " +
+            std::to_string(config_.max_position_embeddings));
   forward_dropout_ = dropout_;
   const Tensor tokens = to_sequence_first(batch.tokens);
-  labels_ = to_sequence_first(batch.labels).view({s * b});
-  loss_mask_ = batch.loss_mask.defined() ? to_sequence_first(batch.loss_mask).view({s * b}) : Tensor();
+  const Tensor labels = to_sequence_first(batch.labels).view({s * b});
+  const Tensor loss_mask = batch.loss_mask.defined() ? to_sequence_first(batch.loss_mask).view({s * b}) : Tensor();
   doc_offsets_ = batch.doc_offsets;
   const Tensor positions = batch.position_ids.defined() ? to_sequence_first(batch.position_ids) : Tensor();
 
@@ -61,19 +60,13 @@ LossPair GPTModel::forward(const MicroBatch& batch) {
     if (segment.recompute)
       for (int layer = segment.begin; layer < segment.end; ++layer) layers_[layer]->release();
   }
-  final_out_ = final_norm_->forward(hidden);
-
-  // Column-parallel output layer (copy-to-TP forward is the identity): logits of this rank's
-  // vocabulary range.
+  // Column-parallel output layer on the full sequence: logits of this rank's vocabulary range.
+  final_out_ = enter_column_parallel(parallel_, final_norm_->forward(hidden));
   const int64_t h = config_.hidden;
   logits_ = Tensor::empty({s * b, output_weight_.value.dim(0)}, DType::F32, final_out_.device());
   core::linear_forward(final_out_.view({s * b, h}), output_weight_.value, Tensor(), logits_);
-  Tensor losses = Tensor::empty({s * b}, DType::F32, logits_.device());
-  lse_ = Tensor::empty({s * b}, DType::F32, logits_.device());
-  Tensor totals = Tensor::empty({2}, DType::F32, logits_.device());
-  core::cross_entropy_forward(logits_, labels_, loss_mask_, core::CrossEntropyOptions{}, losses, lse_, totals);
-  const float* t = totals.data<float>();
-  return LossPair{t[0], t[1]};
+  const VocabParallelLoss loss = loss_->forward(logits_, labels, loss_mask);
+  return LossPair{loss.loss_sum, loss.num_tokens};
 }
 
 void GPTModel::backward(float loss_grad_scale) {
@@ -81,15 +74,14 @@ void GPTModel::backward(float loss_grad_scale) {
   const int64_t h = config_.hidden;
   const int64_t rows = logits_.dim(0);
   // The logits buffer becomes its own gradient.
-  core::cross_entropy_backward(logits_, labels_, loss_mask_, lse_, loss_grad_scale,
-                               core::CrossEntropyOptions{}, logits_);
+  loss_->backward(loss_grad_scale, logits_);
   Tensor dfinal = Tensor::empty(final_out_.shape(), DType::F32, final_out_.device());
   core::linear_backward(final_out_.view({rows, h}), output_weight_.value, logits_, dfinal.view({rows, h}),
                         output_weight_.grad, Tensor());
-  copy_to_tp_region_backward(parallel_, dfinal);
-  logits_ = final_out_ = lse_ = Tensor();
+  loss_->release();
+  logits_ = final_out_ = Tensor();
 
-  Tensor grad = final_norm_->backward(dfinal);
+  Tensor grad = final_norm_->backward(enter_column_parallel_backward(parallel_, dfinal));
   final_norm_->release();
   for (size_t g = segments_.size(); g-- > 0;) {
     const RecomputeSegment& segment = segments_[g];
@@ -106,6 +98,12 @@ void GPTModel::backward(float loss_grad_scale) {
   }
   embedding_->backward(grad);
   embedding_->release();
+}
+
+void GPTModel::reduce_sequence_parallel_grads() {
+  if (!sequence_parallel(parallel_)) return;
+  for (int i = 0; i < params_->size(); ++i)
+    if (params_->info(i).sequence_parallel) parallel_.tp_comm->all_reduce(params_->grad(i), comm::ReduceOp::sum);
 }
 
 }  // namespace mcpp::model

@@ -13,6 +13,7 @@
 #include "core/model/random_streams.h"
 #include "core/model/recompute_plan.h"
 #include "core/model/transformer_layer.h"
+#include "core/model/vocab_parallel_cross_entropy.h"
 
 namespace mcpp::model {
 
@@ -34,7 +35,10 @@ struct LossPair {
 class GPTModel {
  public:
   // `config` must be finalized for parallel.tp_size. Parameters are initialised from config.seed.
+  // The model keeps a copy of `parallel`; its communicator must outlive the model.
   GPTModel(ModelConfig config, const ParallelContext& parallel, Device device = Device::CPU);
+  GPTModel(const GPTModel&) = delete;
+  GPTModel& operator=(const GPTModel&) = delete;
 
   const ModelConfig& config() const { return config_; }
   ParamBuffer& params() { return *params_; }
@@ -47,10 +51,14 @@ class GPTModel {
   // 1 / max(num_tokens, 1) / num_microbatches (times the fp16 loss scale).
   void backward(float loss_grad_scale);
   void zero_grads() { params_->zero_grads(); }
+  // With sequence parallelism, replicated parameters fed only this rank's tokens (norms,
+  // row-parallel biases) hold partial gradients: sum them over TP once all micro-batches of the
+  // step are done (Megatron's finalize_model_grads).
+  void reduce_sequence_parallel_grads();
 
  private:
   ModelConfig config_;
-  const ParallelContext& parallel_;
+  const ParallelContext parallel_;  // layers hold references to this copy
   std::unique_ptr<ParamBuffer> params_;
   DropoutState dropout_;
   DropoutState forward_dropout_;  // the state of the last forward (replayed by recompute)
@@ -58,11 +66,12 @@ class GPTModel {
   std::vector<std::unique_ptr<TransformerLayer>> layers_;
   std::unique_ptr<NormLayer> final_norm_;
   ParamRef output_weight_;
+  std::unique_ptr<VocabParallelCrossEntropy> loss_;
   std::vector<RecomputeSegment> segments_;
 
   // Cached for backward.
   std::vector<Tensor> segment_inputs_;
-  Tensor doc_offsets_, final_out_, logits_, labels_, loss_mask_, lse_;
+  Tensor doc_offsets_, final_out_, logits_;
 };
 
 }  // namespace mcpp::model

@@ -1,7 +1,8 @@
 #pragma once
 // Megatron's MLP for this rank's shard: column-parallel fc1 (with SwiGLU the shard's rows are
 // [gate_shard ; up_shard]), GELU (tanh) or SwiGLU, row-parallel fc2 whose partial sums are
-// all-reduced over TP before the (replicated) bias is added.
+// all-reduced over TP before the (replicated) bias is added (with sequence parallelism: input
+// all-gathered, output reduce-scattered along the sequence).
 #include "core/base/tensor.h"
 #include "core/model/model_config.h"
 #include "core/model/parallel_context.h"
