@@ -12,6 +12,7 @@
 #include "app/run_config.h"
 #include "core/base/error.h"
 #include "core/base/log.h"
+#include "core/optim/grad_norm.h"
 
 namespace mcpp::app {
 namespace {
@@ -44,10 +45,10 @@ model::MicroBatch to_model_batch(const data::MicroBatch& batch) {
     mask[i] = batch.loss_mask[i];
     positions[i] = batch.position_ids[i];
   }
-  if (!batch.document_offsets.empty()) {
-    // Rows hold different document counts: pad each with its end offset (empty documents).
-    size_t width = 0;
-    for (const auto& offsets : batch.document_offsets) width = std::max(width, offsets.size());
+  // Rows hold different document counts: pad each with its end offset (empty documents).
+  size_t width = 0;
+  for (const auto& offsets : batch.document_offsets) width = std::max(width, offsets.size());
+  if (width > 0) {
     out.doc_offsets = Tensor::empty({b, static_cast<int64_t>(width)}, DType::I64);
     int64_t* doc = out.doc_offsets.data<int64_t>();
     for (int64_t row = 0; row < b; ++row) {
@@ -271,7 +272,7 @@ void Trainer::evaluate_and_print(const std::string& prefix, data::SplitName spli
   model_->dropout().training = true;
   if (loss.num_tokens == 0) return;
   const std::string name = split == data::SplitName::valid ? "validation" : "test";
-  std::fputs(format_eval_block(name + " loss at " + prefix, {{"lm loss", loss.mean()}}).c_str(), stdout);
+  std::fputs(format_eval_block(prefix, {{"lm loss", loss.mean()}}).c_str(), stdout);
   std::fflush(stdout);
   if (tensorboard_) {
     tensorboard_->add_scalar("lm loss " + name, loss.mean(), iteration_);
@@ -283,12 +284,7 @@ void Trainer::evaluate_and_print(const std::string& prefix, data::SplitName spli
 void Trainer::log_interval(const IterationRecord& record) {
   log_.add(record);
   if (tensorboard_ && iteration_ % args_.logging.tensorboard_log_interval == 0) {
-    tensorboard_->add_scalar("learning-rate", record.learning_rate, iteration_);
-    tensorboard_->add_scalar("batch-size", static_cast<double>(record.global_batch_size), iteration_);
-    if (!record.skipped) tensorboard_->add_scalar("lm loss", record.lm_loss, iteration_);
-    tensorboard_->add_scalar("loss-scale", record.loss_scale, iteration_);
-    if (record.grad_norm) tensorboard_->add_scalar("grad-norm", *record.grad_norm, iteration_);
-    tensorboard_->add_scalar("iteration-time", record.seconds, iteration_);
+    write_iteration_scalars(*tensorboard_, record);
   }
   if (iteration_ % args_.logging.log_interval != 0) return;
   const LogLineValues values =

@@ -65,7 +65,7 @@ void check_architecture(const nlohmann::json& saved, const nlohmann::json& curre
 
 // Copies rows [begin, end) of `tensor` (row-major, any rank) as a contiguous host pointer.
 const float* rows_data(const Tensor& tensor, int64_t row_begin) {
-  const int64_t row_elems = tensor.shape().size() <= 1 ? 1 : tensor.numel() / tensor.dim(0);
+  const int64_t row_elems = tensor.shape().rank() <= 1 ? 1 : tensor.numel() / tensor.dim(0);
   return tensor.data<float>() + row_begin * row_elems;
 }
 

@@ -43,7 +43,7 @@ TEST_CASE("a 2-layer GPT-2 style model's loss falls on the fortunes text") {
   // Megatron's log line and the end-of-training evaluation are printed.
   CHECK(output.find("iteration       40/      40 | consumed samples:          160 |") != std::string::npos);
   CHECK(output.find("validation loss at iteration 40 on validation set") != std::string::npos);
-  CHECK(output.find("test loss at iteration 40 on test set") != std::string::npos);
+  CHECK(output.find("validation loss at iteration 40 on test set") != std::string::npos);
 }
 
 TEST_CASE("a Llama-style model (RMSNorm, SwiGLU, RoPE, GQA, untied) trains") {
