@@ -6,6 +6,7 @@
 
 #include "core/base/error.h"
 #include "core/base/main_guard.h"
+#include "data/inspect_samples.h"
 #include "data/tools/inspect_info.h"
 
 namespace {
@@ -18,6 +19,7 @@ struct Subcommand {
 
 const Subcommand kSubcommands[] = {
     {"info", mcpp::data::inspect_info, "counts, dtype and file sizes of a dataset (JSON)"},
+    {"samples", mcpp::data::inspect_samples_main, "GPT samples as Megatron's dataset returns them"},
 };
 
 std::string usage() {
