@@ -11,6 +11,12 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
+#include "app/train_args.h"
+#include "checkpoint/checkpoint_reader.h"
+#include "checkpoint/checkpoint_writer.h"
+#include "core/base/tensor.h"
 #include "core/model/param_info.h"
 
 namespace mcpp::app {
@@ -27,5 +33,24 @@ struct StoredPiece {
 
 // `vocab_size`: the unpadded vocabulary size V.
 std::vector<StoredPiece> stored_pieces(const model::ParamInfo& info, int64_t vocab_size);
+
+// Writes the fp32 shard `local` of parameter `info` under `key_prefix` + its checkpoint names.
+void write_shard(ckpt::CheckpointWriter& writer, const model::ParamInfo& info, int64_t vocab_size,
+                 const std::string& key_prefix, const Tensor& local);
+
+// Reads the shard of parameter `info` (under `key_prefix`) into `local`. Vocabulary padding rows
+// saved at another padded size are left as they are; returns false when that happened.
+bool read_shard(const ckpt::CheckpointReader& reader, const model::ParamInfo& info, int64_t vocab_size,
+                const std::string& key_prefix, const Tensor& local);
+
+// The flags a checkpoint must agree with to be loaded and that `generate` rebuilds the model and
+// tokenizer from, in --config form ({"num-layers": 2, "swiglu": true, ...}).
+nlohmann::json args_snapshot(const TrainArgs& args, int64_t vocab_size);
+
+// The snapshot as command-line flags ("--num-layers", "2", "--swiglu", ...).
+std::vector<std::string> snapshot_flags(const nlohmann::json& snapshot);
+
+// Throws a one-line error naming the first architecture flag that differs.
+void check_architecture(const nlohmann::json& saved, const nlohmann::json& current, const std::string& where);
 
 }  // namespace mcpp::app

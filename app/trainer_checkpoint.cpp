@@ -14,61 +14,6 @@ namespace {
 
 constexpr const char* kOptimizerPrefix = "optimizer.";
 
-// The flags a checkpoint must agree with to be loaded, and that `generate` rebuilds the model
-// and tokenizer from; the same shape as a --config file.
-nlohmann::json args_snapshot(const TrainArgs& args, int64_t vocab_size) {
-  const ModelArgs& m = args.model;
-  nlohmann::json j;
-  j["num-layers"] = *m.num_layers;
-  j["hidden-size"] = *m.hidden_size;
-  j["ffn-hidden-size"] = args.derived.ffn_hidden_size;
-  j["num-attention-heads"] = *m.num_attention_heads;
-  j["kv-channels"] = args.derived.kv_channels;
-  if (m.group_query_attention) {
-    j["group-query-attention"] = true;
-    j["num-query-groups"] = m.num_query_groups;
-  }
-  j["seq-length"] = *m.seq_length;
-  j["max-position-embeddings"] = m.max_position_embeddings.value_or(*m.seq_length);
-  j["position-embedding-type"] = args.derived.use_rope ? "rope" : "learned_absolute";
-  j["rotary-base"] = m.rotary_base;
-  j["rotary-percent"] = m.rotary_percent;
-  j["normalization"] = m.normalization;
-  j["norm-epsilon"] = m.norm_epsilon;
-  if (m.swiglu) j["swiglu"] = true;
-  if (!m.add_bias_linear) j["disable-bias-linear"] = true;
-  if (m.untie_embeddings_and_output_weights) j["untie-embeddings-and-output-weights"] = true;
-  j["make-vocab-size-divisible-by"] = m.make_vocab_size_divisible_by;
-  j["vocab-size"] = vocab_size;
-  j["init-method-std"] = m.init_method_std;
-  const DataArgs& d = args.data;
-  if (d.tokenizer_type) j["tokenizer-type"] = *d.tokenizer_type;
-  if (d.tokenizer_model) j["tokenizer-model"] = std::filesystem::absolute(*d.tokenizer_model).string();
-  if (d.vocab_file) j["vocab-file"] = std::filesystem::absolute(*d.vocab_file).string();
-  if (d.merge_file) j["merge-file"] = std::filesystem::absolute(*d.merge_file).string();
-  if (d.null_tokenizer_eod_id) j["null-tokenizer-eod-id"] = *d.null_tokenizer_eod_id;
-  return j;
-}
-
-// The architecture keys that must match between the checkpoint and this run.
-void check_architecture(const nlohmann::json& saved, const nlohmann::json& current, const std::string& where) {
-  for (const char* key : {"num-layers", "hidden-size", "ffn-hidden-size", "num-attention-heads", "kv-channels",
-                          "num-query-groups", "position-embedding-type", "normalization", "swiglu",
-                          "disable-bias-linear", "untie-embeddings-and-output-weights"}) {
-    const nlohmann::json a = saved.contains(key) ? saved[key] : nlohmann::json();
-    const nlohmann::json b = current.contains(key) ? current[key] : nlohmann::json();
-    check(a == b, where + " was saved with --" + key + " " + (a.is_null() ? "unset" : a.dump()) +
-                      " but this run has " + (b.is_null() ? "unset" : b.dump()) +
-                      "; use the checkpoint's architecture flags");
-  }
-}
-
-// Copies rows [begin, end) of `tensor` (row-major, any rank) as a contiguous host pointer.
-const float* rows_data(const Tensor& tensor, int64_t row_begin) {
-  const int64_t row_elems = tensor.shape().rank() <= 1 ? 1 : tensor.numel() / tensor.dim(0);
-  return tensor.data<float>() + row_begin * row_elems;
-}
-
 }  // namespace
 
 void Trainer::save_checkpoint() {
@@ -79,14 +24,10 @@ void Trainer::save_checkpoint() {
   const bool with_optimizer = !args_.checkpoint.no_save_optim;
   for (int i = 0; i < params.size(); ++i) {
     const model::ParamInfo& info = params.info(i);
-    for (const StoredPiece& piece : stored_pieces(info, vocab_size_)) {
-      writer.add(piece.key, ckpt::DType::kFloat32, piece.global_shape, piece.offsets, piece.shape,
-                 rows_data(params.param(i), piece.local_row_begin));
-      if (!with_optimizer) continue;
-      for (const std::string& name : optimizer_->state_names()) {
-        writer.add(kOptimizerPrefix + name + "." + piece.key, ckpt::DType::kFloat32, piece.global_shape,
-                   piece.offsets, piece.shape, rows_data(optimizer_->state(name, i), piece.local_row_begin));
-      }
+    write_shard(writer, info, vocab_size_, "", params.param(i));
+    if (!with_optimizer) continue;
+    for (const std::string& name : optimizer_->state_names()) {
+      write_shard(writer, info, vocab_size_, kOptimizerPrefix + name + ".", optimizer_->state(name, i));
     }
   }
   ckpt::CommonState common;
@@ -133,21 +74,10 @@ void Trainer::load_checkpoint() {
   bool skipped_padding = false;
   for (int i = 0; i < params.size(); ++i) {
     const model::ParamInfo& info = params.info(i);
-    for (const StoredPiece& piece : stored_pieces(info, vocab_size_)) {
-      if (piece.is_padding && !(reader.has(piece.key) && reader.info(piece.key).global_shape == piece.global_shape)) {
-        skipped_padding = true;  // another vocabulary padding: keep this run's initial rows
-        continue;
-      }
-      reader.check_shape(piece.key, piece.global_shape);
-      reader.read(piece.key, piece.offsets, piece.shape, ckpt::DType::kFloat32,
-                  const_cast<float*>(rows_data(params.param(i), piece.local_row_begin)));
-      if (!load_optimizer) continue;
-      for (const std::string& name : optimizer_->state_names()) {
-        const std::string key = kOptimizerPrefix + name + "." + piece.key;
-        reader.check_shape(key, piece.global_shape);
-        reader.read(key, piece.offsets, piece.shape, ckpt::DType::kFloat32,
-                    const_cast<float*>(rows_data(optimizer_->state(name, i), piece.local_row_begin)));
-      }
+    skipped_padding |= !read_shard(reader, info, vocab_size_, "", params.param(i));
+    if (!load_optimizer) continue;
+    for (const std::string& name : optimizer_->state_names()) {
+      read_shard(reader, info, vocab_size_, kOptimizerPrefix + name + ".", optimizer_->state(name, i));
     }
   }
   if (skipped_padding) log::info_once("vocabulary padding differs from the checkpoint's: padded rows keep their initial values");

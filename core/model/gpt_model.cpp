@@ -69,6 +69,26 @@ LossPair GPTModel::forward(const MicroBatch& batch) {
   return LossPair{loss.loss_sum, loss.num_tokens};
 }
 
+Tensor GPTModel::logits(const Tensor& tokens_batch_first) {
+  const int64_t b = tokens_batch_first.dim(0), s = tokens_batch_first.dim(1);
+  check(s <= config_.max_position_embeddings || config_.position_embedding != PositionEmbedding::learned_absolute,
+        "sequence length " + std::to_string(s) + " exceeds --max-position-embeddings");
+  DropoutState no_dropout = dropout_;
+  no_dropout.training = false;
+  Tensor hidden = embedding_->forward(to_sequence_first(tokens_batch_first), Tensor(), no_dropout);
+  embedding_->release();
+  for (auto& layer : layers_) {
+    hidden = layer->forward(hidden, Tensor(), no_dropout);
+    layer->release();
+  }
+  const Tensor normed = enter_column_parallel(parallel_, final_norm_->forward(hidden));
+  final_norm_->release();
+  const int64_t h = config_.hidden, vocab = output_weight_.value.dim(0);
+  Tensor out = Tensor::empty({s, b, vocab}, DType::F32, normed.device());
+  core::linear_forward(normed.view({s * b, h}), output_weight_.value, Tensor(), out.view({s * b, vocab}));
+  return out;
+}
+
 void GPTModel::backward(float loss_grad_scale) {
   check(logits_.defined(), "GPTModel::backward called without a preceding forward");
   const int64_t h = config_.hidden;

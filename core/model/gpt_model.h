@@ -51,6 +51,11 @@ class GPTModel {
   // 1 / max(num_tokens, 1) / num_microbatches (times the fp16 loss scale).
   void backward(float loss_grad_scale);
   void zero_grads() { params_->zero_grads(); }
+
+  // Inference: logits of every position, F32 [s, b, V_local] (this rank's vocabulary range), for
+  // tokens I64 [b, s] with s <= the maximum position count. No dropout; nothing is kept for
+  // backward.
+  Tensor logits(const Tensor& tokens);
   // With sequence parallelism, replicated parameters fed only this rank's tokens (norms,
   // row-parallel biases) hold partial gradients: sum them over TP once all micro-batches of the
   // step are done (Megatron's finalize_model_grads).
