@@ -36,6 +36,7 @@ for package in fmt spdlog simdjson; do
 done
 need /usr/lib/cmake/Catch2
 cp -rL /usr/lib/cmake/Catch2 "$prefix/lib/cmake/"
+cp /usr/lib/libCatch2WithMain.a "$prefix/lib/"  # named by Catch2's package file
 for package in CLI11 nlohmann_json; do
   need "/usr/share/cmake/$package"
   cp -rL "/usr/share/cmake/$package" "$prefix/share/cmake/"
@@ -79,4 +80,4 @@ Build dependencies copied from the development machine by scripts/device-bundle.
 Use: cmake -DCMAKE_PREFIX_PATH=$PWD/device/prefix ...   (scripts/gpu-check.sh does it)
 TXT
 echo "device-bundle: $(du -sh device | cut -f1) in device/ (prefix: $prefix)"
-find "$prefix" -maxdepth 4 -name '*onfig.cmake' -o -maxdepth 4 -name '*-config.cmake' | sort
+find "$prefix" \( -name '*Config.cmake' -o -name '*-config.cmake' \) | sort
