@@ -28,10 +28,14 @@ fi
 passed=0 failed=0 total=0
 if [ "$status" = ok ]; then
   ctest --test-dir "$BUILD_DIR" -L gpu --output-on-failure 2>&1 | tee "$log"
-  summary_line=$(grep -E "tests passed, [0-9]+ tests? failed out of [0-9]+" "$log" | tail -1)
+  # ctest ends with "100% tests passed out of N" or "P% tests passed, F tests failed out of N".
+  summary_line=$(grep -E "tests passed.* out of [0-9]+" "$log" | tail -1)
   if [ -n "$summary_line" ]; then
     total=$(sed -E 's/.*out of ([0-9]+).*/\1/' <<<"$summary_line")
-    failed=$(sed -E 's/.*passed, ([0-9]+) tests? failed.*/\1/' <<<"$summary_line")
+    failed=0
+    if grep -qE "[0-9]+ tests? failed" <<<"$summary_line"; then
+      failed=$(sed -E 's/.* ([0-9]+) tests? failed.*/\1/' <<<"$summary_line")
+    fi
     passed=$((total - failed))
   else
     status="no GPU tests ran"
