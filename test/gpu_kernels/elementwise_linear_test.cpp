@@ -1,4 +1,6 @@
 // Elementwise helpers and the linear layer (cuBLASLt) against the CPU reference, f32 and bf16.
+#include <cstring>
+
 #include "core/kernels/elementwise.h"
 #include "core/kernels/linear.h"
 #include "test/gpu_kernels/gpu_test_util.h"
@@ -77,6 +79,28 @@ TEST_CASE("linear forward and backward match the CPU (with and without bias)") {
       require_close_to_cpu(g_dx, dx, tolerance(dtype, out), "linear dx");
       require_close_to_cpu(g_dweight, dweight, tolerance(DType::F32, 15), "linear dweight");
       if (with_bias) require_close_to_cpu(g_dbias, dbias, tolerance(DType::F32, 15), "linear dbias");
+    }
+  }
+}
+
+TEST_CASE("weight gradients on the GPU are bitwise reproducible run to run") {
+  const int64_t in = 64, out = 48;
+  Tensor x = host_random(Shape{300, in}, 16, DType::F32);
+  Tensor w = host_random(Shape{out, in}, 17, DType::F32);
+  Tensor dy = host_random(Shape{300, out}, 18, DType::F32);
+  Tensor gx = to_device(x, DType::F32), gw = to_device(w, DType::F32), gdy = to_device(dy, DType::F32);
+  Tensor first_dw, first_db;
+  for (int run = 0; run < 2; ++run) {
+    Tensor dw = Tensor::zeros(w.shape(), DType::F32, Device::CUDA);
+    Tensor db = Tensor::zeros(Shape{out}, DType::F32, Device::CUDA);
+    core::linear_backward(gx, gw, gdy, Tensor(), dw, db);
+    Tensor hdw = to_host_f32(dw), hdb = to_host_f32(db);
+    if (run == 0) {
+      first_dw = hdw;
+      first_db = hdb;
+    } else {
+      REQUIRE(std::memcmp(hdw.raw_data(), first_dw.raw_data(), hdw.nbytes()) == 0);
+      REQUIRE(std::memcmp(hdb.raw_data(), first_db.raw_data(), hdb.nbytes()) == 0);
     }
   }
 }
