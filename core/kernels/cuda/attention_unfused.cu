@@ -274,6 +274,7 @@ void attention_backward(const Tensor& q, const Tensor& k, const Tensor& v, const
   require_shape(op, "dq", dq, q.shape());
   require_shape(op, "dk", dk, k.shape());
   require_shape(op, "dv", dv, k.shape());
+  check(g.batch * g.heads_kv < (int64_t(1) << 31), std::string(op) + ": too many heads");
   if (g.s_q == 0 || g.s_kv == 0 || g.batch == 0 || g.heads_q == 0 || g.head_dim == 0) {
     dq.fill(0.0);
     dk.fill(0.0);
