@@ -4,6 +4,13 @@
 #include <cstdlib>
 #include <cstring>
 
+#ifdef MCPP_HAVE_CUDA
+#include "core/base/cuda/cuda_check.h"
+#include "core/base/cuda/device_allocator.h"
+#include "core/base/cuda/stream.h"
+#include "core/base/cuda/tensor_cuda.h"
+#endif
+
 namespace mcpp {
 
 const char* device_name(Device device) { return device == Device::CPU ? "cpu" : "cuda"; }
@@ -58,7 +65,13 @@ std::string Shape::to_string() const {
 // ---- Storage ----
 
 std::shared_ptr<Storage> Storage::allocate(size_t nbytes, Device device) {
-  check(device == Device::CPU, "CUDA tensors are not available in this build (CPU backend only)");
+  if (device == Device::CUDA) {
+#ifdef MCPP_HAVE_CUDA
+    return std::shared_ptr<Storage>(new Storage(device_allocate(nbytes), nbytes, device));
+#else
+    throw Error("CUDA tensors are not available in this build (CPU backend only)");
+#endif
+  }
   constexpr size_t kAlignment = 64;
   size_t rounded = (nbytes + kAlignment - 1) / kAlignment * kAlignment;
   void* data = rounded ? std::aligned_alloc(kAlignment, rounded) : nullptr;
@@ -69,6 +82,9 @@ std::shared_ptr<Storage> Storage::allocate(size_t nbytes, Device device) {
 
 Storage::~Storage() {
   if (device_ == Device::CPU) std::free(data_);
+#ifdef MCPP_HAVE_CUDA
+  if (device_ == Device::CUDA) device_free(data_);
+#endif
 }
 
 // ---- Tensor ----
@@ -83,7 +99,14 @@ Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
 
 Tensor Tensor::zeros(const Shape& shape, DType dtype, Device device) {
   Tensor tensor = empty(shape, dtype, device);
-  if (tensor.nbytes()) std::memset(tensor.raw_data(), 0, tensor.nbytes());
+  if (tensor.nbytes() == 0) return tensor;
+#ifdef MCPP_HAVE_CUDA
+  if (device == Device::CUDA) {
+    MCPP_CUDA_CHECK(cudaMemsetAsync(tensor.raw_data(), 0, tensor.nbytes(), current_stream()));
+    return tensor;
+  }
+#endif
+  std::memset(tensor.raw_data(), 0, tensor.nbytes());
   return tensor;
 }
 
@@ -167,8 +190,12 @@ bool is_convertible_float(DType dtype) {
 }  // namespace
 
 void Tensor::fill(double value) const {
-  check(device() == Device::CPU, "Tensor::fill on CUDA is not available yet");
   void* data = raw_data();
+  if (device() == Device::CUDA) {
+#ifdef MCPP_HAVE_CUDA
+    return cuda_detail::fill_device(data, dtype_, numel(), value);
+#endif
+  }
   int64_t n = numel();
   switch (dtype_) {
     case DType::I32: std::fill_n(static_cast<int32_t*>(data), n, int32_t(value)); return;
@@ -181,9 +208,32 @@ void Tensor::fill(double value) const {
 }
 
 void Tensor::copy_from(const Tensor& src) const {
-  check(device() == Device::CPU && src.device() == Device::CPU,
-        "Tensor::copy_from between CUDA tensors is not available yet");
   check(numel() == src.numel(), "copy from " + src.describe() + " into " + describe() + ": element counts differ");
+  if (device() == Device::CUDA || src.device() == Device::CUDA) {
+#ifdef MCPP_HAVE_CUDA
+    if (dtype_ == src.dtype_) {
+      // cudaMemcpyDefault: unified addressing tells host from device pointers. Synchronous for
+      // host memory involved, so the host may read or reuse its buffer right after.
+      if (nbytes()) {
+        MCPP_CUDA_CHECK(cudaMemcpyAsync(raw_data(), src.raw_data(), nbytes(), cudaMemcpyDefault,
+                                        current_stream()));
+        if (device() == Device::CPU || src.device() == Device::CPU) {
+          MCPP_CUDA_CHECK(cudaStreamSynchronize(current_stream()));
+        }
+      }
+      return;
+    }
+    check(is_convertible_float(dtype_) && is_convertible_float(src.dtype_),
+          "copy from " + src.describe() + " into " + describe() + ": no conversion between these dtypes");
+    if (device() == Device::CUDA && src.device() == Device::CUDA) {
+      return cuda_detail::convert_device(src.raw_data(), src.dtype_, raw_data(), dtype_, numel());
+    }
+    // Across devices with a conversion: move the bytes first, convert where the result lives.
+    Tensor staged = Tensor::empty(shape_, src.dtype_, device());
+    staged.copy_from(src);
+    return copy_from(staged);
+#endif
+  }
   if (dtype_ == src.dtype_) {
     if (nbytes()) std::memmove(raw_data(), src.raw_data(), nbytes());
     return;

@@ -107,10 +107,11 @@ class Tensor {
   // True when both views cover at least one common byte of the same storage.
   bool overlaps(const Tensor& other) const;
 
-  // Sets every element to `value` (converted to dtype). CPU only for now.
+  // Sets every element to `value` (converted to dtype), on the tensor's device.
   void fill(double value) const;
   // Copies src's elements (same numel; shapes may differ). Between floating dtypes values are
-  // converted (fp32 -> bf16/fp16 rounds to nearest even); otherwise dtypes must match.
+  // converted (fp32 -> bf16/fp16 rounds to nearest even); otherwise dtypes must match. Works
+  // between any devices; returns once a host destination holds the data.
   void copy_from(const Tensor& src) const;
 
   // "f32[2, 3] cpu" for messages.

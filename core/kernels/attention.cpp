@@ -1,6 +1,9 @@
 #include "core/kernels/attention.h"
 
 #include "core/kernels/cpu/cpu_ops.h"
+#ifdef MCPP_HAVE_CUDA
+#include "core/kernels/cuda/gpu_ops.h"
+#endif
 #include "core/kernels/dispatch.h"
 
 namespace mcpp::core {
@@ -9,7 +12,12 @@ void attention_forward(const Tensor& q, const Tensor& k, const Tensor& v,
                        const AttentionOptions& options, const Tensor& out, const Tensor& lse) {
   switch (detail::common_device("attention_forward", {&q, &k, &v, &options.doc_offsets, &out, &lse})) {
     case Device::CPU: return cpu::attention_forward(q, k, v, options, out, lse);
-    case Device::CUDA: break;
+    case Device::CUDA:
+#ifdef MCPP_HAVE_CUDA
+      return gpu::attention_forward(q, k, v, options, out, lse);
+#else
+      break;
+#endif
   }
   detail::no_cuda_kernel("attention_forward");
 }
@@ -19,7 +27,12 @@ void attention_backward(const Tensor& q, const Tensor& k, const Tensor& v, const
                         const Tensor& dq, const Tensor& dk, const Tensor& dv) {
   switch (detail::common_device("attention_backward", {&q, &k, &v, &out, &lse, &dout, &options.doc_offsets, &dq, &dk, &dv})) {
     case Device::CPU: return cpu::attention_backward(q, k, v, out, lse, dout, options, dq, dk, dv);
-    case Device::CUDA: break;
+    case Device::CUDA:
+#ifdef MCPP_HAVE_CUDA
+      return gpu::attention_backward(q, k, v, out, lse, dout, options, dq, dk, dv);
+#else
+      break;
+#endif
   }
   detail::no_cuda_kernel("attention_backward");
 }

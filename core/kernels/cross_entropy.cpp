@@ -1,6 +1,9 @@
 #include "core/kernels/cross_entropy.h"
 
 #include "core/kernels/cpu/cpu_ops.h"
+#ifdef MCPP_HAVE_CUDA
+#include "core/kernels/cuda/gpu_ops.h"
+#endif
 #include "core/kernels/dispatch.h"
 
 namespace mcpp::core {
@@ -10,7 +13,12 @@ void cross_entropy_forward(const Tensor& logits, const Tensor& labels, const Ten
                            const Tensor& lse, const Tensor& totals) {
   switch (detail::common_device("cross_entropy_forward", {&logits, &labels, &loss_mask, &losses, &lse, &totals})) {
     case Device::CPU: return cpu::cross_entropy_forward(logits, labels, loss_mask, options, losses, lse, totals);
-    case Device::CUDA: break;
+    case Device::CUDA:
+#ifdef MCPP_HAVE_CUDA
+      return gpu::cross_entropy_forward(logits, labels, loss_mask, options, losses, lse, totals);
+#else
+      break;
+#endif
   }
   detail::no_cuda_kernel("cross_entropy_forward");
 }
@@ -20,7 +28,12 @@ void cross_entropy_backward(const Tensor& logits, const Tensor& labels, const Te
                             const CrossEntropyOptions& options, const Tensor& dlogits) {
   switch (detail::common_device("cross_entropy_backward", {&logits, &labels, &loss_mask, &lse, &dlogits})) {
     case Device::CPU: return cpu::cross_entropy_backward(logits, labels, loss_mask, lse, grad_scale, options, dlogits);
-    case Device::CUDA: break;
+    case Device::CUDA:
+#ifdef MCPP_HAVE_CUDA
+      return gpu::cross_entropy_backward(logits, labels, loss_mask, lse, grad_scale, options, dlogits);
+#else
+      break;
+#endif
   }
   detail::no_cuda_kernel("cross_entropy_backward");
 }

@@ -1,6 +1,9 @@
 #include "core/kernels/dropout.h"
 
 #include "core/kernels/cpu/cpu_ops.h"
+#ifdef MCPP_HAVE_CUDA
+#include "core/kernels/cuda/gpu_ops.h"
+#endif
 #include "core/kernels/dispatch.h"
 
 namespace mcpp::core {
@@ -8,7 +11,12 @@ namespace mcpp::core {
 void dropout_forward(const Tensor& x, float p, const PhiloxStream& rng, const Tensor& y) {
   switch (detail::common_device("dropout_forward", {&x, &y})) {
     case Device::CPU: return cpu::dropout_forward(x, p, rng, y);
-    case Device::CUDA: break;
+    case Device::CUDA:
+#ifdef MCPP_HAVE_CUDA
+      return gpu::dropout_forward(x, p, rng, y);
+#else
+      break;
+#endif
   }
   detail::no_cuda_kernel("dropout_forward");
 }
@@ -16,7 +24,12 @@ void dropout_forward(const Tensor& x, float p, const PhiloxStream& rng, const Te
 void dropout_backward(const Tensor& dy, float p, const PhiloxStream& rng, const Tensor& dx) {
   switch (detail::common_device("dropout_backward", {&dy, &dx})) {
     case Device::CPU: return cpu::dropout_backward(dy, p, rng, dx);
-    case Device::CUDA: break;
+    case Device::CUDA:
+#ifdef MCPP_HAVE_CUDA
+      return gpu::dropout_backward(dy, p, rng, dx);
+#else
+      break;
+#endif
   }
   detail::no_cuda_kernel("dropout_backward");
 }

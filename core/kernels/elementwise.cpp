@@ -1,6 +1,9 @@
 #include "core/kernels/elementwise.h"
 
 #include "core/kernels/cpu/cpu_ops.h"
+#ifdef MCPP_HAVE_CUDA
+#include "core/kernels/cuda/gpu_ops.h"
+#endif
 #include "core/kernels/dispatch.h"
 
 namespace mcpp::core {
@@ -8,7 +11,12 @@ namespace mcpp::core {
 void add(const Tensor& a, const Tensor& b, const Tensor& out) {
   switch (detail::common_device("add", {&a, &b, &out})) {
     case Device::CPU: return cpu::add(a, b, out);
-    case Device::CUDA: break;
+    case Device::CUDA:
+#ifdef MCPP_HAVE_CUDA
+      return gpu::add(a, b, out);
+#else
+      break;
+#endif
   }
   detail::no_cuda_kernel("add");
 }
@@ -16,7 +24,12 @@ void add(const Tensor& a, const Tensor& b, const Tensor& out) {
 void axpy(float alpha, const Tensor& x, const Tensor& y) {
   switch (detail::common_device("axpy", {&x, &y})) {
     case Device::CPU: return cpu::axpy(alpha, x, y);
-    case Device::CUDA: break;
+    case Device::CUDA:
+#ifdef MCPP_HAVE_CUDA
+      return gpu::axpy(alpha, x, y);
+#else
+      break;
+#endif
   }
   detail::no_cuda_kernel("axpy");
 }
@@ -24,7 +37,12 @@ void axpy(float alpha, const Tensor& x, const Tensor& y) {
 void scale(const Tensor& x, float alpha) {
   switch (detail::common_device("scale", {&x})) {
     case Device::CPU: return cpu::scale(x, alpha);
-    case Device::CUDA: break;
+    case Device::CUDA:
+#ifdef MCPP_HAVE_CUDA
+      return gpu::scale(x, alpha);
+#else
+      break;
+#endif
   }
   detail::no_cuda_kernel("scale");
 }
@@ -32,7 +50,12 @@ void scale(const Tensor& x, float alpha) {
 void bias_add(const Tensor& x, const Tensor& bias, const Tensor& out) {
   switch (detail::common_device("bias_add", {&x, &bias, &out})) {
     case Device::CPU: return cpu::bias_add(x, bias, out);
-    case Device::CUDA: break;
+    case Device::CUDA:
+#ifdef MCPP_HAVE_CUDA
+      return gpu::bias_add(x, bias, out);
+#else
+      break;
+#endif
   }
   detail::no_cuda_kernel("bias_add");
 }
@@ -40,7 +63,12 @@ void bias_add(const Tensor& x, const Tensor& bias, const Tensor& out) {
 void bias_grad(const Tensor& dy, const Tensor& dbias) {
   switch (detail::common_device("bias_grad", {&dy, &dbias})) {
     case Device::CPU: return cpu::bias_grad(dy, dbias);
-    case Device::CUDA: break;
+    case Device::CUDA:
+#ifdef MCPP_HAVE_CUDA
+      return gpu::bias_grad(dy, dbias);
+#else
+      break;
+#endif
   }
   detail::no_cuda_kernel("bias_grad");
 }
@@ -48,7 +76,12 @@ void bias_grad(const Tensor& dy, const Tensor& dbias) {
 double sum_of_squares(const Tensor& x) {
   switch (detail::common_device("sum_of_squares", {&x})) {
     case Device::CPU: return cpu::sum_of_squares(x);
-    case Device::CUDA: break;
+    case Device::CUDA:
+#ifdef MCPP_HAVE_CUDA
+      return gpu::sum_of_squares(x);
+#else
+      break;
+#endif
   }
   detail::no_cuda_kernel("sum_of_squares");
 }

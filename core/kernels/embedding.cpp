@@ -1,6 +1,9 @@
 #include "core/kernels/embedding.h"
 
 #include "core/kernels/cpu/cpu_ops.h"
+#ifdef MCPP_HAVE_CUDA
+#include "core/kernels/cuda/gpu_ops.h"
+#endif
 #include "core/kernels/dispatch.h"
 
 namespace mcpp::core {
@@ -9,7 +12,12 @@ void embedding_forward(const Tensor& ids, const Tensor& weight, int64_t vocab_st
                        const Tensor& out) {
   switch (detail::common_device("embedding_forward", {&ids, &weight, &out})) {
     case Device::CPU: return cpu::embedding_forward(ids, weight, vocab_start, out);
-    case Device::CUDA: break;
+    case Device::CUDA:
+#ifdef MCPP_HAVE_CUDA
+      return gpu::embedding_forward(ids, weight, vocab_start, out);
+#else
+      break;
+#endif
   }
   detail::no_cuda_kernel("embedding_forward");
 }
@@ -18,7 +26,12 @@ void embedding_backward(const Tensor& ids, const Tensor& dout, int64_t vocab_sta
                         const Tensor& dweight) {
   switch (detail::common_device("embedding_backward", {&ids, &dout, &dweight})) {
     case Device::CPU: return cpu::embedding_backward(ids, dout, vocab_start, dweight);
-    case Device::CUDA: break;
+    case Device::CUDA:
+#ifdef MCPP_HAVE_CUDA
+      return gpu::embedding_backward(ids, dout, vocab_start, dweight);
+#else
+      break;
+#endif
   }
   detail::no_cuda_kernel("embedding_backward");
 }

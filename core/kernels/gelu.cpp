@@ -1,6 +1,9 @@
 #include "core/kernels/gelu.h"
 
 #include "core/kernels/cpu/cpu_ops.h"
+#ifdef MCPP_HAVE_CUDA
+#include "core/kernels/cuda/gpu_ops.h"
+#endif
 #include "core/kernels/dispatch.h"
 
 namespace mcpp::core {
@@ -8,7 +11,12 @@ namespace mcpp::core {
 void gelu_forward(const Tensor& x, const Tensor& bias, const Tensor& y) {
   switch (detail::common_device("gelu_forward", {&x, &bias, &y})) {
     case Device::CPU: return cpu::gelu_forward(x, bias, y);
-    case Device::CUDA: break;
+    case Device::CUDA:
+#ifdef MCPP_HAVE_CUDA
+      return gpu::gelu_forward(x, bias, y);
+#else
+      break;
+#endif
   }
   detail::no_cuda_kernel("gelu_forward");
 }
@@ -17,7 +25,12 @@ void gelu_backward(const Tensor& x, const Tensor& bias, const Tensor& dy, const 
                    const Tensor& dbias) {
   switch (detail::common_device("gelu_backward", {&x, &bias, &dy, &dx, &dbias})) {
     case Device::CPU: return cpu::gelu_backward(x, bias, dy, dx, dbias);
-    case Device::CUDA: break;
+    case Device::CUDA:
+#ifdef MCPP_HAVE_CUDA
+      return gpu::gelu_backward(x, bias, dy, dx, dbias);
+#else
+      break;
+#endif
   }
   detail::no_cuda_kernel("gelu_backward");
 }

@@ -1,6 +1,9 @@
 #include "core/kernels/layernorm.h"
 
 #include "core/kernels/cpu/cpu_ops.h"
+#ifdef MCPP_HAVE_CUDA
+#include "core/kernels/cuda/gpu_ops.h"
+#endif
 #include "core/kernels/dispatch.h"
 
 namespace mcpp::core {
@@ -10,7 +13,12 @@ void layernorm_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta,
                        const Tensor& rstd) {
   switch (detail::common_device("layernorm_forward", {&x, &gamma, &beta, &y, &mean, &rstd})) {
     case Device::CPU: return cpu::layernorm_forward(x, gamma, beta, options, y, mean, rstd);
-    case Device::CUDA: break;
+    case Device::CUDA:
+#ifdef MCPP_HAVE_CUDA
+      return gpu::layernorm_forward(x, gamma, beta, options, y, mean, rstd);
+#else
+      break;
+#endif
   }
   detail::no_cuda_kernel("layernorm_forward");
 }
@@ -20,7 +28,12 @@ void layernorm_backward(const Tensor& x, const Tensor& gamma, const Tensor& mean
                         const Tensor& dx, const Tensor& dgamma, const Tensor& dbeta) {
   switch (detail::common_device("layernorm_backward", {&x, &gamma, &mean, &rstd, &dy, &dx, &dgamma, &dbeta})) {
     case Device::CPU: return cpu::layernorm_backward(x, gamma, mean, rstd, dy, options, dx, dgamma, dbeta);
-    case Device::CUDA: break;
+    case Device::CUDA:
+#ifdef MCPP_HAVE_CUDA
+      return gpu::layernorm_backward(x, gamma, mean, rstd, dy, options, dx, dgamma, dbeta);
+#else
+      break;
+#endif
   }
   detail::no_cuda_kernel("layernorm_backward");
 }

@@ -1,6 +1,9 @@
 #include "core/kernels/linear.h"
 
 #include "core/kernels/cpu/cpu_ops.h"
+#ifdef MCPP_HAVE_CUDA
+#include "core/kernels/cuda/gpu_ops.h"
+#endif
 #include "core/kernels/dispatch.h"
 
 namespace mcpp::core {
@@ -8,7 +11,12 @@ namespace mcpp::core {
 void linear_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& y) {
   switch (detail::common_device("linear_forward", {&x, &weight, &bias, &y})) {
     case Device::CPU: return cpu::linear_forward(x, weight, bias, y);
-    case Device::CUDA: break;
+    case Device::CUDA:
+#ifdef MCPP_HAVE_CUDA
+      return gpu::linear_forward(x, weight, bias, y);
+#else
+      break;
+#endif
   }
   detail::no_cuda_kernel("linear_forward");
 }
@@ -17,7 +25,12 @@ void linear_backward(const Tensor& x, const Tensor& weight, const Tensor& dy, co
                      const Tensor& dweight, const Tensor& dbias) {
   switch (detail::common_device("linear_backward", {&x, &weight, &dy, &dx, &dweight, &dbias})) {
     case Device::CPU: return cpu::linear_backward(x, weight, dy, dx, dweight, dbias);
-    case Device::CUDA: break;
+    case Device::CUDA:
+#ifdef MCPP_HAVE_CUDA
+      return gpu::linear_backward(x, weight, dy, dx, dweight, dbias);
+#else
+      break;
+#endif
   }
   detail::no_cuda_kernel("linear_backward");
 }

@@ -1,6 +1,9 @@
 #include "core/kernels/random_init.h"
 
 #include "core/kernels/cpu/cpu_ops.h"
+#ifdef MCPP_HAVE_CUDA
+#include "core/kernels/cuda/gpu_ops.h"
+#endif
 #include "core/kernels/dispatch.h"
 
 namespace mcpp::core {
@@ -9,7 +12,12 @@ void init_normal(const Tensor& out, float mean, float std, const PhiloxStream& r
                  const Shape& full_shape, const Shape& shard_start) {
   switch (detail::common_device("init_normal", {&out})) {
     case Device::CPU: return cpu::init_normal(out, mean, std, rng, full_shape, shard_start);
-    case Device::CUDA: break;
+    case Device::CUDA:
+#ifdef MCPP_HAVE_CUDA
+      return gpu::init_normal(out, mean, std, rng, full_shape, shard_start);
+#else
+      break;
+#endif
   }
   detail::no_cuda_kernel("init_normal");
 }
@@ -18,7 +26,12 @@ void init_uniform(const Tensor& out, float low, float high, const PhiloxStream& 
                   const Shape& full_shape, const Shape& shard_start) {
   switch (detail::common_device("init_uniform", {&out})) {
     case Device::CPU: return cpu::init_uniform(out, low, high, rng, full_shape, shard_start);
-    case Device::CUDA: break;
+    case Device::CUDA:
+#ifdef MCPP_HAVE_CUDA
+      return gpu::init_uniform(out, low, high, rng, full_shape, shard_start);
+#else
+      break;
+#endif
   }
   detail::no_cuda_kernel("init_uniform");
 }

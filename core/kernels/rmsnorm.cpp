@@ -1,6 +1,9 @@
 #include "core/kernels/rmsnorm.h"
 
 #include "core/kernels/cpu/cpu_ops.h"
+#ifdef MCPP_HAVE_CUDA
+#include "core/kernels/cuda/gpu_ops.h"
+#endif
 #include "core/kernels/dispatch.h"
 
 namespace mcpp::core {
@@ -9,7 +12,12 @@ void rmsnorm_forward(const Tensor& x, const Tensor& gamma, const NormOptions& op
                      const Tensor& y, const Tensor& rstd) {
   switch (detail::common_device("rmsnorm_forward", {&x, &gamma, &y, &rstd})) {
     case Device::CPU: return cpu::rmsnorm_forward(x, gamma, options, y, rstd);
-    case Device::CUDA: break;
+    case Device::CUDA:
+#ifdef MCPP_HAVE_CUDA
+      return gpu::rmsnorm_forward(x, gamma, options, y, rstd);
+#else
+      break;
+#endif
   }
   detail::no_cuda_kernel("rmsnorm_forward");
 }
@@ -18,7 +26,12 @@ void rmsnorm_backward(const Tensor& x, const Tensor& gamma, const Tensor& rstd, 
                       const NormOptions& options, const Tensor& dx, const Tensor& dgamma) {
   switch (detail::common_device("rmsnorm_backward", {&x, &gamma, &rstd, &dy, &dx, &dgamma})) {
     case Device::CPU: return cpu::rmsnorm_backward(x, gamma, rstd, dy, options, dx, dgamma);
-    case Device::CUDA: break;
+    case Device::CUDA:
+#ifdef MCPP_HAVE_CUDA
+      return gpu::rmsnorm_backward(x, gamma, rstd, dy, options, dx, dgamma);
+#else
+      break;
+#endif
   }
   detail::no_cuda_kernel("rmsnorm_backward");
 }

@@ -1,6 +1,9 @@
 #include "core/kernels/rope.h"
 
 #include "core/kernels/cpu/cpu_ops.h"
+#ifdef MCPP_HAVE_CUDA
+#include "core/kernels/cuda/gpu_ops.h"
+#endif
 #include "core/kernels/dispatch.h"
 
 namespace mcpp::core {
@@ -9,7 +12,12 @@ void rope_forward(const Tensor& x, const Tensor& positions, const RopeOptions& o
                   const Tensor& y) {
   switch (detail::common_device("rope_forward", {&x, &positions, &y})) {
     case Device::CPU: return cpu::rope_forward(x, positions, options, y);
-    case Device::CUDA: break;
+    case Device::CUDA:
+#ifdef MCPP_HAVE_CUDA
+      return gpu::rope_forward(x, positions, options, y);
+#else
+      break;
+#endif
   }
   detail::no_cuda_kernel("rope_forward");
 }
@@ -18,7 +26,12 @@ void rope_backward(const Tensor& dy, const Tensor& positions, const RopeOptions&
                    const Tensor& dx) {
   switch (detail::common_device("rope_backward", {&dy, &positions, &dx})) {
     case Device::CPU: return cpu::rope_backward(dy, positions, options, dx);
-    case Device::CUDA: break;
+    case Device::CUDA:
+#ifdef MCPP_HAVE_CUDA
+      return gpu::rope_backward(dy, positions, options, dx);
+#else
+      break;
+#endif
   }
   detail::no_cuda_kernel("rope_backward");
 }

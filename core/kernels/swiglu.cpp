@@ -1,6 +1,9 @@
 #include "core/kernels/swiglu.h"
 
 #include "core/kernels/cpu/cpu_ops.h"
+#ifdef MCPP_HAVE_CUDA
+#include "core/kernels/cuda/gpu_ops.h"
+#endif
 #include "core/kernels/dispatch.h"
 
 namespace mcpp::core {
@@ -8,7 +11,12 @@ namespace mcpp::core {
 void swiglu_forward(const Tensor& x, const Tensor& y) {
   switch (detail::common_device("swiglu_forward", {&x, &y})) {
     case Device::CPU: return cpu::swiglu_forward(x, y);
-    case Device::CUDA: break;
+    case Device::CUDA:
+#ifdef MCPP_HAVE_CUDA
+      return gpu::swiglu_forward(x, y);
+#else
+      break;
+#endif
   }
   detail::no_cuda_kernel("swiglu_forward");
 }
@@ -16,7 +24,12 @@ void swiglu_forward(const Tensor& x, const Tensor& y) {
 void swiglu_backward(const Tensor& x, const Tensor& dy, const Tensor& dx) {
   switch (detail::common_device("swiglu_backward", {&x, &dy, &dx})) {
     case Device::CPU: return cpu::swiglu_backward(x, dy, dx);
-    case Device::CUDA: break;
+    case Device::CUDA:
+#ifdef MCPP_HAVE_CUDA
+      return gpu::swiglu_backward(x, dy, dx);
+#else
+      break;
+#endif
   }
   detail::no_cuda_kernel("swiglu_backward");
 }

@@ -1,0 +1,107 @@
+// Linear layer on the GPU through the cuBLASLt wrapper. Row-major [rows, features] matrices are
+// column-major [features, rows] matrices to cuBLAS, so every product below is written as the
+// column-major product of the transposes.
+#include "core/kernels/cuda/column_reduce.cuh"
+#include "core/kernels/cuda/gemm.h"
+#include "core/kernels/cuda/gpu_ops.h"
+
+namespace mcpp::core::gpu {
+
+void linear_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& y) {
+  const char* op = "linear_forward";
+  DType dtype = activation_dtype(op, {&x, &weight, &bias, &y});
+  check(weight.rank() == 2, std::string(op) + ": weight must be [out, in], got " + weight.describe());
+  int64_t out_features = weight.dim(0), in_features = weight.dim(1);
+  int64_t rows = rows_of(op, "x", x, in_features);
+  check(rows_of(op, "y", y, out_features) == rows, std::string(op) + ": y rows differ from x rows");
+  if (bias.defined()) require_shape(op, "bias", bias, Shape{out_features});
+  if (rows == 0 || out_features == 0) return;
+  if (in_features == 0) {
+    // An empty reduction: y = bias (or 0).
+    y.fill(0.0);
+    if (bias.defined()) bias_add(y, bias, y);
+    return;
+  }
+  // yᵀ [out, rows] = W [out, in] · xᵀ [in, rows]; W's bytes are Wᵀ column-major (transpose A).
+  GemmOptions g;
+  g.m = out_features;
+  g.n = rows;
+  g.k = in_features;
+  g.transpose_a = true;
+  g.a = weight.raw_data();
+  g.lda = in_features;
+  g.b = x.raw_data();
+  g.ldb = in_features;
+  g.d = y.raw_data();
+  g.ldd = out_features;
+  g.a_dtype = g.b_dtype = g.d_dtype = dtype;
+  if (bias.defined()) {
+    g.epilogue = GemmEpilogue::kBias;
+    g.bias = bias.raw_data();
+    g.bias_dtype = dtype;
+  }
+  gemm(g);
+}
+
+void linear_backward(const Tensor& x, const Tensor& weight, const Tensor& dy, const Tensor& dx,
+                     const Tensor& dweight, const Tensor& dbias) {
+  const char* op = "linear_backward";
+  DType dtype = activation_dtype(op, {&x, &weight, &dy, &dx});
+  require_optional(op, "dweight", dweight, DType::F32);
+  require_optional(op, "dbias", dbias, DType::F32);
+  check(weight.rank() == 2, std::string(op) + ": weight must be [out, in], got " + weight.describe());
+  int64_t out_features = weight.dim(0), in_features = weight.dim(1);
+  int64_t rows = rows_of(op, "x", x, in_features);
+  check(rows_of(op, "dy", dy, out_features) == rows, std::string(op) + ": dy rows differ from x rows");
+  if (dx.defined()) require_shape(op, "dx", dx, x.shape());
+  if (dweight.defined()) require_shape(op, "dweight", dweight, weight.shape());
+  if (dbias.defined()) require_shape(op, "dbias", dbias, Shape{out_features});
+
+  if (dx.defined() && rows > 0 && in_features > 0) {
+    if (out_features == 0) {
+      dx.fill(0.0);
+    } else {
+      // dxᵀ [in, rows] = Wᵀ [in, out] · dyᵀ [out, rows].
+      GemmOptions g;
+      g.m = in_features;
+      g.n = rows;
+      g.k = out_features;
+      g.a = weight.raw_data();
+      g.lda = in_features;
+      g.b = dy.raw_data();
+      g.ldb = out_features;
+      g.d = dx.raw_data();
+      g.ldd = in_features;
+      g.a_dtype = g.b_dtype = g.d_dtype = dtype;
+      gemm(g);
+    }
+  }
+  if (dweight.defined() && rows > 0 && out_features > 0 && in_features > 0) {
+    // dWᵀ [in, out] += xᵀ [in, rows] · dy [rows, out]; dy's bytes are dyᵀ (transpose B).
+    // fp32 accumulation into the fp32 gradient (beta = 1) from f32 or bf16 operands.
+    GemmOptions g;
+    g.m = in_features;
+    g.n = out_features;
+    g.k = rows;
+    g.transpose_b = true;
+    g.a = x.raw_data();
+    g.lda = in_features;
+    g.b = dy.raw_data();
+    g.ldb = out_features;
+    g.d = dweight.raw_data();
+    g.ldd = in_features;
+    g.a_dtype = g.b_dtype = dtype;
+    g.d_dtype = DType::F32;
+    g.beta = 1.0f;
+    gemm(g);
+  }
+  if (dbias.defined()) {
+    dispatch_float(dtype, [&](auto tag) {
+      using T = decltype(tag);
+      accumulate_columns(rows, out_features, MatrixTerm<T>{dy.data<T>(), out_features},
+                         dbias.data<float>());
+    });
+  }
+}
+
+}  // namespace mcpp::core::gpu
