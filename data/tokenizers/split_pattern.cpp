@@ -4,6 +4,7 @@
 #include <string>
 
 #include "core/base/error.h"
+#include "data/tokenizers/split_regex.h"
 #include "data/unicode/properties.h"
 #include "data/unicode/utf8.h"
 
@@ -44,7 +45,8 @@ inline Char char_at(const char* p, const char* end) {
   if (byte < 0x80) return {byte, kAsciiKinds[byte], 1};
   int length = 0;
   const char32_t cp = unicode::decode_utf8(p, end, &length);
-  return {cp, unicode::class_bits(cp), static_cast<uint8_t>(length)};
+  constexpr uint8_t kKindBits = ut::kLetterBit | ut::kNumberBit | ut::kWhitespaceBit;
+  return {cp, static_cast<uint8_t>(unicode::class_bits(cp) & kKindBits), static_cast<uint8_t>(length)};
 }
 
 // End of the run of characters of kind `kind` starting at p.
@@ -230,8 +232,7 @@ std::unique_ptr<SplitPattern> SplitPattern::compile(std::string_view regex) {
   if (regex == kGpt2Regex) return std::make_unique<Gpt2Pattern>();
   if (regex == kLlama3Regex) return std::make_unique<Llama3StylePattern>(3, kLlama3Regex);
   if (regex == kQwen2Regex) return std::make_unique<Llama3StylePattern>(1, kQwen2Regex);
-  throw Error("unsupported pre-tokenizer Split regex '" + std::string(regex) +
-              "': supported are the GPT-2 ByteLevel, Llama-3 and Qwen2 patterns");
+  return compile_backtracking_split(regex);
 }
 
 }  // namespace mcpp::data
