@@ -168,26 +168,20 @@ def main():
     w("")
     w('const char kUnicodeVersion[] = "%s";' % version)
     w("")
-    w("const uint8_t kClassBlockIndex[%d] = {" % len(stage1))
-    for i in range(0, len(stage1), 32):
-        w("    " + ",".join(str(x) for x in stage1[i:i + 32]) + ",")
-    w("};")
-    w("")
-    w("const uint8_t kClassBlocks[%d][%d] = {" % (len(blocks), BLOCK))
-    for block in blocks:
-        w("    {" + ",".join(str(x) for x in block) + "},")
-    w("};")
-    w("")
-    w("const uint16_t kCategoryBlockIndex[%d] = {" % len(category_stage1))
-    for i in range(0, len(category_stage1), 32):
-        w("    " + ",".join(str(x) for x in category_stage1[i:i + 32]) + ",")
-    w("};")
-    w("")
-    w("const uint8_t kCategoryBlocks[%d][%d] = {" % (len(category_blocks), BLOCK))
-    for block in category_blocks:
-        w("    {" + ",".join(str(x) for x in block) + "},")
-    w("};")
-    w("")
+    def two_level_table(index_type, index_name, blocks_name, index, blocks):
+        w("const %s %s[%d] = {" % (index_type, index_name, len(index)))
+        for i in range(0, len(index), 32):
+            w("    " + ",".join(str(x) for x in index[i:i + 32]) + ",")
+        w("};")
+        w("")
+        w("const uint8_t %s[%d][%d] = {" % (blocks_name, len(blocks), BLOCK))
+        for block in blocks:
+            w("    {" + ",".join(str(x) for x in block) + "},")
+        w("};")
+        w("")
+
+    two_level_table("uint8_t", "kClassBlockIndex", "kClassBlocks", stage1, blocks)
+    two_level_table("uint16_t", "kCategoryBlockIndex", "kCategoryBlocks", category_stage1, category_blocks)
     w("const CaseFold kSimpleCaseFolds[%d] = {" % len(folds))
     for code, folded in folds:
         w("    {0x%X, 0x%X}," % (code, folded))

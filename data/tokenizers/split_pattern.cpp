@@ -65,19 +65,31 @@ inline const char* run_end(const char* p, const char* end, uint8_t kind) {
   return p;
 }
 
+// The run of whitespace starting at p: where it ends, where its last character starts, and
+// just after its last CR or LF (nullptr when it has none).
+struct WhitespaceRun {
+  const char* end;
+  const char* last_start;
+  const char* after_last_newline;
+};
+
+inline WhitespaceRun scan_whitespace(const char* p, const char* end) {
+  WhitespaceRun run{p, p, nullptr};
+  while (run.end < end) {
+    const Char c = char_at(run.end, end);
+    if (c.kind != ut::kWhitespaceBit) break;
+    run.last_start = run.end;
+    run.end += c.length;
+    if (c.cp == '\r' || c.cp == '\n') run.after_last_newline = run.end;
+  }
+  return run;
+}
+
 // `\s+(?!\S)|\s+` at p, a whitespace character: the greedy run, minus its last character when
 // a non-space follows and the run is longer than one character (the lookahead backtracks).
-inline const char* whitespace_match(const char* p, const char* end) {
-  const char* q = p;
-  const char* last_start = p;
-  while (q < end) {
-    const Char c = char_at(q, end);
-    if (c.kind != ut::kWhitespaceBit) break;
-    last_start = q;
-    q += c.length;
-  }
-  if (q == end || last_start == p) return q;
-  return last_start;
+inline const char* whitespace_match(const WhitespaceRun& run, const char* p, const char* end) {
+  if (run.end == end || run.last_start == p) return run.end;
+  return run.last_start;
 }
 
 // Contractions 's 't 're 've 'm 'll 'd after the apostrophe at p; nullptr when none matches.
@@ -149,7 +161,7 @@ class Gpt2Pattern final : public SplitPattern {
         if (next.kind != ut::kWhitespaceBit) return run_end(p + 1 + next.length, end, next.kind);
       }
       if (c.kind != ut::kWhitespaceBit) return run_end(p + c.length, end, c.kind);
-      return whitespace_match(p, end);
+      return whitespace_match(scan_whitespace(p, end), p, end);
     });
   }
   std::string_view regex() const override { return kGpt2Regex; }
@@ -199,20 +211,9 @@ class Llama3StylePattern final : public SplitPattern {
         return q;
       }
       // c is whitespace. \s*[\r\n]+ : the run up to and including its last CR or LF.
-      const char* q = p;
-      const char* after_last_newline = nullptr;
-      const char* last_start = p;
-      while (q < end) {
-        const Char w = char_at(q, end);
-        if (w.kind != ut::kWhitespaceBit) break;
-        last_start = q;
-        q += w.length;
-        if (w.cp == '\r' || w.cp == '\n') after_last_newline = q;
-      }
-      if (after_last_newline != nullptr) return after_last_newline;
-      // \s+(?!\S)|\s+
-      if (q == end || last_start == p) return q;
-      return last_start;
+      const WhitespaceRun run = scan_whitespace(p, end);
+      if (run.after_last_newline != nullptr) return run.after_last_newline;
+      return whitespace_match(run, p, end);
     });
   }
   std::string_view regex() const override { return regex_; }
