@@ -472,7 +472,12 @@ struct Cont {
 // Backtracking matcher over the code points of one text.
 class Matcher {
  public:
-  Matcher(const std::vector<CharClass>& classes, const std::vector<char32_t>& cps) : classes_(classes), cps_(cps) {}
+  // Repeated groups recurse once per iteration; past this depth the match is abandoned with an
+  // error rather than overflowing the stack.
+  static constexpr int kMaxDepth = 20000;
+
+  Matcher(const std::vector<CharClass>& classes, const std::vector<char32_t>& cps, std::string_view regex)
+      : classes_(classes), cps_(cps), regex_(regex) {}
 
   // Matches `node` at `pos`; on success, end() is where the whole match ends.
   bool match(const Node& node, size_t pos) { return run(node, pos, nullptr); }
@@ -508,7 +513,20 @@ class Matcher {
     return node.greedy ? (more() || stop()) : (stop() || more());
   }
 
+  struct DepthGuard {
+    Matcher& matcher;
+    explicit DepthGuard(Matcher& m) : matcher(m) {
+      if (++matcher.depth_ > kMaxDepth) {
+        throw Error("pre-tokenizer Split regex '" + std::string(matcher.regex_) +
+                    "' needs too deep backtracking on this text (a repeated group matched over " +
+                    std::to_string(kMaxDepth) + " levels)");
+      }
+    }
+    ~DepthGuard() { --matcher.depth_; }
+  };
+
   bool run(const Node& node, size_t pos, const Cont* k) {
+    const DepthGuard guard(*this);
     switch (node.kind) {
       case Node::kClass:
         return pos < cps_.size() && classes_[node.char_class].matches(cps_[pos]) && next(pos + 1, k);
@@ -520,7 +538,8 @@ class Matcher {
         }
         return false;
       case Node::kLookahead: {
-        Matcher inner(classes_, cps_);
+        Matcher inner(classes_, cps_, regex_);
+        inner.depth_ = depth_;
         if (inner.run(node.children[0], pos, nullptr) == node.negative) return false;
         return next(pos, k);
       }
@@ -551,7 +570,9 @@ class Matcher {
 
   const std::vector<CharClass>& classes_;
   const std::vector<char32_t>& cps_;
+  std::string_view regex_;
   size_t end_ = 0;
+  int depth_ = 0;
 };
 
 class BacktrackingSplitPattern final : public SplitPattern {
@@ -577,7 +598,7 @@ class BacktrackingSplitPattern final : public SplitPattern {
       p += length;
     }
     offsets.push_back(text.size());
-    Matcher matcher(classes_, cps);
+    Matcher matcher(classes_, cps, regex_);
     size_t gap = 0;
     for (size_t pos = 0; pos < cps.size();) {
       if (!matcher.match(root_, pos)) {

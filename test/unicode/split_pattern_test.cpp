@@ -177,6 +177,11 @@ TEST_CASE("backtracking engine semantics") {
   CHECK(cut("(?:ab)+", "ababa") == V{"abab", "a"});
   CHECK(cut("\\s+(?!\\S)|\\s+", "a   b") == V{"a", "  ", " ", "b"});
   CHECK(cut(".", "a\nb") == V{"a", "\n", "b"});  // '.' does not match a newline: it stays a gap
+  // A repeated group recursing past the depth limit fails with an error, not a crash.
+  std::string long_text;
+  for (int i = 0; i < 100000; ++i) long_text += "1.";
+  CHECK_THROWS_WITH(cut("(?:\\p{N}\\p{P})+", long_text.c_str()), Catch::Contains("too deep"));
+  CHECK(cut("(?:\\p{N}\\p{P})+", "1.2.3.x").size() == 2);
 }
 
 // Not run by default (hidden tag): `test_unicode "[benchmark]"` prints pre-tokenization speed.
