@@ -78,11 +78,12 @@ fi
 echo "== 5. inspect-data"
 if [ -x "$bin/inspect-data" ] && [ -f "$dataset.idx" ]; then
   "$bin/inspect-data" info --data-path "$dataset"
-  if "$bin/inspect-data" --help 2>&1 | grep -qw decode; then
-    "$bin/inspect-data" decode --data-path "$dataset" \
-      --tokenizer-type HuggingFaceTokenizer --tokenizer-model "$tokenizer" --limit 3
+  if "$bin/inspect-data" --help 2>&1 | grep -qw samples; then
+    echo "   the first 3 training samples of 64 tokens, decoded:"
+    "$bin/inspect-data" samples --data-path "$dataset" --seq-length 64 --range 0:3 --decode \
+      --tokenizer-type HuggingFaceTokenizer --tokenizer-model "$tokenizer" --data-cache-path "$work/cache"
   else
-    echo "   (this inspect-data has no 'decode' subcommand yet: no decoded samples shown)"
+    echo "   (this inspect-data has no 'samples' subcommand: no decoded samples shown)"
   fi
 else
   echo "   skipped: needs $bin/inspect-data and the dataset from step 4"

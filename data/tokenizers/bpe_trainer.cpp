@@ -7,32 +7,25 @@
 #include <unordered_set>
 
 #include "core/base/error.h"
+#include "data/tokenizers/byte_level.h"
 #include "data/unicode/utf8.h"
 
 namespace mcpp::data {
 namespace {
 
-// GPT-2's bytes_to_unicode, as (byte order by mapped code point, code point of each byte).
-struct ByteLevelAlphabet {
-  std::array<uint8_t, 256> bytes_in_order{};  // sorted by mapped code point (= GPT-2's vocab order)
-  std::array<char32_t, 256> code_point{};     // byte -> mapped code point
-  ByteLevelAlphabet() {
-    auto printable = [](int b) { return (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF); };
-    int next = 0;
-    int extra = 0;
-    for (int b = 0; b < 256; ++b) {
-      if (printable(b)) bytes_in_order[next++] = static_cast<uint8_t>(b);
-      code_point[b] = printable(b) ? static_cast<char32_t>(b) : static_cast<char32_t>(256 + extra++);
-    }
-    for (int b = 0; b < 256; ++b) {
-      if (!printable(b)) bytes_in_order[next++] = static_cast<uint8_t>(b);
-    }
-  }
-};
+// The 256 bytes in the order of the code points that stand for them (GPT-2's vocabulary order).
+std::array<uint8_t, 256> bytes_in_alphabet_order() {
+  std::array<uint8_t, 256> bytes{};
+  for (int b = 0; b < 256; ++b) bytes[b] = static_cast<uint8_t>(b);
+  std::sort(bytes.begin(), bytes.end(),
+            [](uint8_t x, uint8_t y) { return byte_level::char_of_byte(x) < byte_level::char_of_byte(y); });
+  return bytes;
+}
 
-const ByteLevelAlphabet& alphabet() {
-  static const ByteLevelAlphabet instance;
-  return instance;
+std::string mapped(std::string_view raw) {
+  std::string out;
+  byte_level::append_mapped(raw, out);
+  return out;
 }
 
 using Pair = std::pair<int32_t, int32_t>;
@@ -72,13 +65,6 @@ void merge_word(std::vector<int32_t>& symbols, Pair pair, int32_t merged) {
 }
 
 }  // namespace
-
-std::string byte_level_encode(std::string_view bytes) {
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (unsigned char b : bytes) unicode::append_utf8(out, alphabet().code_point[b]);
-  return out;
-}
 
 BpeTrainer::BpeTrainer(BpeTrainerOptions options)
     : options_(std::move(options)), split_(SplitPattern::compile(gpt2_split_regex())) {
@@ -141,8 +127,8 @@ TrainedBpe BpeTrainer::train() const {
   for (const auto& token : options_.special_tokens) id_for(token);
   result.special_count = result.tokens.size();
   std::array<int32_t, 256> byte_id{};
-  for (uint8_t b : alphabet().bytes_in_order) {
-    byte_id[b] = id_for(byte_level_encode(std::string_view(reinterpret_cast<const char*>(&b), 1)));
+  for (uint8_t b : bytes_in_alphabet_order()) {
+    byte_id[b] = id_for(mapped(std::string_view(reinterpret_cast<const char*>(&b), 1)));
   }
 
   // Words in a fixed order (sorted), so training does not depend on hash-map iteration order.

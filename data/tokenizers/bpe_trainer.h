@@ -30,7 +30,7 @@ struct BpeTrainerOptions {
 };
 
 // A trained vocabulary. Tokens are their vocabulary text: byte-level mapped bytes
-// (byte_level_encode), or the text of a special token.
+// (byte_level.h), or the text of a special token.
 struct TrainedBpe {
   std::vector<std::string> tokens;                   // id -> vocabulary text
   size_t special_count = 0;                          // ids [0, special_count) are special tokens
@@ -58,10 +58,6 @@ class BpeTrainer {
   std::unique_ptr<SplitPattern> split_;
   std::unordered_map<std::string, uint64_t> word_counts_;
 };
-
-// The GPT-2 byte-to-unicode mapping: printable Latin-1 bytes stand for themselves, the other
-// 68 bytes for U+0100 onwards. Returns the UTF-8 text of `bytes` mapped symbol by symbol.
-std::string byte_level_encode(std::string_view bytes);
 
 // tokenizer.json (Hugging Face format: BPE model, ByteLevel pre-tokenizer, post-processor and
 // decoder like GPT-2's file, special tokens as added_tokens).
