@@ -11,6 +11,7 @@
 #include "data/tokenizers/bpe_trainer.h"
 #include "data/tokenizers/byte_level.h"
 #include "data/tokenizers/split_pattern.h"
+#include "data/tokenizers/tokenizer.h"
 #include "test/common/test_support.h"
 
 namespace fs = std::filesystem;
@@ -172,6 +173,25 @@ TEST_CASE("train-tokenizer learns exactly Hugging Face BpeTrainer's vocabulary a
   const auto spec = json::parse(mcpp::test::read_file(dir / "tok" / "tokenizer.json"));
   CHECK(spec.at("model").at("vocab") == reference.at("vocab"));
   CHECK(spec.at("model").at("merges") == reference.at("merges"));
+
+  // Our Hugging Face tokenizer loader encodes with the trained file exactly as Hugging Face does.
+  mcpp::data::TokenizerOptions options;
+  options.type = "HuggingFaceTokenizer";
+  options.tokenizer_model = (dir / "tok").string();
+  const auto tokenizer = mcpp::data::make_tokenizer(options);
+  CHECK(tokenizer->eod() == 0);
+  CHECK(tokenizer->vocab_size() == 1000);
+  std::ifstream in(dir / "slice.jsonl");
+  const auto& encoded = reference.at("encoded");
+  std::string line;
+  for (size_t i = 0; i < encoded.size() && std::getline(in, line); ++i) {
+    std::string text = json::parse(line).at("text");
+    if (i + 1 == encoded.size()) text += "<|endoftext|>";
+    INFO("document " << i + 1);
+    const auto ids = tokenizer->encode(text);
+    CHECK(ids == encoded[i].get<std::vector<int32_t>>());
+    CHECK(tokenizer->decode(ids) == text);
+  }
 }
 
 TEST_CASE("train-tokenizer rejects bad input with file:line and writes nothing") {
