@@ -5,7 +5,8 @@
 #
 # Usage: scripts/demo.sh [WORK_DIR]        (default: build/demo; nothing is written elsewhere)
 # Environment: VOCAB_SIZE (default 4096), FORTUNES_DIR (default /usr/share/games/fortunes,
-# from the `fortunes` package of scripts/setup.sh), JOBS (build parallelism).
+# from the `fortunes` package of scripts/setup.sh), JOBS (build parallelism), BUILD=0 to use the
+# programs already in build/bin without building first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,7 +17,11 @@ bin=build/bin
 mkdir -p "$work"
 
 echo "== 1. build"
-scripts/build.sh
+if [ "${BUILD:-1}" = 0 ]; then
+  echo "   skipped (BUILD=0)"
+else
+  scripts/build.sh
+fi
 
 echo "== 2. corpus: one JSON document per fortune cookie"
 # Cookie files are the plain files of the folder (not the .dat indexes, not the .u8 links);
