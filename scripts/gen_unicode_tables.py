@@ -6,8 +6,10 @@ Usage: scripts/gen_unicode_tables.py [UCD_DIR] [OUTPUT]
   OUTPUT defaults to data/unicode/unicode_tables.cpp next to this script's repository.
 
 The output is committed, so building the project never runs Python. Tables:
-  - character classes (letter \\p{L}, number \\p{N}, White_Space \\s) as a two-level table:
-    one byte per 256-code-point block naming a unique 256-entry block of class bits;
+  - character classes (letter \\p{L}, number \\p{N}, White_Space \\s, word \\w) as a two-level
+    table: one byte per 256-code-point block naming a unique 256-entry block of class bits;
+  - general categories (Lu, Ll, ..., Cn) as a second two-level table of category indexes;
+  - simple case folding (CaseFolding.txt statuses C and S) as sorted (code point, folded) pairs;
   - canonical combining classes as sorted ranges;
   - full canonical decompositions (recursively expanded, Hangul excluded: it is algorithmic);
   - primary composites (canonical pairs that are not Full_Composition_Exclusion);
@@ -20,6 +22,10 @@ import re
 import sys
 
 MAX_CP = 0x110000
+# General categories in the order of the generated enum (unicode_tables.h: GeneralCategory).
+CATEGORIES = ["Lu", "Ll", "Lt", "Lm", "Lo", "Mn", "Mc", "Me", "Nd", "Nl", "No", "Pc", "Pd", "Ps",
+              "Pe", "Pi", "Pf", "Po", "Sm", "Sc", "Sk", "So", "Zs", "Zl", "Zp", "Cc", "Cf", "Cs",
+              "Co", "Cn"]
 BLOCK = 256
 
 
@@ -75,10 +81,14 @@ def main():
     version = re.search(r"-(\d+\.\d+\.\d+)\.txt", header).group(1)
 
     classes = bytearray(MAX_CP)
+    categories = bytearray([CATEGORIES.index("Cn")]) * MAX_CP
     ccc = {}
     decomposition = {}
     for cp, fields in read_unicode_data(ucd):
         category = fields[2]
+        categories[cp] = CATEGORIES.index(category)
+        if category[0] == "M" or category in ("Nd", "Pc"):
+            classes[cp] |= 8
         if category[0] == "L":
             classes[cp] |= 1
         elif category[0] == "N":
@@ -89,6 +99,23 @@ def main():
             decomposition[cp] = [int(x, 16) for x in fields[5].split()]
     for cp in read_property_ranges(os.path.join(ucd, "PropList.txt"), "White_Space"):
         classes[cp] |= 4
+    # \w as Oniguruma (Hugging Face's regex engine) matches it: Alphabetic, marks, decimal digits,
+    # connector punctuation, and, from its Latin-1 table, the digits-like No characters
+    # U+00B2 U+00B3 U+00B9 U+00BC..U+00BE (checked against tokenizers 0.23 for every code point).
+    for cp in read_property_ranges(os.path.join(ucd, "DerivedCoreProperties.txt"), "Alphabetic"):
+        classes[cp] |= 8
+    for cp in (0xB2, 0xB3, 0xB9, 0xBC, 0xBD, 0xBE):
+        classes[cp] |= 8
+
+    folds = []
+    for line in open(os.path.join(ucd, "CaseFolding.txt"), encoding="utf-8"):
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        code, status, mapping = [p.strip() for p in line.split(";")[:3]]
+        if status in ("C", "S"):
+            folds.append((int(code, 16), int(mapping, 16)))
+    folds.sort()
 
     derived = os.path.join(ucd, "DerivedNormalizationProps.txt")
     exclusions = read_property_ranges(derived, "Full_Composition_Exclusion")
@@ -114,17 +141,22 @@ def main():
     compositions = sorted((parts[0], parts[1], cp) for cp, parts in decomposition.items()
                           if len(parts) == 2 and cp not in exclusions)
 
-    # Two-level class table.
-    blocks = []
-    block_index = {}
-    stage1 = []
-    for start in range(0, MAX_CP, BLOCK):
-        block = bytes(classes[start:start + BLOCK])
-        if block not in block_index:
-            block_index[block] = len(blocks)
-            blocks.append(block)
-        stage1.append(block_index[block])
+    def two_level(values):
+        blocks = []
+        block_index = {}
+        stage1 = []
+        for start in range(0, MAX_CP, BLOCK):
+            block = bytes(values[start:start + BLOCK])
+            if block not in block_index:
+                block_index[block] = len(blocks)
+                blocks.append(block)
+            stage1.append(block_index[block])
+        return stage1, blocks
+
+    stage1, blocks = two_level(classes)
     assert len(blocks) < 256
+    category_stage1, category_blocks = two_level(categories)
+    assert len(category_blocks) < 65536
 
     out = []
     w = out.append
@@ -136,15 +168,25 @@ def main():
     w("")
     w('const char kUnicodeVersion[] = "%s";' % version)
     w("")
-    w("const uint8_t kClassBlockIndex[%d] = {" % len(stage1))
-    for i in range(0, len(stage1), 32):
-        w("    " + ",".join(str(x) for x in stage1[i:i + 32]) + ",")
+    def two_level_table(index_type, index_name, blocks_name, index, blocks):
+        w("const %s %s[%d] = {" % (index_type, index_name, len(index)))
+        for i in range(0, len(index), 32):
+            w("    " + ",".join(str(x) for x in index[i:i + 32]) + ",")
+        w("};")
+        w("")
+        w("const uint8_t %s[%d][%d] = {" % (blocks_name, len(blocks), BLOCK))
+        for block in blocks:
+            w("    {" + ",".join(str(x) for x in block) + "},")
+        w("};")
+        w("")
+
+    two_level_table("uint8_t", "kClassBlockIndex", "kClassBlocks", stage1, blocks)
+    two_level_table("uint16_t", "kCategoryBlockIndex", "kCategoryBlocks", category_stage1, category_blocks)
+    w("const CaseFold kSimpleCaseFolds[%d] = {" % len(folds))
+    for code, folded in folds:
+        w("    {0x%X, 0x%X}," % (code, folded))
     w("};")
-    w("")
-    w("const uint8_t kClassBlocks[%d][%d] = {" % (len(blocks), BLOCK))
-    for block in blocks:
-        w("    {" + ",".join(str(x) for x in block) + "},")
-    w("};")
+    w("const size_t kSimpleCaseFoldCount = %d;" % len(folds))
     w("")
     ccc_ranges = []
     for cp in sorted(ccc):

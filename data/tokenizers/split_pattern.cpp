@@ -4,6 +4,7 @@
 #include <string>
 
 #include "core/base/error.h"
+#include "data/tokenizers/split_regex.h"
 #include "data/unicode/properties.h"
 #include "data/unicode/utf8.h"
 
@@ -44,7 +45,8 @@ inline Char char_at(const char* p, const char* end) {
   if (byte < 0x80) return {byte, kAsciiKinds[byte], 1};
   int length = 0;
   const char32_t cp = unicode::decode_utf8(p, end, &length);
-  return {cp, unicode::class_bits(cp), static_cast<uint8_t>(length)};
+  constexpr uint8_t kKindBits = ut::kLetterBit | ut::kNumberBit | ut::kWhitespaceBit;
+  return {cp, static_cast<uint8_t>(unicode::class_bits(cp) & kKindBits), static_cast<uint8_t>(length)};
 }
 
 // End of the run of characters of kind `kind` starting at p.
@@ -63,19 +65,31 @@ inline const char* run_end(const char* p, const char* end, uint8_t kind) {
   return p;
 }
 
+// The run of whitespace starting at p: where it ends, where its last character starts, and
+// just after its last CR or LF (nullptr when it has none).
+struct WhitespaceRun {
+  const char* end;
+  const char* last_start;
+  const char* after_last_newline;
+};
+
+inline WhitespaceRun scan_whitespace(const char* p, const char* end) {
+  WhitespaceRun run{p, p, nullptr};
+  while (run.end < end) {
+    const Char c = char_at(run.end, end);
+    if (c.kind != ut::kWhitespaceBit) break;
+    run.last_start = run.end;
+    run.end += c.length;
+    if (c.cp == '\r' || c.cp == '\n') run.after_last_newline = run.end;
+  }
+  return run;
+}
+
 // `\s+(?!\S)|\s+` at p, a whitespace character: the greedy run, minus its last character when
 // a non-space follows and the run is longer than one character (the lookahead backtracks).
-inline const char* whitespace_match(const char* p, const char* end) {
-  const char* q = p;
-  const char* last_start = p;
-  while (q < end) {
-    const Char c = char_at(q, end);
-    if (c.kind != ut::kWhitespaceBit) break;
-    last_start = q;
-    q += c.length;
-  }
-  if (q == end || last_start == p) return q;
-  return last_start;
+inline const char* whitespace_match(const WhitespaceRun& run, const char* p, const char* end) {
+  if (run.end == end || run.last_start == p) return run.end;
+  return run.last_start;
 }
 
 // Contractions 's 't 're 've 'm 'll 'd after the apostrophe at p; nullptr when none matches.
@@ -147,7 +161,7 @@ class Gpt2Pattern final : public SplitPattern {
         if (next.kind != ut::kWhitespaceBit) return run_end(p + 1 + next.length, end, next.kind);
       }
       if (c.kind != ut::kWhitespaceBit) return run_end(p + c.length, end, c.kind);
-      return whitespace_match(p, end);
+      return whitespace_match(scan_whitespace(p, end), p, end);
     });
   }
   std::string_view regex() const override { return kGpt2Regex; }
@@ -197,20 +211,9 @@ class Llama3StylePattern final : public SplitPattern {
         return q;
       }
       // c is whitespace. \s*[\r\n]+ : the run up to and including its last CR or LF.
-      const char* q = p;
-      const char* after_last_newline = nullptr;
-      const char* last_start = p;
-      while (q < end) {
-        const Char w = char_at(q, end);
-        if (w.kind != ut::kWhitespaceBit) break;
-        last_start = q;
-        q += w.length;
-        if (w.cp == '\r' || w.cp == '\n') after_last_newline = q;
-      }
-      if (after_last_newline != nullptr) return after_last_newline;
-      // \s+(?!\S)|\s+
-      if (q == end || last_start == p) return q;
-      return last_start;
+      const WhitespaceRun run = scan_whitespace(p, end);
+      if (run.after_last_newline != nullptr) return run.after_last_newline;
+      return whitespace_match(run, p, end);
     });
   }
   std::string_view regex() const override { return regex_; }
@@ -230,8 +233,7 @@ std::unique_ptr<SplitPattern> SplitPattern::compile(std::string_view regex) {
   if (regex == kGpt2Regex) return std::make_unique<Gpt2Pattern>();
   if (regex == kLlama3Regex) return std::make_unique<Llama3StylePattern>(3, kLlama3Regex);
   if (regex == kQwen2Regex) return std::make_unique<Llama3StylePattern>(1, kQwen2Regex);
-  throw Error("unsupported pre-tokenizer Split regex '" + std::string(regex) +
-              "': supported are the GPT-2 ByteLevel, Llama-3 and Qwen2 patterns");
+  return compile_backtracking_split(regex);
 }
 
 }  // namespace mcpp::data

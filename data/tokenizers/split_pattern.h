@@ -11,8 +11,9 @@ namespace mcpp::data {
 class SplitPattern {
  public:
   // `regex` is the pattern string as found in tokenizer.json ({"Regex": ...} of a Split
-  // pre-tokenizer) or gpt2_split_regex(). Throws mcpp::Error naming the pattern when it is not
-  // one this implementation supports.
+  // pre-tokenizer) or gpt2_split_regex(). The GPT-2, Llama-3 and Qwen2 patterns get fast
+  // hand-written matchers; other patterns run on a backtracking engine (split_regex.h). Throws
+  // mcpp::Error naming the pattern when it uses a construct that engine does not support.
   static std::unique_ptr<SplitPattern> compile(std::string_view regex);
 
   // Cuts `text` into consecutive pieces covering it exactly: every match and every non-empty gap

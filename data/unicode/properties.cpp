@@ -16,6 +16,16 @@ uint8_t combining_class(char32_t cp) {
   return cp <= it->last ? it->combining_class : 0;
 }
 
+char32_t simple_case_fold(char32_t cp) {
+  if (cp < 0x80) return cp >= 'A' && cp <= 'Z' ? cp + 32 : cp;
+  const auto* begin = tables::kSimpleCaseFolds;
+  const auto* end = begin + tables::kSimpleCaseFoldCount;
+  const auto* it = std::lower_bound(begin, end, cp, [](const tables::CaseFold& f, char32_t value) {
+    return f.code_point < value;
+  });
+  return it != end && it->code_point == cp ? it->folded : cp;
+}
+
 const char* unicode_version() { return tables::kUnicodeVersion; }
 
 }  // namespace mcpp::data::unicode

@@ -22,6 +22,20 @@ inline bool is_number(char32_t cp) { return class_bits(cp) & tables::kNumberBit;
 // U+2028, U+2029, U+202F, U+205F, U+3000).
 inline bool is_whitespace(char32_t cp) { return class_bits(cp) & tables::kWhitespaceBit; }
 
+// \w as Oniguruma matches it: Alphabetic, marks, decimal digits, connector punctuation, and
+// (from its Latin-1 table) U+00B2 U+00B3 U+00B9 U+00BC..U+00BE.
+inline bool is_word(char32_t cp) { return class_bits(cp) & tables::kWordBit; }
+
+// General_Category (tables::kCn for unassigned code points and values above U+10FFFF).
+inline tables::GeneralCategory general_category(char32_t cp) {
+  if (cp >= 0x110000) return tables::kCn;
+  return static_cast<tables::GeneralCategory>(tables::kCategoryBlocks[tables::kCategoryBlockIndex[cp >> 8]][cp & 0xFF]);
+}
+
+// Simple case folding (CaseFolding.txt, statuses C and S): 'A' -> 'a', U+017F -> 's',
+// U+212A KELVIN SIGN -> 'k'; code points without a folding map to themselves.
+char32_t simple_case_fold(char32_t cp);
+
 // Canonical_Combining_Class (0 for starters and unassigned code points).
 uint8_t combining_class(char32_t cp);
 

@@ -10,6 +10,21 @@ namespace mcpp::data::unicode::tables {
 inline constexpr uint8_t kLetterBit = 1;      // General_Category L*
 inline constexpr uint8_t kNumberBit = 2;      // General_Category N*
 inline constexpr uint8_t kWhitespaceBit = 4;  // White_Space
+inline constexpr uint8_t kWordBit = 8;        // Oniguruma's \w: Alphabetic, M*, Nd, Pc, U+00B2 U+00B3 U+00B9 U+00BC..U+00BE
+
+// General_Category values, in the generator's order; looked up as
+// kCategoryBlocks[kCategoryBlockIndex[cp >> 8]][cp & 0xFF].
+enum GeneralCategory : uint8_t {
+  kLu, kLl, kLt, kLm, kLo, kMn, kMc, kMe, kNd, kNl, kNo, kPc, kPd, kPs, kPe,
+  kPi, kPf, kPo, kSm, kSc, kSk, kSo, kZs, kZl, kZp, kCc, kCf, kCs, kCo, kCn,
+  kCategoryCount
+};
+
+// Simple case folding: code_point folds to `folded`.
+struct CaseFold {
+  char32_t code_point;
+  char32_t folded;
+};
 
 struct CombiningClassRange {
   char32_t first;
@@ -39,6 +54,10 @@ struct CodePointRange {
 extern const char kUnicodeVersion[];
 extern const uint8_t kClassBlockIndex[0x110000 >> 8];
 extern const uint8_t kClassBlocks[][256];
+extern const uint16_t kCategoryBlockIndex[0x110000 >> 8];
+extern const uint8_t kCategoryBlocks[][256];
+extern const CaseFold kSimpleCaseFolds[];
+extern const size_t kSimpleCaseFoldCount;
 extern const CombiningClassRange kCombiningClasses[];
 extern const size_t kCombiningClassCount;
 extern const char32_t kDecompositionData[];
