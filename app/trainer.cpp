@@ -63,7 +63,11 @@ model::MicroBatch to_model_batch(const data::MicroBatch& batch) {
 
 Trainer::Trainer(TrainArgs args) : args_(std::move(args)), start_time_(std::chrono::steady_clock::now()) {
   device_ = resolve_device(args_);
-  check(device_ == "cpu", "--device cuda: the CUDA training path is not available yet; use --device cpu");
+  if (device_ == "cuda" && !args_.own.device) {
+    log::info_once("a GPU is present, but the model's CUDA path is not wired into training yet: training on the CPU");
+    device_ = "cpu";
+  }
+  check(device_ == "cpu", "--device cuda: the model's CUDA path is not wired into training yet; use --device cpu");
 
   if (auto options = tokenizer_options(args_)) {
     tokenizer_ = data::make_tokenizer(*options);

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# End-to-end data demo: build, turn Debian's fortune cookies into a JSONL corpus, train a
-# byte-level BPE tokenizer on it, preprocess the corpus into Megatron .bin/.idx files with that
-# tokenizer, and look inside the result.
+# End-to-end demo: build, turn Debian's fortune cookies into a JSONL corpus, train a byte-level
+# BPE tokenizer on it, preprocess the corpus into Megatron .bin/.idx files, look inside, train a
+# small GPT on it (GPU when present, else CPU), stop half-way, resume from the checkpoint, and
+# generate a sample from the trained model.
 #
 # Usage: scripts/demo.sh [WORK_DIR]        (default: build/demo; nothing is written elsewhere)
 # Environment: VOCAB_SIZE (default 4096), FORTUNES_DIR (default /usr/share/games/fortunes,
 # from the `fortunes` package of scripts/setup.sh), JOBS (build parallelism), BUILD=0 to use the
-# programs already in build/bin without building first.
+# programs already in build/bin without building first, TRAIN_ITERS (default 120).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -72,25 +73,38 @@ echo "   $tokenizer/tokenizer.json, $tokenizer/tokenizer_config.json"
 echo "== 4. preprocess (JSONL -> Megatron .bin/.idx)"
 prefix=$work/fortunes
 dataset=${prefix}_text_document
-if [ -x "$bin/preprocess" ]; then
-  "$bin/preprocess" --input "$corpus" --output-prefix "$prefix" \
-    --tokenizer-type HuggingFaceTokenizer --tokenizer-model "$tokenizer" --append-eod --workers 2
-  ls -l "$dataset.bin" "$dataset.idx"
-else
-  echo "   skipped: $bin/preprocess is not built in this checkout yet"
-fi
+"$bin/preprocess" --input "$corpus" --output-prefix "$prefix" \
+  --tokenizer-type HuggingFaceTokenizer --tokenizer-model "$tokenizer" --append-eod --workers 2
+ls -l "$dataset.bin" "$dataset.idx"
 
 echo "== 5. inspect-data"
-if [ -x "$bin/inspect-data" ] && [ -f "$dataset.idx" ]; then
-  "$bin/inspect-data" info --data-path "$dataset"
-  if "$bin/inspect-data" --help 2>&1 | grep -qw samples; then
-    echo "   the first 3 training samples of 64 tokens, decoded:"
-    "$bin/inspect-data" samples --data-path "$dataset" --seq-length 64 --range 0:3 --decode \
-      --tokenizer-type HuggingFaceTokenizer --tokenizer-model "$tokenizer" --data-cache-path "$work/cache"
-  else
-    echo "   (this inspect-data has no 'samples' subcommand: no decoded samples shown)"
-  fi
-else
-  echo "   skipped: needs $bin/inspect-data and the dataset from step 4"
-fi
+tokenizer_flags=(--tokenizer-type HuggingFaceTokenizer --tokenizer-model "$tokenizer")
+"$bin/inspect-data" info --data-path "$dataset"
+echo "   the first 3 training samples of 64 tokens, decoded:"
+"$bin/inspect-data" samples --data-path "$dataset" --seq-length 64 --range 0:3 --decode \
+  "${tokenizer_flags[@]}" --data-cache-path "$work/cache"
+
+echo "== 6. megatron-train: a 4-layer GPT, stopped half-way (--exit-interval) with a checkpoint"
+iters=${TRAIN_ITERS:-120}
+half=$(( iters / 2 ))
+checkpoints=$work/checkpoints
+rm -rf "$checkpoints"
+train_flags=(
+  --num-layers 4 --hidden-size 128 --num-attention-heads 4 --seq-length 128
+  --max-position-embeddings 128 --micro-batch-size 8 --global-batch-size 16
+  --lr 3e-3 --min-lr 3e-4 --lr-decay-style cosine --lr-warmup-iters 10 --weight-decay 0.1
+  --clip-grad 1.0 --attention-dropout 0 --hidden-dropout 0 --train-iters "$iters"
+  --data-path "$dataset" --split 98,1,1 --data-cache-path "$work/cache" "${tokenizer_flags[@]}"
+  --log-interval 10 --eval-interval "$half" --eval-iters 5
+  --save "$checkpoints" --save-interval "$half" --metrics-file "$work/metrics.jsonl"
+)
+"$bin/megatron-train" "${train_flags[@]}" --exit-interval "$half"
+echo "   checkpoint: iteration $(cat "$checkpoints/latest_checkpointed_iteration.txt")"
+
+echo "== 7. megatron-train: resume from the checkpoint and finish"
+"$bin/megatron-train" "${train_flags[@]}" --load "$checkpoints"
+
+echo "== 8. generate: a sample from the trained model"
+"$bin/generate" --load "$checkpoints" --prompt "The meaning of life is" --max-new-tokens 40 \
+  --temperature 0.8 --top-k 40 --seed 7
 echo "== done: everything is under $work"
