@@ -107,7 +107,7 @@ TEST_CASE("gradient accumulation: 2 micro-batches of 2 equal 1 micro-batch of 4 
   for (size_t i = 0; i < two.size(); ++i) CHECK(two[i] == Approx(four[i]).epsilon(1e-5));
 }
 
-TEST_CASE("--finetune loads weights only and restarts the iteration count") {
+TEST_CASE("finetune loads weights only and restarts the iteration count") {
   const fs::path dir = scratch_dir("train-finetune");
   const std::string flags = tiny_gpt2_flags() + " --train-iters 2 --save-interval 2";
   train_or_fail(flags + " --save " + (dir / "base").string());
@@ -154,7 +154,7 @@ TEST_CASE("megatron-train rejects bad flags and checkpoints with one-line errors
   expect_error(tiny_gpt2_flags() + " --train-iters 2 --load " + (dir / "megatron").string(), "torch_dist");
 }
 
-TEST_CASE("--dry-run prints parameters and FLOPs without training") {
+TEST_CASE("dry-run prints parameters and FLOPs without training") {
   const RunResult result = run(program("megatron-train").string() +
                                " --config gpt2-124m --micro-batch-size 8 --train-iters 10 --lr 1e-4 --dry-run");
   INFO(result.output);

@@ -41,8 +41,8 @@ std::string fortunes_gpt2_prefix() {
 
 std::string tiny_gpt2_flags() {
   return "--device cpu --num-layers 2 --hidden-size 32 --num-attention-heads 4 --seq-length 32 "
-         "--max-position-embeddings 32 --micro-batch-size 2 --global-batch-size 4 --lr 1e-3 "
-         "--min-lr 1e-4 --lr-decay-style cosine --lr-warmup-iters 2 --weight-decay 0.01 --clip-grad 1.0 "
+         "--max-position-embeddings 32 --micro-batch-size 2 --global-batch-size 4 --lr 1e-2 "
+         "--min-lr 1e-3 --lr-decay-style cosine --lr-warmup-iters 0 --weight-decay 0.01 --clip-grad 1.0 "
          "--seed 1234 --split 98,1,1 --eval-iters 2 --eval-interval 1000 --log-interval 1 "
          "--data-path " + fortunes_gpt2_prefix() + " " + gpt2_tokenizer_flags();
 }
@@ -52,7 +52,7 @@ std::string tiny_llama_flags() {
          "--num-query-groups 2 --ffn-hidden-size 64 --swiglu --normalization RMSNorm "
          "--position-embedding-type rope --disable-bias-linear --untie-embeddings-and-output-weights "
          "--seq-length 32 --max-position-embeddings 32 --micro-batch-size 2 --global-batch-size 4 "
-         "--lr 1e-3 --lr-decay-style constant --seed 4321 --split 98,1,1 --eval-iters 2 "
+         "--lr 1e-2 --lr-decay-style constant --seed 4321 --split 98,1,1 --eval-iters 2 "
          "--eval-interval 1000 --log-interval 1 --data-path " + fortunes_gpt2_prefix() + " " +
          gpt2_tokenizer_flags();
 }
