@@ -1,0 +1,50 @@
+#pragma once
+// The collective-communication interface every parallel algorithm talks to. Implementations:
+// SingleRankCommunicator (here: one process, every collective is the identity), and the MPI
+// (host tensors) and NCCL (device tensors) communicators of parallel/.
+//
+// Conventions: tensors are contiguous; reduce_scatter and all_gather work along the flattened
+// tensor (= dim 0 for [s, b, h] activations): rank r's part is elements
+// [r * output.numel(), (r + 1) * output.numel()) of the big tensor. As with the kernel ops,
+// outputs are Tensor handles passed by const reference: the call writes their elements.
+#include "core/base/tensor.h"
+
+namespace mcpp::comm {
+
+enum class ReduceOp { sum, max };
+
+class Communicator {
+ public:
+  virtual ~Communicator() = default;
+  virtual int rank() const = 0;
+  virtual int size() const = 0;
+
+  // In place: every rank ends with the reduction over all ranks.
+  virtual void all_reduce(const Tensor& tensor, ReduceOp op = ReduceOp::sum) = 0;
+  // input has size() * output.numel() elements; rank r receives the reduction of part r.
+  virtual void reduce_scatter(const Tensor& input, const Tensor& output, ReduceOp op = ReduceOp::sum) = 0;
+  // output has size() * input.numel() elements: the inputs of ranks 0..size-1 in order.
+  virtual void all_gather(const Tensor& input, const Tensor& output) = 0;
+  // In place: every rank ends with root's tensor.
+  virtual void broadcast(const Tensor& tensor, int root) = 0;
+  // Point to point (blocking).
+  virtual void send(const Tensor& tensor, int peer) = 0;
+  virtual void recv(const Tensor& tensor, int peer) = 0;
+  virtual void barrier() = 0;
+};
+
+// One process: rank 0 of size 1.
+class SingleRankCommunicator final : public Communicator {
+ public:
+  int rank() const override { return 0; }
+  int size() const override { return 1; }
+  void all_reduce(const Tensor& tensor, ReduceOp op = ReduceOp::sum) override;
+  void reduce_scatter(const Tensor& input, const Tensor& output, ReduceOp op = ReduceOp::sum) override;
+  void all_gather(const Tensor& input, const Tensor& output) override;
+  void broadcast(const Tensor& tensor, int root) override;
+  void send(const Tensor& tensor, int peer) override;
+  void recv(const Tensor& tensor, int peer) override;
+  void barrier() override {}
+};
+
+}  // namespace mcpp::comm

@@ -1,0 +1,31 @@
+#include "core/base/error.h"
+#include "core/comm/communicator.h"
+
+namespace mcpp::comm {
+
+// With one rank every reduction is over that rank alone.
+void SingleRankCommunicator::all_reduce(const Tensor&, ReduceOp) {}
+
+void SingleRankCommunicator::reduce_scatter(const Tensor& input, const Tensor& output, ReduceOp) {
+  check(input.numel() == output.numel(), "reduce_scatter on one rank needs input and output of equal size");
+  if (!input.overlaps(output)) output.copy_from(input);
+}
+
+void SingleRankCommunicator::all_gather(const Tensor& input, const Tensor& output) {
+  check(input.numel() == output.numel(), "all_gather on one rank needs input and output of equal size");
+  if (!input.overlaps(output)) output.copy_from(input);
+}
+
+void SingleRankCommunicator::broadcast(const Tensor&, int root) {
+  check(root == 0, "broadcast root " + std::to_string(root) + " does not exist: there is one rank");
+}
+
+void SingleRankCommunicator::send(const Tensor&, int peer) {
+  throw Error("send to rank " + std::to_string(peer) + ": a single-rank communicator has no peers");
+}
+
+void SingleRankCommunicator::recv(const Tensor&, int peer) {
+  throw Error("recv from rank " + std::to_string(peer) + ": a single-rank communicator has no peers");
+}
+
+}  // namespace mcpp::comm

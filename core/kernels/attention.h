@@ -1,0 +1,52 @@
+#pragma once
+// Core (scaled dot-product) attention on sequence-first tensors, the interface shared by the CPU
+// reference, the cuDNN fused path and context-parallel ring attention.
+//
+//   q [s_q, b, n_q, d], k and v [s_kv, b, n_kv, d]; GQA: n_q is a multiple of n_kv and query head
+//   h reads kv head h / (n_q / n_kv).
+//   scores[i, j] = scale · q_i · k_j over the visible keys j of query i; P = softmax(scores);
+//   out_i = Σ_j P_ij · dropout(v_j); lse_i = log Σ_j exp(scores[i, j]) (natural log).
+//
+// Visibility. Query row i sits at global position q_position + i and key row j at
+// q_position + kv_offset + j. Key j is visible to query i when
+//   - causal is off, or (j + kv_offset <= i), and
+//   - with document boundaries, both positions fall in the same document.
+// A query with no visible key gets lse = −inf and out = 0 (and contributes no gradient), so
+// partial results over blocks of keys merge exactly:
+//   lse = log(e^lse₁ + e^lse₂),  out = out₁·e^(lse₁−lse) + out₂·e^(lse₂−lse).
+#include <cstdint>
+
+#include "core/base/philox.h"
+#include "core/base/tensor.h"
+
+namespace mcpp::core {
+
+struct AttentionOptions {
+  float softmax_scale = 1.0f;  // usually 1/sqrt(d)
+  bool causal = true;
+  int64_t kv_offset = 0;       // global position of k row 0 minus global position of q row 0
+  int64_t q_position = 0;      // global position of q row 0 (only used with doc_offsets)
+  // Document boundaries, optional: I64 [b, m + 1], row r = ascending global start positions of
+  // the documents of batch element r, starting at 0 and ending with the sequence length; pad a
+  // row with repeats of its last value. Attention stays inside one document.
+  Tensor doc_offsets;
+  // Dropout on the attention probabilities (kept entries scaled by 1/(1−p)). The mask element of
+  // (batch r, query head h, query position i, key position j) (global positions) is Philox index
+  //   ((r·n_q + h) << 40) | (i << 20) | j     (so positions < 2^20, r·n_q + h < 2^24),
+  // drawn from `dropout_rng` (its offset is added), identical on every device and CP layout.
+  float dropout_p = 0.0f;
+  PhiloxStream dropout_rng;
+};
+
+// Writes out [s_q, b, n_q, d] and lse F32 [b, n_q, s_q].
+void attention_forward(const Tensor& q, const Tensor& k, const Tensor& v,
+                       const AttentionOptions& options, const Tensor& out, const Tensor& lse);
+
+// Gradients from the forward's out and lse (probabilities are recomputed as exp(score − lse)).
+// out and lse may be the merged results over all key blocks (ring attention): then dq/dk/dv are
+// this block's exact contributions. dq, dk, dv are overwritten.
+void attention_backward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& out,
+                        const Tensor& lse, const Tensor& dout, const AttentionOptions& options,
+                        const Tensor& dq, const Tensor& dk, const Tensor& dv);
+
+}  // namespace mcpp::core

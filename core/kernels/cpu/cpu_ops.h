@@ -1,0 +1,72 @@
+#pragma once
+// The fp32 CPU reference implementations behind the op front-ends in core/kernels/<op>.h.
+// Same contracts as the front-ends; every floating tensor must be F32.
+#include "core/kernels/attention.h"
+#include "core/kernels/cross_entropy.h"
+#include "core/kernels/layernorm.h"
+#include "core/kernels/rope.h"
+
+namespace mcpp::core::cpu {
+
+void linear_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& y);
+void linear_backward(const Tensor& x, const Tensor& weight, const Tensor& dy, const Tensor& dx,
+                     const Tensor& dweight, const Tensor& dbias);
+
+void layernorm_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                       const NormOptions& options, const Tensor& y, const Tensor& mean,
+                       const Tensor& rstd);
+void layernorm_backward(const Tensor& x, const Tensor& gamma, const Tensor& mean,
+                        const Tensor& rstd, const Tensor& dy, const NormOptions& options,
+                        const Tensor& dx, const Tensor& dgamma, const Tensor& dbeta);
+
+void rmsnorm_forward(const Tensor& x, const Tensor& gamma, const NormOptions& options,
+                     const Tensor& y, const Tensor& rstd);
+void rmsnorm_backward(const Tensor& x, const Tensor& gamma, const Tensor& rstd, const Tensor& dy,
+                      const NormOptions& options, const Tensor& dx, const Tensor& dgamma);
+
+void gelu_forward(const Tensor& x, const Tensor& bias, const Tensor& y);
+void gelu_backward(const Tensor& x, const Tensor& bias, const Tensor& dy, const Tensor& dx,
+                   const Tensor& dbias);
+
+void swiglu_forward(const Tensor& x, const Tensor& y);
+void swiglu_backward(const Tensor& x, const Tensor& dy, const Tensor& dx);
+
+void rope_forward(const Tensor& x, const Tensor& positions, const RopeOptions& options,
+                  const Tensor& y);
+void rope_backward(const Tensor& dy, const Tensor& positions, const RopeOptions& options,
+                   const Tensor& dx);
+
+void attention_forward(const Tensor& q, const Tensor& k, const Tensor& v,
+                       const AttentionOptions& options, const Tensor& out, const Tensor& lse);
+void attention_backward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& out,
+                        const Tensor& lse, const Tensor& dout, const AttentionOptions& options,
+                        const Tensor& dq, const Tensor& dk, const Tensor& dv);
+
+void cross_entropy_forward(const Tensor& logits, const Tensor& labels, const Tensor& loss_mask,
+                           const CrossEntropyOptions& options, const Tensor& losses,
+                           const Tensor& lse, const Tensor& totals);
+void cross_entropy_backward(const Tensor& logits, const Tensor& labels, const Tensor& loss_mask,
+                            const Tensor& lse, float grad_scale,
+                            const CrossEntropyOptions& options, const Tensor& dlogits);
+
+void embedding_forward(const Tensor& ids, const Tensor& weight, int64_t vocab_start,
+                       const Tensor& out);
+void embedding_backward(const Tensor& ids, const Tensor& dout, int64_t vocab_start,
+                        const Tensor& dweight);
+
+void dropout_forward(const Tensor& x, float p, const PhiloxStream& rng, const Tensor& y);
+void dropout_backward(const Tensor& dy, float p, const PhiloxStream& rng, const Tensor& dx);
+
+void init_normal(const Tensor& out, float mean, float std, const PhiloxStream& rng,
+                 const Shape& full_shape, const Shape& shard_start);
+void init_uniform(const Tensor& out, float low, float high, const PhiloxStream& rng,
+                  const Shape& full_shape, const Shape& shard_start);
+
+void add(const Tensor& a, const Tensor& b, const Tensor& out);
+void axpy(float alpha, const Tensor& x, const Tensor& y);
+void scale(const Tensor& x, float alpha);
+void bias_add(const Tensor& x, const Tensor& bias, const Tensor& out);
+void bias_grad(const Tensor& dy, const Tensor& dbias);
+double sum_of_squares(const Tensor& x);
+
+}  // namespace mcpp::core::cpu

@@ -1,0 +1,25 @@
+#include "core/kernels/dispatch.h"
+
+#include <string>
+
+namespace mcpp::core::detail {
+
+Device common_device(const char* op, std::initializer_list<const Tensor*> tensors) {
+  bool found = false;
+  Device device = Device::CPU;
+  for (const Tensor* tensor : tensors) {
+    if (!tensor->defined()) continue;
+    if (!found) {
+      device = tensor->device();
+      found = true;
+    }
+    check(tensor->device() == device, std::string(op) + ": tensors live on different devices");
+  }
+  return device;
+}
+
+void no_cuda_kernel(const char* op) {
+  throw Error(std::string(op) + ": no CUDA kernel in this build (CPU tensors only for now)");
+}
+
+}  // namespace mcpp::core::detail

@@ -1,0 +1,16 @@
+#pragma once
+// Device dispatch shared by the op front-ends: every op runs on the device its tensors live on.
+#include <initializer_list>
+
+#include "core/base/tensor.h"
+
+namespace mcpp::core::detail {
+
+// The device of the defined tensors among `tensors` (undefined ones are optional arguments);
+// throws naming `op` when they live on different devices.
+Device common_device(const char* op, std::initializer_list<const Tensor*> tensors);
+
+// Thrown for a CUDA tensor while the op has no CUDA kernel in this build.
+[[noreturn]] void no_cuda_kernel(const char* op);
+
+}  // namespace mcpp::core::detail

@@ -1,0 +1,28 @@
+#include "core/kernels/layernorm.h"
+
+#include "core/kernels/cpu/cpu_ops.h"
+#include "core/kernels/dispatch.h"
+
+namespace mcpp::core {
+
+void layernorm_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                       const NormOptions& options, const Tensor& y, const Tensor& mean,
+                       const Tensor& rstd) {
+  switch (detail::common_device("layernorm_forward", {&x, &gamma, &beta, &y, &mean, &rstd})) {
+    case Device::CPU: return cpu::layernorm_forward(x, gamma, beta, options, y, mean, rstd);
+    case Device::CUDA: break;
+  }
+  detail::no_cuda_kernel("layernorm_forward");
+}
+
+void layernorm_backward(const Tensor& x, const Tensor& gamma, const Tensor& mean,
+                        const Tensor& rstd, const Tensor& dy, const NormOptions& options,
+                        const Tensor& dx, const Tensor& dgamma, const Tensor& dbeta) {
+  switch (detail::common_device("layernorm_backward", {&x, &gamma, &mean, &rstd, &dy, &dx, &dgamma, &dbeta})) {
+    case Device::CPU: return cpu::layernorm_backward(x, gamma, mean, rstd, dy, options, dx, dgamma, dbeta);
+    case Device::CUDA: break;
+  }
+  detail::no_cuda_kernel("layernorm_backward");
+}
+
+}  // namespace mcpp::core

@@ -1,0 +1,24 @@
+#pragma once
+// LayerNorm over the last dimension: y = (x − mean)·rstd·γ + β, rstd = 1/sqrt(var + eps)
+// (biased variance, as torch). Rows: x [..., h] is N = numel / h rows.
+// zero_centered_gamma (Megatron's --apply-layernorm-1p) uses (1 + γ) in place of γ.
+#include "core/base/tensor.h"
+
+namespace mcpp::core {
+
+struct NormOptions {
+  float eps = 1e-5f;
+  bool zero_centered_gamma = false;
+};
+
+// y [..., h]; saves mean [N] and rstd [N] (fp32) for backward.
+void layernorm_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                       const NormOptions& options, const Tensor& y, const Tensor& mean,
+                       const Tensor& rstd);
+
+// dx [..., h] overwritten; dgamma [h] += and dbeta [h] += (each skipped when undefined).
+void layernorm_backward(const Tensor& x, const Tensor& gamma, const Tensor& mean,
+                        const Tensor& rstd, const Tensor& dy, const NormOptions& options,
+                        const Tensor& dx, const Tensor& dgamma, const Tensor& dbeta);
+
+}  // namespace mcpp::core

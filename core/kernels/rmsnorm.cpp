@@ -1,0 +1,26 @@
+#include "core/kernels/rmsnorm.h"
+
+#include "core/kernels/cpu/cpu_ops.h"
+#include "core/kernels/dispatch.h"
+
+namespace mcpp::core {
+
+void rmsnorm_forward(const Tensor& x, const Tensor& gamma, const NormOptions& options,
+                     const Tensor& y, const Tensor& rstd) {
+  switch (detail::common_device("rmsnorm_forward", {&x, &gamma, &y, &rstd})) {
+    case Device::CPU: return cpu::rmsnorm_forward(x, gamma, options, y, rstd);
+    case Device::CUDA: break;
+  }
+  detail::no_cuda_kernel("rmsnorm_forward");
+}
+
+void rmsnorm_backward(const Tensor& x, const Tensor& gamma, const Tensor& rstd, const Tensor& dy,
+                      const NormOptions& options, const Tensor& dx, const Tensor& dgamma) {
+  switch (detail::common_device("rmsnorm_backward", {&x, &gamma, &rstd, &dy, &dx, &dgamma})) {
+    case Device::CPU: return cpu::rmsnorm_backward(x, gamma, rstd, dy, options, dx, dgamma);
+    case Device::CUDA: break;
+  }
+  detail::no_cuda_kernel("rmsnorm_backward");
+}
+
+}  // namespace mcpp::core

@@ -1,0 +1,24 @@
+#include "core/kernels/swiglu.h"
+
+#include "core/kernels/cpu/cpu_ops.h"
+#include "core/kernels/dispatch.h"
+
+namespace mcpp::core {
+
+void swiglu_forward(const Tensor& x, const Tensor& y) {
+  switch (detail::common_device("swiglu_forward", {&x, &y})) {
+    case Device::CPU: return cpu::swiglu_forward(x, y);
+    case Device::CUDA: break;
+  }
+  detail::no_cuda_kernel("swiglu_forward");
+}
+
+void swiglu_backward(const Tensor& x, const Tensor& dy, const Tensor& dx) {
+  switch (detail::common_device("swiglu_backward", {&x, &dy, &dx})) {
+    case Device::CPU: return cpu::swiglu_backward(x, dy, dx);
+    case Device::CUDA: break;
+  }
+  detail::no_cuda_kernel("swiglu_backward");
+}
+
+}  // namespace mcpp::core

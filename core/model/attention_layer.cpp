@@ -1,0 +1,108 @@
+#include "core/model/attention_layer.h"
+
+#include <cmath>
+
+#include "core/kernels/elementwise.h"
+#include "core/kernels/linear.h"
+#include "core/kernels/rope.h"
+#include "core/model/tensor_layout.h"
+#include "core/model/tp_mappings.h"
+
+namespace mcpp::model {
+
+AttentionLayer::AttentionLayer(const ModelConfig& config, const ParallelContext& parallel,
+                               int global_layer, AttentionParams params)
+    : parallel_(parallel),
+      heads_per_group_(config.heads_per_group()),
+      local_heads_(config.heads / parallel.tp_size),
+      local_groups_(config.query_groups / parallel.tp_size),
+      head_dim_(config.kv_channels),
+      rope_(config.position_embedding == PositionEmbedding::rope),
+      rotary_base_(static_cast<float>(config.rotary_base)),
+      rotary_percent_(static_cast<float>(config.rotary_percent)),
+      attention_dropout_(static_cast<float>(config.attention_dropout)),
+      params_(std::move(params)),
+      global_layer_(global_layer) {}
+
+void AttentionLayer::run_core() {
+  const int64_t s = q_.dim(0), b = q_.dim(1);
+  context_ = Tensor::empty({s, b, local_heads_, head_dim_}, DType::F32, q_.device());
+  lse_ = Tensor::empty({b, local_heads_, s}, DType::F32, q_.device());
+  core::attention_forward(q_, k_, v_, options_, context_, lse_);
+}
+
+Tensor AttentionLayer::forward(const Tensor& x, const Tensor& doc_offsets, const DropoutState& dropout) {
+  const int64_t s = x.dim(0), b = x.dim(1), h = x.dim(2);
+  const Device device = x.device();
+  x_ = x;
+  // Column-parallel QKV (copy-to-TP-region forward is the identity).
+  Tensor qkv = Tensor::empty({s, b, params_.qkv_weight.value.dim(0)}, DType::F32, device);
+  core::linear_forward(x, params_.qkv_weight.value, params_.qkv_bias.value, qkv);
+  q_ = Tensor::empty({s, b, local_heads_, head_dim_}, DType::F32, device);
+  k_ = Tensor::empty({s, b, local_groups_, head_dim_}, DType::F32, device);
+  v_ = Tensor::empty({s, b, local_groups_, head_dim_}, DType::F32, device);
+  split_qkv(qkv, heads_per_group_, q_, k_, v_);
+  if (rope_) {
+    const core::RopeOptions rope{rotary_base_, rotary_percent_, 1.0f};
+    core::rope_forward(q_, Tensor(), rope, q_);
+    core::rope_forward(k_, Tensor(), rope, k_);
+  }
+  options_ = core::AttentionOptions{};
+  options_.softmax_scale = 1.0f / std::sqrt(static_cast<float>(head_dim_));
+  options_.causal = true;
+  options_.doc_offsets = doc_offsets;
+  if (dropout.training && attention_dropout_ > 0) {
+    options_.dropout_p = attention_dropout_;
+    options_.dropout_rng = dropout.stream(global_layer_, DropoutSite::attention_probs);
+  }
+  run_core();
+  // Row-parallel projection: partial sums over this rank's heads, reduced, then the bias.
+  Tensor out = Tensor::empty({s, b, h}, DType::F32, device);
+  core::linear_forward(context_.view({s, b, int64_t(local_heads_) * head_dim_}),
+                       params_.proj_weight.value, Tensor(), out);
+  reduce_from_tp_region(parallel_, out);
+  if (params_.proj_bias.defined()) core::bias_add(out, params_.proj_bias.value, out);
+  if (recompute_core_) {
+    context_ = Tensor();
+    lse_ = Tensor();
+  }
+  return out;
+}
+
+Tensor AttentionLayer::backward(const Tensor& dy) {
+  const int64_t s = dy.dim(0), b = dy.dim(1);
+  const Device device = dy.device();
+  if (!context_.defined()) run_core();  // selective recompute
+  if (params_.proj_bias.defined()) core::bias_grad(dy, params_.proj_bias.grad);
+  const int64_t width = int64_t(local_heads_) * head_dim_;
+  Tensor dcontext = Tensor::empty({s, b, local_heads_, head_dim_}, DType::F32, device);
+  core::linear_backward(context_.view({s, b, width}), params_.proj_weight.value, dy,
+                        dcontext.view({s, b, width}), params_.proj_weight.grad, Tensor());
+  Tensor dq = Tensor::empty(q_.shape(), DType::F32, device);
+  Tensor dk = Tensor::empty(k_.shape(), DType::F32, device);
+  Tensor dv = Tensor::empty(v_.shape(), DType::F32, device);
+  core::attention_backward(q_, k_, v_, context_, lse_, dcontext, options_, dq, dk, dv);
+  if (rope_) {
+    const core::RopeOptions rope{rotary_base_, rotary_percent_, 1.0f};
+    core::rope_backward(dq, Tensor(), rope, dq);
+    core::rope_backward(dk, Tensor(), rope, dk);
+  }
+  Tensor dqkv = Tensor::empty({s, b, params_.qkv_weight.value.dim(0)}, DType::F32, device);
+  merge_qkv(dq, dk, dv, heads_per_group_, dqkv);
+  Tensor dx = Tensor::empty(x_.shape(), DType::F32, device);
+  core::linear_backward(x_, params_.qkv_weight.value, dqkv, dx, params_.qkv_weight.grad,
+                        params_.qkv_bias.grad);
+  copy_to_tp_region_backward(parallel_, dx);
+  if (recompute_core_) {
+    context_ = Tensor();
+    lse_ = Tensor();
+  }
+  return dx;
+}
+
+void AttentionLayer::release() {
+  x_ = q_ = k_ = v_ = context_ = lse_ = Tensor();
+  options_.doc_offsets = Tensor();
+}
+
+}  // namespace mcpp::model

@@ -1,0 +1,61 @@
+#include "core/model/embedding_layer.h"
+
+#include "core/kernels/dropout.h"
+#include "core/kernels/elementwise.h"
+#include "core/kernels/embedding.h"
+#include "core/model/tp_mappings.h"
+
+namespace mcpp::model {
+
+EmbeddingLayer::EmbeddingLayer(const ModelConfig& config, const ParallelContext& parallel,
+                               ParamRef word, ParamRef position)
+    : dropout_p_(static_cast<float>(config.hidden_dropout)),
+      parallel_(parallel),
+      word_(std::move(word)),
+      position_(std::move(position)),
+      vocab_start_(word_.value.dim(0) * parallel.tp_rank) {}
+
+Tensor EmbeddingLayer::forward(const Tensor& tokens, const Tensor& positions, const DropoutState& dropout) {
+  const int64_t s = tokens.dim(0), b = tokens.dim(1), h = word_.value.dim(1);
+  tokens_ = tokens;
+  Tensor out = Tensor::empty({s, b, h}, DType::F32, word_.value.device());
+  core::embedding_forward(tokens, word_.value, vocab_start_, out);
+  reduce_from_tp_region(parallel_, out);  // each rank looked up only its vocabulary range
+  if (position_.defined()) {
+    if (positions.defined()) {
+      positions_ = positions;
+    } else {
+      positions_ = Tensor::empty({s, b}, DType::I64);
+      int64_t* p = positions_.data<int64_t>();
+      for (int64_t i = 0; i < s; ++i)
+        for (int64_t j = 0; j < b; ++j) p[i * b + j] = i;
+    }
+    Tensor pos = Tensor::empty({s, b, h}, DType::F32, out.device());
+    core::embedding_forward(positions_, position_.value, 0, pos);
+    core::add(out, pos, out);
+  }
+  dropped_ = dropout.training && dropout_p_ > 0;
+  if (dropped_) {
+    rng_ = dropout.stream(-1, DropoutSite::embedding);
+    core::dropout_forward(out, dropout_p_, rng_, out);
+  }
+  return out;
+}
+
+void EmbeddingLayer::backward(const Tensor& dy) {
+  Tensor grad = dy;
+  if (dropped_) {
+    grad = Tensor::empty(dy.shape(), dy.dtype(), dy.device());
+    core::dropout_backward(dy, dropout_p_, rng_, grad);
+  }
+  // Reduce-from-TP backward is the identity: every rank holds the full gradient.
+  core::embedding_backward(tokens_, grad, vocab_start_, word_.grad);
+  if (position_.defined()) core::embedding_backward(positions_, grad, 0, position_.grad);
+}
+
+void EmbeddingLayer::release() {
+  tokens_ = Tensor();
+  positions_ = Tensor();
+}
+
+}  // namespace mcpp::model

@@ -1,0 +1,32 @@
+#pragma once
+// Megatron's LanguageModelEmbedding: vocab-parallel word embedding (+ learned absolute position
+// embedding), then embedding dropout (--hidden-dropout). Output is sequence-first [s, b, h].
+#include "core/base/tensor.h"
+#include "core/model/model_config.h"
+#include "core/model/parallel_context.h"
+#include "core/model/param_buffer.h"
+#include "core/model/random_streams.h"
+
+namespace mcpp::model {
+
+class EmbeddingLayer {
+ public:
+  EmbeddingLayer(const ModelConfig& config, const ParallelContext& parallel, ParamRef word,
+                 ParamRef position);
+  // tokens I64 [s, b]; positions I64 [s, b] or undefined (= sequence index).
+  Tensor forward(const Tensor& tokens, const Tensor& positions, const DropoutState& dropout);
+  // Accumulates the embedding tables' gradients from dy [s, b, h].
+  void backward(const Tensor& dy);
+  void release();
+
+ private:
+  float dropout_p_;
+  const ParallelContext& parallel_;
+  ParamRef word_, position_;
+  int64_t vocab_start_;
+  Tensor tokens_, positions_;
+  PhiloxStream rng_;
+  bool dropped_ = false;
+};
+
+}  // namespace mcpp::model

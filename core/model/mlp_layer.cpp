@@ -1,0 +1,52 @@
+#include "core/model/mlp_layer.h"
+
+#include "core/kernels/elementwise.h"
+#include "core/kernels/gelu.h"
+#include "core/kernels/linear.h"
+#include "core/kernels/swiglu.h"
+#include "core/model/tp_mappings.h"
+
+namespace mcpp::model {
+
+MlpLayer::MlpLayer(const ModelConfig& config, const ParallelContext& parallel, MlpParams params)
+    : parallel_(parallel), swiglu_(config.swiglu), params_(std::move(params)) {}
+
+Tensor MlpLayer::forward(const Tensor& x) {
+  const int64_t s = x.dim(0), b = x.dim(1), h = x.dim(2);
+  const int64_t rows = params_.fc1_weight.value.dim(0);
+  const int64_t width = swiglu_ ? rows / 2 : rows;
+  x_ = x;
+  fc1_out_ = Tensor::empty({s, b, rows}, DType::F32, x.device());
+  core::linear_forward(x, params_.fc1_weight.value, params_.fc1_bias.value, fc1_out_);
+  activation_ = Tensor::empty({s, b, width}, DType::F32, x.device());
+  if (swiglu_)
+    core::swiglu_forward(fc1_out_, activation_);
+  else
+    core::gelu_forward(fc1_out_, Tensor(), activation_);
+  Tensor out = Tensor::empty({s, b, h}, DType::F32, x.device());
+  core::linear_forward(activation_, params_.fc2_weight.value, Tensor(), out);
+  reduce_from_tp_region(parallel_, out);
+  if (params_.fc2_bias.defined()) core::bias_add(out, params_.fc2_bias.value, out);
+  return out;
+}
+
+Tensor MlpLayer::backward(const Tensor& dy) {
+  if (params_.fc2_bias.defined()) core::bias_grad(dy, params_.fc2_bias.grad);
+  Tensor dactivation = Tensor::empty(activation_.shape(), DType::F32, dy.device());
+  core::linear_backward(activation_, params_.fc2_weight.value, dy, dactivation,
+                        params_.fc2_weight.grad, Tensor());
+  Tensor dfc1 = Tensor::empty(fc1_out_.shape(), DType::F32, dy.device());
+  if (swiglu_)
+    core::swiglu_backward(fc1_out_, dactivation, dfc1);
+  else
+    core::gelu_backward(fc1_out_, Tensor(), dactivation, dfc1, Tensor());
+  Tensor dx = Tensor::empty(x_.shape(), DType::F32, dy.device());
+  core::linear_backward(x_, params_.fc1_weight.value, dfc1, dx, params_.fc1_weight.grad,
+                        params_.fc1_bias.grad);
+  copy_to_tp_region_backward(parallel_, dx);
+  return dx;
+}
+
+void MlpLayer::release() { x_ = fc1_out_ = activation_ = Tensor(); }
+
+}  // namespace mcpp::model

@@ -1,0 +1,30 @@
+#pragma once
+// Megatron's MLP for this rank's shard: column-parallel fc1 (with SwiGLU the shard's rows are
+// [gate_shard ; up_shard]), GELU (tanh) or SwiGLU, row-parallel fc2 whose partial sums are
+// all-reduced over TP before the (replicated) bias is added.
+#include "core/base/tensor.h"
+#include "core/model/model_config.h"
+#include "core/model/parallel_context.h"
+#include "core/model/param_buffer.h"
+
+namespace mcpp::model {
+
+struct MlpParams {
+  ParamRef fc1_weight, fc1_bias, fc2_weight, fc2_bias;
+};
+
+class MlpLayer {
+ public:
+  MlpLayer(const ModelConfig& config, const ParallelContext& parallel, MlpParams params);
+  Tensor forward(const Tensor& x);  // [s, b, h] -> [s, b, h]
+  Tensor backward(const Tensor& dy);
+  void release();
+
+ private:
+  const ParallelContext& parallel_;
+  bool swiglu_;
+  MlpParams params_;
+  Tensor x_, fc1_out_, activation_;
+};
+
+}  // namespace mcpp::model

@@ -1,0 +1,26 @@
+#pragma once
+// LayerNorm or RMSNorm over the hidden dimension (--normalization), caching its input and
+// statistics for backward.
+#include "core/base/tensor.h"
+#include "core/model/model_config.h"
+#include "core/model/param_buffer.h"
+
+namespace mcpp::model {
+
+class NormLayer {
+ public:
+  NormLayer(const ModelConfig& config, ParamRef weight, ParamRef bias);
+  // x [..., h] -> new tensor [..., h].
+  Tensor forward(const Tensor& x);
+  // dy -> dx (new tensor); weight/bias gradients accumulate.
+  Tensor backward(const Tensor& dy);
+  void release();
+
+ private:
+  Normalization kind_;
+  float eps_;
+  ParamRef weight_, bias_;
+  Tensor x_, mean_, rstd_;
+};
+
+}  // namespace mcpp::model

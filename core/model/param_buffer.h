@@ -1,0 +1,73 @@
+#pragma once
+// Parameters and their gradients in contiguous buffers, as Megatron's DDP lays them out
+// (param_and_grad_buffer.py): one param buffer and one fp32 grad buffer per group of
+// (param dtype, grad dtype, is_expert), parameters placed in REVERSE registration order (about
+// the order gradients become ready in backward). Every parameter and gradient is a Tensor view
+// into its group's buffer, so data-parallel buckets and distributed-optimizer shards are further
+// views of the same memory.
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/base/tensor.h"
+#include "core/model/param_info.h"
+
+namespace mcpp::model {
+
+// A parameter as a layer sees it: its values and its fp32 gradient accumulator (both views into
+// the buffers). Undefined tensors stand for an absent parameter (e.g. no bias).
+struct ParamRef {
+  Tensor value;
+  Tensor grad;
+  bool defined() const { return value.defined(); }
+};
+
+struct ParamBufferGroup {
+  DType param_dtype = DType::F32;
+  DType grad_dtype = DType::F32;
+  bool is_expert = false;
+  Tensor params;             // flat [numel]
+  Tensor grads;              // flat [numel]
+  std::vector<int> members;  // parameter indices in layout order (reverse registration)
+};
+
+class ParamBuffer {
+ public:
+  // `align` rounds every parameter's start up to a multiple of that many elements (Megatron's
+  // distributed optimizer uses 64; plain DDP 1). Padding elements are zero.
+  ParamBuffer(std::vector<ParamInfo> infos, DType param_dtype, Device device, int64_t align = 1);
+
+  int size() const { return static_cast<int>(infos_.size()); }
+  const ParamInfo& info(int index) const { return infos_[index]; }
+  const Tensor& param(int index) const { return params_[index]; }
+  const Tensor& grad(int index) const { return grads_[index]; }
+  // Index of the parameter with this state-dict key; throws when there is none.
+  int index_of(const std::string& key) const;
+  bool contains(const std::string& key) const { return index_.count(key) != 0; }
+  const Tensor& param(const std::string& key) const { return params_[index_of(key)]; }
+  const Tensor& grad(const std::string& key) const { return grads_[index_of(key)]; }
+
+  // The parameter with this key, or an undefined ParamRef when the model has none.
+  ParamRef ref(const std::string& key) const;
+
+  const std::vector<ParamBufferGroup>& groups() const { return groups_; }
+  int group_of(int index) const { return group_of_[index]; }
+  // Element offset of the parameter inside its group's buffers.
+  int64_t offset_of(int index) const { return offset_of_[index]; }
+
+  void zero_grads();
+  int64_t total_numel() const;  // parameters only, without padding
+
+ private:
+  std::vector<ParamInfo> infos_;
+  std::vector<Tensor> params_, grads_;
+  std::vector<int> group_of_;
+  std::vector<int64_t> offset_of_;
+  std::vector<ParamBufferGroup> groups_;
+  std::map<std::string, int> index_;
+};
+
+// Fills every parameter with Megatron's initial values (param_init.cpp).
+void initialize_parameters(const ParamBuffer& buffer, uint64_t seed);
+
+}  // namespace mcpp::model

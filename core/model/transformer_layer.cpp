@@ -1,0 +1,78 @@
+#include "core/model/transformer_layer.h"
+
+#include "core/kernels/dropout.h"
+#include "core/kernels/elementwise.h"
+
+namespace mcpp::model {
+
+namespace {
+std::string layer_prefix(int layer) { return "decoder.layers." + std::to_string(layer) + "."; }
+
+AttentionParams attention_params(const ParamBuffer& p, const std::string& prefix) {
+  const std::string a = prefix + "self_attention.";
+  return {p.ref(a + "linear_qkv.weight"), p.ref(a + "linear_qkv.bias"),
+          p.ref(a + "linear_proj.weight"), p.ref(a + "linear_proj.bias")};
+}
+
+MlpParams mlp_params(const ParamBuffer& p, const std::string& prefix) {
+  const std::string m = prefix + "mlp.";
+  return {p.ref(m + "linear_fc1.weight"), p.ref(m + "linear_fc1.bias"), p.ref(m + "linear_fc2.weight"),
+          p.ref(m + "linear_fc2.bias")};
+}
+}  // namespace
+
+TransformerLayer::TransformerLayer(const ModelConfig& config, const ParallelContext& parallel,
+                                   const ParamBuffer& params, int global_layer)
+    : hidden_dropout_(static_cast<float>(config.hidden_dropout)),
+      global_layer_(global_layer),
+      input_norm_(config, params.ref(layer_prefix(global_layer) + "input_layernorm.weight"),
+                  params.ref(layer_prefix(global_layer) + "input_layernorm.bias")),
+      pre_mlp_norm_(config, params.ref(layer_prefix(global_layer) + "pre_mlp_layernorm.weight"),
+                    params.ref(layer_prefix(global_layer) + "pre_mlp_layernorm.bias")),
+      attention_(config, parallel, global_layer, attention_params(params, layer_prefix(global_layer))),
+      mlp_(config, parallel, mlp_params(params, layer_prefix(global_layer))) {}
+
+Tensor TransformerLayer::forward(const Tensor& x, const Tensor& doc_offsets, const DropoutState& dropout) {
+  dropped_ = dropout.training && hidden_dropout_ > 0;
+  attention_rng_ = dropout.stream(global_layer_, DropoutSite::post_attention);
+  mlp_rng_ = dropout.stream(global_layer_, DropoutSite::post_mlp);
+
+  Tensor attention_out = attention_.forward(input_norm_.forward(x), doc_offsets, dropout);
+  if (dropped_) core::dropout_forward(attention_out, hidden_dropout_, attention_rng_, attention_out);
+  Tensor hidden = Tensor::empty(x.shape(), DType::F32, x.device());
+  core::add(x, attention_out, hidden);
+
+  Tensor mlp_out = mlp_.forward(pre_mlp_norm_.forward(hidden));
+  if (dropped_) core::dropout_forward(mlp_out, hidden_dropout_, mlp_rng_, mlp_out);
+  core::add(hidden, mlp_out, mlp_out);
+  return mlp_out;
+}
+
+Tensor TransformerLayer::backward(const Tensor& dy) {
+  // out = hidden + dropout(mlp(norm(hidden))): d hidden = dy + norm'(mlp'(dropout'(dy))).
+  Tensor dmlp = Tensor::empty(dy.shape(), DType::F32, dy.device());
+  if (dropped_)
+    core::dropout_backward(dy, hidden_dropout_, mlp_rng_, dmlp);
+  else
+    core::copy(dy, dmlp);
+  Tensor dhidden = pre_mlp_norm_.backward(mlp_.backward(dmlp));
+  core::add(dhidden, dy, dhidden);
+
+  Tensor dattention = Tensor::empty(dy.shape(), DType::F32, dy.device());
+  if (dropped_)
+    core::dropout_backward(dhidden, hidden_dropout_, attention_rng_, dattention);
+  else
+    core::copy(dhidden, dattention);
+  Tensor dx = input_norm_.backward(attention_.backward(dattention));
+  core::add(dx, dhidden, dx);
+  return dx;
+}
+
+void TransformerLayer::release() {
+  input_norm_.release();
+  pre_mlp_norm_.release();
+  attention_.release();
+  mlp_.release();
+}
+
+}  // namespace mcpp::model
