@@ -31,11 +31,12 @@ void AttentionLayer::run_core() {
   core::attention_forward(q_, k_, v_, options_, context_, lse_);
 }
 
-Tensor AttentionLayer::forward(const Tensor& x, const Tensor& doc_offsets, const DropoutState& dropout) {
+Tensor AttentionLayer::forward(const Tensor& x_local, const Tensor& doc_offsets, const DropoutState& dropout) {
+  // Column-parallel QKV on the full sequence (gathered with --sequence-parallel).
+  const Tensor x = enter_column_parallel(parallel_, x_local);
   const int64_t s = x.dim(0), b = x.dim(1), h = x.dim(2);
   const Device device = x.device();
   x_ = x;
-  // Column-parallel QKV (copy-to-TP-region forward is the identity).
   Tensor qkv = Tensor::empty({s, b, params_.qkv_weight.value.dim(0)}, DType::F32, device);
   core::linear_forward(x, params_.qkv_weight.value, params_.qkv_bias.value, qkv);
   q_ = Tensor::empty({s, b, local_heads_, head_dim_}, DType::F32, device);
@@ -56,11 +57,12 @@ Tensor AttentionLayer::forward(const Tensor& x, const Tensor& doc_offsets, const
     options_.dropout_rng = dropout.stream(global_layer_, DropoutSite::attention_probs);
   }
   run_core();
-  // Row-parallel projection: partial sums over this rank's heads, reduced, then the bias.
-  Tensor out = Tensor::empty({s, b, h}, DType::F32, device);
+  // Row-parallel projection: partial sums over this rank's heads, reduced (and scattered along
+  // the sequence with SP), then the bias.
+  Tensor partial = Tensor::empty({s, b, h}, DType::F32, device);
   core::linear_forward(context_.view({s, b, int64_t(local_heads_) * head_dim_}),
-                       params_.proj_weight.value, Tensor(), out);
-  reduce_from_tp_region(parallel_, out);
+                       params_.proj_weight.value, Tensor(), partial);
+  Tensor out = leave_row_parallel(parallel_, partial);
   if (params_.proj_bias.defined()) core::bias_add(out, params_.proj_bias.value, out);
   if (recompute_core_) {
     context_ = Tensor();
@@ -69,11 +71,12 @@ Tensor AttentionLayer::forward(const Tensor& x, const Tensor& doc_offsets, const
   return out;
 }
 
-Tensor AttentionLayer::backward(const Tensor& dy) {
-  const int64_t s = dy.dim(0), b = dy.dim(1);
-  const Device device = dy.device();
+Tensor AttentionLayer::backward(const Tensor& dy_local) {
+  const Device device = dy_local.device();
   if (!context_.defined()) run_core();  // selective recompute
-  if (params_.proj_bias.defined()) core::bias_grad(dy, params_.proj_bias.grad);
+  if (params_.proj_bias.defined()) core::bias_grad(dy_local, params_.proj_bias.grad);
+  const Tensor dy = leave_row_parallel_backward(parallel_, dy_local);
+  const int64_t s = dy.dim(0), b = dy.dim(1);
   const int64_t width = int64_t(local_heads_) * head_dim_;
   Tensor dcontext = Tensor::empty({s, b, local_heads_, head_dim_}, DType::F32, device);
   core::linear_backward(context_.view({s, b, width}), params_.proj_weight.value, dy,
@@ -92,12 +95,11 @@ Tensor AttentionLayer::backward(const Tensor& dy) {
   Tensor dx = Tensor::empty(x_.shape(), DType::F32, device);
   core::linear_backward(x_, params_.qkv_weight.value, dqkv, dx, params_.qkv_weight.grad,
                         params_.qkv_bias.grad);
-  copy_to_tp_region_backward(parallel_, dx);
   if (recompute_core_) {
     context_ = Tensor();
     lse_ = Tensor();
   }
-  return dx;
+  return enter_column_parallel_backward(parallel_, dx);
 }
 
 void AttentionLayer::release() {

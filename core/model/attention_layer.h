@@ -21,7 +21,8 @@ class AttentionLayer {
  public:
   AttentionLayer(const ModelConfig& config, const ParallelContext& parallel, int global_layer,
                  AttentionParams params);
-  // x [s, b, h]; doc_offsets I64 [b, m + 1] or undefined. Returns [s, b, h] (bias included).
+  // x [s, b, h] ([s/tp, b, h] with --sequence-parallel); doc_offsets I64 [b, m + 1] or
+  // undefined. Returns the same shape as x (bias included).
   Tensor forward(const Tensor& x, const Tensor& doc_offsets, const DropoutState& dropout);
   Tensor backward(const Tensor& dy);
   void release();

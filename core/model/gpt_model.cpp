@@ -1,57 +1,113 @@
 #include "core/model/gpt_model.h"
 
 #include "core/base/error.h"
-#include "core/kernels/cross_entropy.h"
 #include "core/kernels/linear.h"
 #include "core/model/tensor_layout.h"
 #include "core/model/tp_mappings.h"
+#include "core/model/vocab_parallel_loss.h"
 
 namespace mcpp::model {
 
-GPTModel::GPTModel(ModelConfig config, const ParallelContext& parallel, Device device)
-    : config_(std::move(config)), parallel_(parallel) {
+namespace {
+
+bool starts_with(const std::string& text, const std::string& prefix) { return text.rfind(prefix, 0) == 0; }
+
+// The parameters of one pipeline stage, in registration order. A last stage without the
+// embedding but with tied embeddings gets the output layer as a `shared` copy of the word
+// embedding, initialised from the same Philox stream (compat §4.4).
+std::vector<ParamInfo> stage_param_infos(const ModelConfig& config, const ParallelContext& parallel,
+                                         const PipelineStage& stage) {
+  std::vector<ParamInfo> all = gpt_param_infos(config, parallel), kept;
+  const int end_layer = stage.first_layer + stage.num_layers;
+  for (ParamInfo& info : all) {
+    bool keep = false;
+    if (starts_with(info.key, "embedding.")) {
+      keep = stage.pre_process;
+    } else if (starts_with(info.key, "decoder.layers.")) {
+      const int layer = std::stoi(info.key.substr(std::string("decoder.layers.").size()));
+      keep = layer >= stage.first_layer && layer < end_layer;
+    } else {  // final norm, output layer
+      keep = stage.post_process;
+    }
+    if (keep) kept.push_back(std::move(info));
+  }
+  // Megatron registers the output layer last, after the final norm.
+  if (stage.post_process && !stage.pre_process && !config.untie_embeddings) {
+    for (const ParamInfo& info : gpt_param_infos(config, parallel)) {
+      if (info.key != "embedding.word_embeddings.weight") continue;
+      ParamInfo copy = info;
+      copy.key = "output_layer.weight";
+      copy.init_key = info.key;
+      copy.shared = true;
+      kept.push_back(std::move(copy));
+    }
+  }
+  return kept;
+}
+
+}  // namespace
+
+GPTModel::GPTModel(ModelConfig config, const ParallelContext& parallel, Device device, const BufferLayout& layout,
+                   const PipelineStage& stage)
+    : config_(std::move(config)), parallel_(parallel), stage_(stage) {
   check(parallel.tp_comm != nullptr, "the model needs a tensor-parallel communicator");
-  check(parallel.tp_size == 1 || !parallel.sequence_parallel,
-        "--sequence-parallel is not supported by the model yet");
-  check(parallel.tp_size == 1,
-        "--tensor-model-parallel-size > 1 needs vocab-parallel cross-entropy, which the model "
-        "does not have yet");
-  check(parallel.pp_size == 1 && parallel.cp_size == 1 && parallel.ep_size == 1,
-        "pipeline, context and expert parallelism are not supported by the model yet");
+  check(parallel.tp_comm->size() == parallel.tp_size && parallel.tp_comm->rank() == parallel.tp_rank,
+        "internal: the tensor-parallel communicator does not match the parallel context");
+  check(parallel.cp_size == 1 && parallel.ep_size == 1,
+        "context and expert parallelism are not supported by the model yet");
   check(device == Device::CPU, "the model runs on the CPU backend only for now");
-  params_ = std::make_unique<ParamBuffer>(gpt_param_infos(config_, parallel), DType::F32, device);
+  if (stage_.num_layers < 0) stage_.num_layers = config_.num_layers - stage_.first_layer;
+  check(stage_.first_layer >= 0 && stage_.num_layers >= 0 &&
+            stage_.first_layer + stage_.num_layers <= config_.num_layers,
+        "internal: pipeline stage layers outside the model");
+  check(parallel.pp_size > 1 || (stage_.pre_process && stage_.post_process && stage_.num_layers == config_.num_layers),
+        "internal: a partial model needs a pipeline-parallel context");
+  params_ = std::make_unique<ParamBuffer>(stage_param_infos(config_, parallel, stage_), DType::F32, device, layout);
   initialize_parameters(*params_, config_.seed);
   dropout_.seed = config_.seed;
 
   const ParamBuffer& p = *params_;
-  embedding_ = std::make_unique<EmbeddingLayer>(config_, parallel_, p.ref("embedding.word_embeddings.weight"),
-                                                p.ref("embedding.position_embeddings.weight"));
-  for (int layer = 0; layer < config_.num_layers; ++layer) {
+  if (stage_.pre_process)
+    embedding_ = std::make_unique<EmbeddingLayer>(config_, parallel_, p.ref("embedding.word_embeddings.weight"),
+                                                  p.ref("embedding.position_embeddings.weight"));
+  for (int layer = stage_.first_layer; layer < stage_.first_layer + stage_.num_layers; ++layer) {
     layers_.push_back(std::make_unique<TransformerLayer>(config_, parallel_, p, layer));
     layers_.back()->set_selective_recompute(config_.recompute == RecomputeGranularity::selective);
   }
-  final_norm_ = std::make_unique<NormLayer>(config_, p.ref("decoder.final_layernorm.weight"),
-                                            p.ref("decoder.final_layernorm.bias"));
-  // Tied: the output layer multiplies by the word embedding and its gradient accumulates there.
-  output_weight_ = config_.untie_embeddings ? p.ref("output_layer.weight")
-                                            : p.ref("embedding.word_embeddings.weight");
-  segments_ = recompute_segments(config_, config_.num_layers);
+  if (stage_.post_process) {
+    final_norm_ = std::make_unique<NormLayer>(config_, p.ref("decoder.final_layernorm.weight"),
+                                              p.ref("decoder.final_layernorm.bias"));
+    // Tied: the output layer multiplies by the word embedding and its gradient accumulates there
+    // (on a last stage without the embedding: in its shared copy).
+    output_weight_ = p.contains("output_layer.weight") ? p.ref("output_layer.weight")
+                                                       : p.ref("embedding.word_embeddings.weight");
+  }
+  segments_ = recompute_segments(config_, stage_.num_layers);
 }
 
-LossPair GPTModel::forward(const MicroBatch& batch) {
-  check(batch.tokens.defined() && batch.labels.defined(), "a micro-batch needs tokens and labels");
-  check(batch.tokens.shape() == batch.labels.shape(), "micro-batch tokens and labels differ in shape");
+LossPair GPTModel::forward(const MicroBatch& batch, const Tensor& input) {
+  check(batch.tokens.defined() && (batch.labels.defined() || !stage_.post_process),
+        "a micro-batch needs tokens and labels");
+  check(!batch.labels.defined() || batch.tokens.shape() == batch.labels.shape(),
+        "micro-batch tokens and labels differ in shape");
   const int64_t b = batch.tokens.dim(0), s = batch.tokens.dim(1);
   check(s <= config_.max_position_embeddings || config_.position_embedding != PositionEmbedding::learned_absolute,
         "sequence length " + std::to_string(s) + " exceeds --max-position-embeddings");
+  check(!sequence_parallel_on(parallel_) || s % parallel_.tp_size == 0,
+        "--sequence-parallel needs --seq-length divisible by --tensor-model-parallel-size");
   forward_dropout_ = dropout_;
-  const Tensor tokens = to_sequence_first(batch.tokens);
-  labels_ = to_sequence_first(batch.labels).view({s * b});
-  loss_mask_ = batch.loss_mask.defined() ? to_sequence_first(batch.loss_mask).view({s * b}) : Tensor();
   doc_offsets_ = batch.doc_offsets;
-  const Tensor positions = batch.position_ids.defined() ? to_sequence_first(batch.position_ids) : Tensor();
+  forward_done_ = true;
 
-  Tensor hidden = embedding_->forward(tokens, positions, forward_dropout_);
+  Tensor hidden;
+  if (stage_.pre_process) {
+    const Tensor tokens = to_sequence_first(batch.tokens);
+    const Tensor positions = batch.position_ids.defined() ? to_sequence_first(batch.position_ids) : Tensor();
+    hidden = embedding_->forward(tokens, positions, forward_dropout_);
+  } else {
+    check(input.defined(), "internal: a pipeline stage after the first needs its input activation");
+    hidden = input;
+  }
   segment_inputs_.assign(segments_.size(), Tensor());
   for (size_t g = 0; g < segments_.size(); ++g) {
     const RecomputeSegment& segment = segments_[g];
@@ -61,36 +117,46 @@ LossPair GPTModel::forward(const MicroBatch& batch) {
     if (segment.recompute)
       for (int layer = segment.begin; layer < segment.end; ++layer) layers_[layer]->release();
   }
-  final_out_ = final_norm_->forward(hidden);
+  if (!stage_.post_process) {
+    stage_output_ = hidden;
+    return LossPair{};
+  }
 
-  // Column-parallel output layer (copy-to-TP forward is the identity): logits of this rank's
+  labels_ = to_sequence_first(batch.labels).view({s * b});
+  loss_mask_ = batch.loss_mask.defined() ? to_sequence_first(batch.loss_mask).view({s * b}) : Tensor();
+  // Column-parallel output layer on the full sequence (gathered with SP): logits of this rank's
   // vocabulary range.
+  final_out_ = enter_column_parallel(parallel_, final_norm_->forward(hidden));
   const int64_t h = config_.hidden;
   logits_ = Tensor::empty({s * b, output_weight_.value.dim(0)}, DType::F32, final_out_.device());
   core::linear_forward(final_out_.view({s * b, h}), output_weight_.value, Tensor(), logits_);
-  Tensor losses = Tensor::empty({s * b}, DType::F32, logits_.device());
   lse_ = Tensor::empty({s * b}, DType::F32, logits_.device());
   Tensor totals = Tensor::empty({2}, DType::F32, logits_.device());
-  core::cross_entropy_forward(logits_, labels_, loss_mask_, core::CrossEntropyOptions{}, losses, lse_, totals);
+  vocab_parallel_cross_entropy_forward(parallel_, logits_, labels_, loss_mask_, lse_, totals);
   const float* t = totals.data<float>();
   return LossPair{t[0], t[1]};
 }
 
-void GPTModel::backward(float loss_grad_scale) {
-  check(logits_.defined(), "GPTModel::backward called without a preceding forward");
-  const int64_t h = config_.hidden;
-  const int64_t rows = logits_.dim(0);
-  // The logits buffer becomes its own gradient.
-  core::cross_entropy_backward(logits_, labels_, loss_mask_, lse_, loss_grad_scale,
-                               core::CrossEntropyOptions{}, logits_);
-  Tensor dfinal = Tensor::empty(final_out_.shape(), DType::F32, final_out_.device());
-  core::linear_backward(final_out_.view({rows, h}), output_weight_.value, logits_, dfinal.view({rows, h}),
-                        output_weight_.grad, Tensor());
-  copy_to_tp_region_backward(parallel_, dfinal);
-  logits_ = final_out_ = lse_ = Tensor();
-
-  Tensor grad = final_norm_->backward(dfinal);
-  final_norm_->release();
+void GPTModel::backward(float loss_grad_scale, const Tensor& output_grad) {
+  check(forward_done_, "GPTModel::backward called without a preceding forward");
+  forward_done_ = false;
+  Tensor grad;
+  if (stage_.post_process) {
+    const int64_t h = config_.hidden;
+    const int64_t rows = logits_.dim(0);
+    // The logits buffer becomes its own gradient.
+    vocab_parallel_cross_entropy_backward(parallel_, logits_, labels_, loss_mask_, lse_, loss_grad_scale, logits_);
+    Tensor dfinal = Tensor::empty(final_out_.shape(), DType::F32, final_out_.device());
+    core::linear_backward(final_out_.view({rows, h}), output_weight_.value, logits_, dfinal.view({rows, h}),
+                          output_weight_.grad, Tensor());
+    logits_ = final_out_ = lse_ = Tensor();
+    grad = final_norm_->backward(enter_column_parallel_backward(parallel_, dfinal));
+    final_norm_->release();
+  } else {
+    check(output_grad.defined(), "internal: a pipeline stage before the last needs its output gradient");
+    grad = output_grad;
+    stage_output_ = Tensor();
+  }
   for (size_t g = segments_.size(); g-- > 0;) {
     const RecomputeSegment& segment = segments_[g];
     if (segment.recompute) {
@@ -104,8 +170,12 @@ void GPTModel::backward(float loss_grad_scale) {
     }
     segment_inputs_[g] = Tensor();
   }
-  embedding_->backward(grad);
-  embedding_->release();
+  if (stage_.pre_process) {
+    embedding_->backward(grad);
+    embedding_->release();
+  } else {
+    stage_input_grad_ = grad;
+  }
 }
 
 }  // namespace mcpp::model

@@ -11,7 +11,8 @@ namespace mcpp::model {
 MlpLayer::MlpLayer(const ModelConfig& config, const ParallelContext& parallel, MlpParams params)
     : parallel_(parallel), swiglu_(config.swiglu), params_(std::move(params)) {}
 
-Tensor MlpLayer::forward(const Tensor& x) {
+Tensor MlpLayer::forward(const Tensor& x_local) {
+  const Tensor x = enter_column_parallel(parallel_, x_local);  // full sequence with SP
   const int64_t s = x.dim(0), b = x.dim(1), h = x.dim(2);
   const int64_t rows = params_.fc1_weight.value.dim(0);
   const int64_t width = swiglu_ ? rows / 2 : rows;
@@ -23,15 +24,16 @@ Tensor MlpLayer::forward(const Tensor& x) {
     core::swiglu_forward(fc1_out_, activation_);
   else
     core::gelu_forward(fc1_out_, Tensor(), activation_);
-  Tensor out = Tensor::empty({s, b, h}, DType::F32, x.device());
-  core::linear_forward(activation_, params_.fc2_weight.value, Tensor(), out);
-  reduce_from_tp_region(parallel_, out);
+  Tensor partial = Tensor::empty({s, b, h}, DType::F32, x.device());
+  core::linear_forward(activation_, params_.fc2_weight.value, Tensor(), partial);
+  Tensor out = leave_row_parallel(parallel_, partial);
   if (params_.fc2_bias.defined()) core::bias_add(out, params_.fc2_bias.value, out);
   return out;
 }
 
-Tensor MlpLayer::backward(const Tensor& dy) {
-  if (params_.fc2_bias.defined()) core::bias_grad(dy, params_.fc2_bias.grad);
+Tensor MlpLayer::backward(const Tensor& dy_local) {
+  if (params_.fc2_bias.defined()) core::bias_grad(dy_local, params_.fc2_bias.grad);
+  const Tensor dy = leave_row_parallel_backward(parallel_, dy_local);
   Tensor dactivation = Tensor::empty(activation_.shape(), DType::F32, dy.device());
   core::linear_backward(activation_, params_.fc2_weight.value, dy, dactivation,
                         params_.fc2_weight.grad, Tensor());
@@ -43,8 +45,7 @@ Tensor MlpLayer::backward(const Tensor& dy) {
   Tensor dx = Tensor::empty(x_.shape(), DType::F32, dy.device());
   core::linear_backward(x_, params_.fc1_weight.value, dfc1, dx, params_.fc1_weight.grad,
                         params_.fc1_bias.grad);
-  copy_to_tp_region_backward(parallel_, dx);
-  return dx;
+  return enter_column_parallel_backward(parallel_, dx);
 }
 
 void MlpLayer::release() { x_ = fc1_out_ = activation_ = Tensor(); }

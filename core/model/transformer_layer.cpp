@@ -2,6 +2,7 @@
 
 #include "core/kernels/dropout.h"
 #include "core/kernels/elementwise.h"
+#include "core/model/tp_mappings.h"
 
 namespace mcpp::model {
 
@@ -23,7 +24,8 @@ MlpParams mlp_params(const ParamBuffer& p, const std::string& prefix) {
 
 TransformerLayer::TransformerLayer(const ModelConfig& config, const ParallelContext& parallel,
                                    const ParamBuffer& params, int global_layer)
-    : hidden_dropout_(static_cast<float>(config.hidden_dropout)),
+    : parallel_(parallel),
+      hidden_dropout_(static_cast<float>(config.hidden_dropout)),
       global_layer_(global_layer),
       input_norm_(config, params.ref(layer_prefix(global_layer) + "input_layernorm.weight"),
                   params.ref(layer_prefix(global_layer) + "input_layernorm.bias")),
@@ -36,6 +38,8 @@ Tensor TransformerLayer::forward(const Tensor& x, const Tensor& doc_offsets, con
   dropped_ = dropout.training && hidden_dropout_ > 0;
   attention_rng_ = dropout.stream(global_layer_, DropoutSite::post_attention);
   mlp_rng_ = dropout.stream(global_layer_, DropoutSite::post_mlp);
+  // With --sequence-parallel x is this rank's sequence slice: draw by global element index.
+  attention_rng_.offset = mlp_rng_.offset = sequence_element_offset(parallel_, x);
 
   Tensor attention_out = attention_.forward(input_norm_.forward(x), doc_offsets, dropout);
   if (dropped_) core::dropout_forward(attention_out, hidden_dropout_, attention_rng_, attention_out);

@@ -24,6 +24,7 @@ class TransformerLayer {
   void set_selective_recompute(bool on) { attention_.set_recompute_core(on); }
 
  private:
+  const ParallelContext& parallel_;
   float hidden_dropout_;
   int global_layer_;
   NormLayer input_norm_, pre_mlp_norm_;

@@ -158,6 +158,6 @@ TEST_CASE("the model rejects what it does not support yet with clear errors") {
   parallel.tp_size = 2;
   CHECK_THROWS_AS(GPTModel(gpt2_config(), parallel), mcpp::Error);
   parallel = ParallelContext::single(comm);
-  parallel.pp_size = 2;
+  parallel.cp_size = 2;
   CHECK_THROWS_AS(GPTModel(gpt2_config(), parallel), mcpp::Error);
 }
