@@ -7,6 +7,7 @@
 // (then only this rank's slice of each bucket, see bucket_shard(), holds the reduced gradient).
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "core/comm/communicator.h"
@@ -38,21 +39,47 @@ struct ShardRange {
 };
 ShardRange bucket_shard(const model::Bucket& bucket, int dp_rank, int dp_size);
 
+// Which backward part (GPTModel::set_backward_hook) makes a parameter's gradient final:
+// the transformer layer index, num_layers for the final norm and output layer, -1 for the
+// embedding (which, tied, also receives the output layer's gradient).
+int backward_part(const std::string& key, int num_layers);
+
 class GradReducer {
  public:
   // `dp_cp` reduces the dense buffers; expert buffers are not supported yet (checked).
-  GradReducer(const model::ParamBuffer& params, comm::Communicator& dp_cp, bool use_distributed_optimizer);
+  // `num_layers`: the model's total layer count (for backward_part()).
+  GradReducer(const model::ParamBuffer& params, comm::Communicator& dp_cp, bool use_distributed_optimizer,
+              int num_layers = 0);
+  ~GradReducer();
 
-  // After the last micro-batch's backward: scale and reduce every bucket, in buffer order (the
-  // order gradients become ready). Synchronous: the collectives are not overlapped with backward.
+  // Synchronous: after the last micro-batch's backward, scale and reduce every bucket in buffer
+  // order (the order gradients become ready).
   void reduce_gradients();
 
+  // Overlapped (--overlap-grad-reduce): call start_overlap() before the LAST micro-batch's
+  // backward with the model's hook routed to part_ready() (model.set_backward_hook), then
+  // finish() after it. A bucket's collective is launched (non-blocking, over MPI) as soon as
+  // every parameter in it is final; finish() launches any left and waits for all. With a
+  // communicator that has no non-blocking collectives the buckets are reduced in finish().
+  void start_overlap();
+  void part_ready(int part);
+  void finish();
+
   bool sharded() const { return sharded_; }
+  // Buckets launched from part_ready() (during backward) in the last overlapped reduction.
+  int launched_during_backward() const { return launched_early_; }
 
  private:
+  struct BucketState;
+  void launch(BucketState& bucket);
+
   const model::ParamBuffer& params_;
   comm::Communicator& dp_cp_;
   bool sharded_;
+  int num_layers_;
+  std::vector<BucketState> buckets_;
+  bool overlapping_ = false;
+  int launched_early_ = 0;
 };
 
 }  // namespace mcpp::parallel

@@ -45,6 +45,7 @@ class StageRunner {
     if (cached_ != mb) run_forward(mb);  // the caches hold a later micro-batch: replay
     const float scale =
         last_ ? static_cast<float>(1.0 / std::max(tokens_[mb], 1.0) / it_.num_microbatches) : 0.0f;
+    if (mb == it_.num_microbatches - 1 && it_.before_last_backward) it_.before_last_backward();
     model_.backward(scale, output_grad);
     cached_ = -1;
     inputs_[mb] = Tensor();

@@ -27,6 +27,9 @@ struct PipelineIteration {
   Shape activation_shape;
   // model.dropout().step for micro-batch m is first_dropout_step + m.
   uint64_t first_dropout_step = 0;
+  // Called right before the iteration's last backward (GradReducer::start_overlap with
+  // --overlap-grad-reduce, as Megatron enables grad sync there); may be empty.
+  std::function<void()> before_last_backward;
 };
 
 // Accumulates this stage's gradients for the iteration (the caller zeroes them first and reduces

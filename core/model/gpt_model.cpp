@@ -152,6 +152,7 @@ void GPTModel::backward(float loss_grad_scale, const Tensor& output_grad) {
     logits_ = final_out_ = lse_ = Tensor();
     grad = final_norm_->backward(enter_column_parallel_backward(parallel_, dfinal));
     final_norm_->release();
+    if (backward_hook_) backward_hook_(config_.num_layers);
   } else {
     check(output_grad.defined(), "internal: a pipeline stage before the last needs its output gradient");
     grad = output_grad;
@@ -167,12 +168,14 @@ void GPTModel::backward(float loss_grad_scale, const Tensor& output_grad) {
     for (int layer = segment.end - 1; layer >= segment.begin; --layer) {
       grad = layers_[layer]->backward(grad);
       layers_[layer]->release();
+      if (backward_hook_) backward_hook_(stage_.first_layer + layer);
     }
     segment_inputs_[g] = Tensor();
   }
   if (stage_.pre_process) {
     embedding_->backward(grad);
     embedding_->release();
+    if (backward_hook_) backward_hook_(-1);
   } else {
     stage_input_grad_ = grad;
   }

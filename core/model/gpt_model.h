@@ -3,6 +3,7 @@
 // (tied to the word embedding unless --untie-embeddings-and-output-weights) and fused
 // cross-entropy. Explicit forward and backward per micro-batch; parameters and fp32 gradients
 // live in a ParamBuffer and gradients ACCUMULATE across micro-batches until zero_grads().
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -65,6 +66,11 @@ class GPTModel {
   // last instead takes the gradient of its output (`output_grad`, the next stage's input
   // gradient) and, unless it is the first, leaves its input gradient in stage_input_grad().
   void backward(float loss_grad_scale, const Tensor& output_grad = Tensor());
+  // Called during backward each time a part's gradients are final for this backward, so
+  // data-parallel buckets can be reduced while backward goes on (--overlap-grad-reduce): with
+  // num_layers after the output layer and final norm, with the global layer index after each
+  // transformer layer, with -1 after the embedding. Empty: no calls.
+  void set_backward_hook(std::function<void(int part)> hook) { backward_hook_ = std::move(hook); }
   const Tensor& stage_output() const { return stage_output_; }
   const Tensor& stage_input_grad() const { return stage_input_grad_; }
   void zero_grads() { params_->zero_grads(); }
@@ -85,6 +91,7 @@ class GPTModel {
   // Cached for backward.
   std::vector<Tensor> segment_inputs_;
   Tensor stage_output_, stage_input_grad_;
+  std::function<void(int)> backward_hook_;
   bool forward_done_ = false;
   Tensor doc_offsets_, final_out_, logits_, labels_, loss_mask_, lse_;  // final_out_: full sequence
 };

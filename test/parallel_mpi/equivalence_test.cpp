@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <functional>
 #include <optional>
 #include <tuple>
 
@@ -75,11 +76,13 @@ model::MicroBatch sequence(const model::ModelConfig& c, int step, int index) {
 
 // Runs the micro-batches of one step, Megatron's way: each backward scaled by
 // 1 / tokens / num_microbatches. Returns (Σ loss_sum, Σ tokens) of this rank.
-std::pair<double, double> forward_backward(model::GPTModel& model, int step, int first, int count) {
+std::pair<double, double> forward_backward(model::GPTModel& model, int step, int first, int count,
+                                           const std::function<void()>& before_last_backward = {}) {
   double loss = 0, tokens = 0;
   model.zero_grads();
   for (int m = 0; m < count; ++m) {
     const model::LossPair pair = model.forward(sequence(model.config(), step, first + m));
+    if (m == count - 1 && before_last_backward) before_last_backward();
     model.backward(static_cast<float>(1.0 / std::max(pair.num_tokens, 1.0) / count));
     loss += pair.loss_sum;
     tokens += pair.num_tokens;
@@ -187,7 +190,12 @@ void check_equivalence(const model::ModelConfig& base, const Layout& layout) {
   }
   model::GPTModel model(config, context, Device::CPU, ddp_buffer_layout(ddp), stage);
   if (layout.bucket_size) CHECK(model.params().groups()[0].buckets.size() > 1);
-  GradReducer reducer(model.params(), *groups.dp_cp.comm, layout.distributed_optimizer);
+  GradReducer reducer(model.params(), *groups.dp_cp.comm, layout.distributed_optimizer, config.num_layers);
+  const bool overlap = ddp.overlap_grad_reduce;
+  if (overlap) model.set_backward_hook([&](int part) { reducer.part_ready(part); });
+  const std::function<void()> before_last_backward = [&] {
+    if (overlap) reducer.start_overlap();
+  };
   OptimizerOptions optimizer_options;
   optimizer_options.adam = kAdam;
   optimizer_options.clip_grad = kClip;
@@ -211,14 +219,20 @@ void check_equivalence(const model::ModelConfig& base, const Layout& layout) {
       iteration.num_microbatches = per_rank;
       iteration.microbatch = [&](int m) { return sequence(config, step, first + m); };
       iteration.activation_shape = pipeline_activation_shape(config, context, 1);
+      iteration.before_last_backward = before_last_backward;
       model.zero_grads();
       const model::LossPair total = run_one_f_one_b(model, *groups.pp.comm, iteration);
       loss = total.loss_sum;
       tokens = total.num_tokens;
     } else {
-      std::tie(loss, tokens) = forward_backward(model, step, first, per_rank);
+      std::tie(loss, tokens) = forward_backward(model, step, first, per_rank, before_last_backward);
     }
-    reducer.reduce_gradients();
+    if (overlap) {
+      reducer.finish();
+      if (dp > 1) CHECK(reducer.launched_during_backward() > 0);
+    } else {
+      reducer.reduce_gradients();
+    }
     all_reduce_sequence_parallel_grads(model.params(), *groups.tp.comm);
     all_reduce_embedding_grads(model.params(), groups.embedding.comm.get());
     optim::AdamStep adam_step = kStep;
@@ -241,7 +255,9 @@ void check_equivalence(const model::ModelConfig& base, const Layout& layout) {
 
 TEST_CASE("rank body: DP2", "[.][rank-dp2]") {
   check_equivalence(gpt2_config(), Layout{});
-  check_equivalence(llama_config(), Layout{});
+  Layout overlapped;
+  overlapped.bucket_size = 20000;  // --overlap-grad-reduce: buckets all-reduced during backward
+  check_equivalence(llama_config(), overlapped);
 }
 
 TEST_CASE("rank body: DP2 + distributed optimizer", "[.][rank-dp2-distopt]") {
@@ -296,6 +312,7 @@ TEST_CASE("rank body: PP2 x TP2 (SP) and PP2 x DP2 (distributed optimizer)", "[.
   layout.tp = 1;
   layout.sequence_parallel = false;
   layout.distributed_optimizer = true;
+  layout.bucket_size = 20000;
   check_equivalence(gpt2_config(), layout);
 }
 
