@@ -3,7 +3,8 @@
 // (rows grouped per query group: that group's query heads, its key head, its value head; TP
 // splits whole groups), RoPE on q and k, causal core attention (GQA, optional document
 // boundaries, attention dropout), row-parallel output projection whose partial sums are
-// all-reduced over TP before the (replicated) bias is added.
+// all-reduced over TP (reduce-scattered along the sequence with --sequence-parallel, the input
+// being all-gathered before QKV) before the (replicated) bias is added.
 #include "core/base/tensor.h"
 #include "core/kernels/attention.h"
 #include "core/model/model_config.h"
