@@ -265,6 +265,8 @@ std::vector<FlagSpec> build_registry() {
   add(impl("--pipeline-model-parallel-size", kParallel, K::kInt, "1", TO(parallel.pipeline_model_parallel_size)));
   add(impl("--num-layers-per-virtual-pipeline-stage", kParallel, K::kInt, "",
            TO(parallel.num_layers_per_virtual_pipeline_stage), "vp = (layers/pp)/this"));
+  add(rejected("--virtual-pipeline-model-parallel-size", kParallel, K::kInt, "",
+               "not a command-line flag in current Megatron; use --num-layers-per-virtual-pipeline-stage"));
   add(rejected("--num-virtual-stages-per-pipeline-rank", kParallel, K::kInt, "",
                "not implemented yet; use --num-layers-per-virtual-pipeline-stage"));
   add(rejected("--microbatch-group-size-per-virtual-pipeline-stage", kParallel, K::kInt, "", kNotYet));

@@ -134,6 +134,16 @@ void TensorBoardWriter::flush() {
   check(std::fflush(file_) == 0, "cannot write TensorBoard events to " + path_);
 }
 
+void write_iteration_scalars(TensorBoardWriter& writer, const IterationRecord& r) {
+  const double now = now_seconds();
+  writer.add_scalar("learning-rate", r.learning_rate, r.iteration, now);
+  writer.add_scalar("batch-size", static_cast<double>(r.global_batch_size), r.iteration, now);
+  if (!r.skipped) writer.add_scalar("lm loss", r.lm_loss, r.iteration, now);
+  writer.add_scalar("loss-scale", r.loss_scale, r.iteration, now);
+  if (r.grad_norm) writer.add_scalar("grad-norm", *r.grad_norm, r.iteration, now);
+  writer.add_scalar("iteration-time", r.seconds, r.iteration, now);
+}
+
 void TensorBoardWriter::write_record(std::string_view payload) {
   const std::string record = frame_record(payload);
   check(std::fwrite(record.data(), 1, record.size(), file_) == record.size(),

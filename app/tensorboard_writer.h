@@ -9,6 +9,8 @@
 #include <string>
 #include <string_view>
 
+#include "app/log_line.h"
+
 namespace mcpp::app {
 
 // CRC32C (Castagnoli) and TFRecord's masking of it.
@@ -40,5 +42,9 @@ class TensorBoardWriter {
   std::string path_;
   std::FILE* file_ = nullptr;
 };
+
+// Megatron's per-iteration scalars at step = record.iteration: learning-rate, batch-size, lm loss
+// (not on skipped steps), loss-scale, grad-norm (when there is one) and iteration-time (seconds).
+void write_iteration_scalars(TensorBoardWriter& writer, const IterationRecord& record);
 
 }  // namespace mcpp::app

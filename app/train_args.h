@@ -35,6 +35,8 @@ struct ModelArgs {
   double attention_dropout = 0.1;
   double hidden_dropout = 0.1;
   double init_method_std = 0.02;
+
+  bool operator==(const ModelArgs&) const = default;
 };
 
 struct TrainingArgs {
@@ -75,6 +77,8 @@ struct TrainingArgs {
   bool check_for_nan_in_loss_and_grad = true;
   bool deterministic_mode = false;
   bool exit_signal_handler = false;
+
+  bool operator==(const TrainingArgs&) const = default;
 };
 
 struct PrecisionArgs {
@@ -85,6 +89,8 @@ struct PrecisionArgs {
   double min_loss_scale = 1.0;
   double loss_scale_window = 1000;
   int64_t hysteresis = 2;
+
+  bool operator==(const PrecisionArgs&) const = default;
 };
 
 struct ParallelArgs {
@@ -102,6 +108,8 @@ struct ParallelArgs {
   std::optional<int64_t> decoder_last_pipeline_num_layers;
   bool use_tp_pp_dp_mapping = false;
   int64_t distributed_timeout_minutes = 10;
+
+  bool operator==(const ParallelArgs&) const = default;
 };
 
 struct DataArgs {
@@ -121,6 +129,8 @@ struct DataArgs {
   std::optional<std::string> merge_file;
   std::optional<int64_t> null_tokenizer_eod_id;
   int64_t num_workers = 2;
+
+  bool operator==(const DataArgs&) const = default;
 };
 
 struct CheckpointArgs {
@@ -135,6 +145,8 @@ struct CheckpointArgs {
   std::optional<int64_t> exit_interval;
   std::optional<int64_t> exit_duration_in_mins;
   std::string ckpt_format = "torch_dist";
+
+  bool operator==(const CheckpointArgs&) const = default;
 };
 
 struct LoggingArgs {
@@ -147,6 +159,8 @@ struct LoggingArgs {
   int64_t tensorboard_log_interval = 1;
   bool log_throughput = false;
   std::optional<std::string> metrics_file;  // ours: one JSON object per logged iteration
+
+  bool operator==(const LoggingArgs&) const = default;
 };
 
 // Flags Megatron does not have.
@@ -155,6 +169,8 @@ struct OwnArgs {
   std::optional<std::string> device;  // --device cpu|cuda; unset -> default_device()
   bool dry_run = false;
   std::optional<double> peak_tflops;  // --peak-tflops: per-device peak for MFU
+
+  bool operator==(const OwnArgs&) const = default;
 };
 
 // Values validate_train_args() computes from the flags (Megatron's validate_args).
@@ -169,6 +185,8 @@ struct DerivedArgs {
   int64_t virtual_pipeline_size = 1;
   bool use_rope = false;
   std::string recompute_granularity;  // "", "full" or "selective"
+
+  bool operator==(const DerivedArgs&) const = default;
 };
 
 struct TrainArgs {
@@ -183,6 +201,8 @@ struct TrainArgs {
   DerivedArgs derived;
   // Flags that were given but only tune Megatron's own speed: "--flag: why" once each.
   std::vector<std::string> no_effect_notes;
+
+  bool operator==(const TrainArgs&) const = default;
 };
 
 // Parses argv (argv[0] is the program). A --config file is read first, then every explicit

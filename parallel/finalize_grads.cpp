@@ -2,12 +2,6 @@
 
 namespace mcpp::parallel {
 
-void all_reduce_sequence_parallel_grads(const model::ParamBuffer& params, comm::Communicator& tp) {
-  if (tp.size() == 1) return;
-  for (int i = 0; i < params.size(); ++i)
-    if (params.info(i).sequence_parallel) tp.all_reduce(params.grad(i), comm::ReduceOp::sum);
-}
-
 void all_reduce_embedding_grads(const model::ParamBuffer& params, comm::Communicator* embedding) {
   if (embedding == nullptr || embedding->size() == 1) return;
   // The first stage holds the word embedding, the last its tied copy as the output layer.

@@ -9,7 +9,7 @@
 // on (seed, parameter stream id, global element index): a tensor-parallel shard draws exactly its
 // slice of the full tensor's values, and a dropout mask is the same on every device and layout.
 // Normals pair lanes (0,1) and (2,3) of a block through Box–Muller, keeping the same property.
-#include <cmath>
+#include <math.h>
 #include <cstdint>
 
 #include "core/base/host_device.h"
@@ -59,15 +59,17 @@ MCPP_HOST_DEVICE inline float philox_bits_to_uniform(uint32_t bits) {
 }
 
 // Two standard normals from two random words (Box–Muller). The first word gives a uniform in
-// (0, 1] so the logarithm is finite.
+// (0, 1] so the logarithm is finite. The transcendental functions run in fp64 and the results
+// are rounded to fp32: host libm and the CUDA device library then agree on practically every
+// value (their fp64 errors are far below an fp32 ulp), so initial weights match across devices.
 MCPP_HOST_DEVICE inline void philox_bits_to_normal2(uint32_t bits_a, uint32_t bits_b, float& z0,
                                                     float& z1) {
-  float u_radius = float((bits_a >> 8) + 1u) * 5.9604644775390625e-8f;
-  float u_angle = philox_bits_to_uniform(bits_b);
-  float radius = sqrtf(-2.0f * logf(u_radius));
-  float angle = 6.2831853071795864769f * u_angle;
-  z0 = radius * cosf(angle);
-  z1 = radius * sinf(angle);
+  double u_radius = double((bits_a >> 8) + 1u) * 5.9604644775390625e-8;  // 2^-24
+  double u_angle = double(bits_b >> 8) * 5.9604644775390625e-8;
+  double radius = sqrt(-2.0 * log(u_radius));
+  double angle = 6.283185307179586477 * u_angle;
+  z0 = float(radius * cos(angle));
+  z1 = float(radius * sin(angle));
 }
 
 // Uniforms of the 4 elements [4*block, 4*block + 4).

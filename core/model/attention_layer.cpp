@@ -31,14 +31,13 @@ void AttentionLayer::run_core() {
   core::attention_forward(q_, k_, v_, options_, context_, lse_);
 }
 
-Tensor AttentionLayer::forward(const Tensor& x_local, const Tensor& doc_offsets, const DropoutState& dropout) {
-  // Column-parallel QKV on the full sequence (gathered with --sequence-parallel).
-  const Tensor x = enter_column_parallel(parallel_, x_local);
-  const int64_t s = x.dim(0), b = x.dim(1), h = x.dim(2);
+Tensor AttentionLayer::forward(const Tensor& x, const Tensor& doc_offsets, const DropoutState& dropout) {
+  // Column-parallel QKV on the full sequence (all-gathered under sequence parallelism).
+  x_ = enter_column_parallel(parallel_, x);
+  const int64_t s = x_.dim(0), b = x_.dim(1), h = x_.dim(2);
   const Device device = x.device();
-  x_ = x;
   Tensor qkv = Tensor::empty({s, b, params_.qkv_weight.value.dim(0)}, DType::F32, device);
-  core::linear_forward(x, params_.qkv_weight.value, params_.qkv_bias.value, qkv);
+  core::linear_forward(x_, params_.qkv_weight.value, params_.qkv_bias.value, qkv);
   q_ = Tensor::empty({s, b, local_heads_, head_dim_}, DType::F32, device);
   k_ = Tensor::empty({s, b, local_groups_, head_dim_}, DType::F32, device);
   v_ = Tensor::empty({s, b, local_groups_, head_dim_}, DType::F32, device);
@@ -58,7 +57,7 @@ Tensor AttentionLayer::forward(const Tensor& x_local, const Tensor& doc_offsets,
   }
   run_core();
   // Row-parallel projection: partial sums over this rank's heads, reduced (and scattered along
-  // the sequence with SP), then the bias.
+  // the sequence under sequence parallelism), then the bias.
   Tensor partial = Tensor::empty({s, b, h}, DType::F32, device);
   core::linear_forward(context_.view({s, b, int64_t(local_heads_) * head_dim_}),
                        params_.proj_weight.value, Tensor(), partial);
@@ -72,11 +71,11 @@ Tensor AttentionLayer::forward(const Tensor& x_local, const Tensor& doc_offsets,
 }
 
 Tensor AttentionLayer::backward(const Tensor& dy_local) {
-  const Device device = dy_local.device();
   if (!context_.defined()) run_core();  // selective recompute
   if (params_.proj_bias.defined()) core::bias_grad(dy_local, params_.proj_bias.grad);
   const Tensor dy = leave_row_parallel_backward(parallel_, dy_local);
   const int64_t s = dy.dim(0), b = dy.dim(1);
+  const Device device = dy.device();
   const int64_t width = int64_t(local_heads_) * head_dim_;
   Tensor dcontext = Tensor::empty({s, b, local_heads_, head_dim_}, DType::F32, device);
   core::linear_backward(context_.view({s, b, width}), params_.proj_weight.value, dy,

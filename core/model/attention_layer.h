@@ -3,8 +3,8 @@
 // (rows grouped per query group: that group's query heads, its key head, its value head; TP
 // splits whole groups), RoPE on q and k, causal core attention (GQA, optional document
 // boundaries, attention dropout), row-parallel output projection whose partial sums are
-// all-reduced over TP (reduce-scattered along the sequence with --sequence-parallel, the input
-// being all-gathered before QKV) before the (replicated) bias is added.
+// all-reduced over TP before the (replicated) bias is added. Under sequence parallelism the input
+// is all-gathered along the sequence and the output reduce-scattered (tp_mappings.h).
 #include "core/base/tensor.h"
 #include "core/kernels/attention.h"
 #include "core/model/model_config.h"
@@ -22,9 +22,9 @@ class AttentionLayer {
  public:
   AttentionLayer(const ModelConfig& config, const ParallelContext& parallel, int global_layer,
                  AttentionParams params);
-  // x [s, b, h] ([s/tp, b, h] with --sequence-parallel); doc_offsets I64 [b, m + 1] or
-  // undefined. Returns the same shape as x (bias included).
+  // x [s, b, h]; doc_offsets I64 [b, m + 1] or undefined. Returns [s, b, h] (bias included).
   Tensor forward(const Tensor& x, const Tensor& doc_offsets, const DropoutState& dropout);
+  // dy and the returned dx have x's (sequence-shard) shape.
   Tensor backward(const Tensor& dy);
   void release();
   // Selective recompute: drop the core attention's output and softmax statistics after forward

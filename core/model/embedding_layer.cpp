@@ -20,9 +20,10 @@ Tensor EmbeddingLayer::forward(const Tensor& tokens, const Tensor& positions, co
   tokens_ = tokens;
   Tensor partial = Tensor::empty({s, b, h}, DType::F32, word_.value.device());
   core::embedding_forward(tokens, word_.value, vocab_start_, partial);
-  // Each rank looked up only its vocabulary range: sum the shards (and keep this rank's sequence
-  // slice with --sequence-parallel).
+  // Each rank looked up only its vocabulary range: sum the shards (and keep this rank's part of
+  // the sequence under sequence parallelism).
   Tensor out = leave_row_parallel(parallel_, partial);
+  const int64_t local_s = out.dim(0), first = sequence_parallel(parallel_) ? local_s * parallel_.tp_rank : 0;
   if (position_.defined()) {
     if (positions.defined()) {
       positions_ = positions;
@@ -32,7 +33,6 @@ Tensor EmbeddingLayer::forward(const Tensor& tokens, const Tensor& positions, co
       for (int64_t i = 0; i < s; ++i)
         for (int64_t j = 0; j < b; ++j) p[i * b + j] = i;
     }
-    const int64_t local_s = out.dim(0), first = sequence_parallel_on(parallel_) ? local_s * parallel_.tp_rank : 0;
     Tensor pos = Tensor::empty({local_s, b, h}, DType::F32, out.device());
     core::embedding_forward(positions_.slice(first, first + local_s), position_.value, 0, pos);
     core::add(out, pos, out);
@@ -40,7 +40,7 @@ Tensor EmbeddingLayer::forward(const Tensor& tokens, const Tensor& positions, co
   dropped_ = dropout.training && dropout_p_ > 0;
   if (dropped_) {
     rng_ = dropout.stream(-1, DropoutSite::embedding);
-    rng_.offset = sequence_element_offset(parallel_, out);
+    rng_.offset = sequence_shard_offset(parallel_, out);
     core::dropout_forward(out, dropout_p_, rng_, out);
   }
   return out;
@@ -52,8 +52,7 @@ void EmbeddingLayer::backward(const Tensor& dy) {
     grad = Tensor::empty(dy.shape(), dy.dtype(), dy.device());
     core::dropout_backward(dy, dropout_p_, rng_, grad);
   }
-  // Reduce-from-TP backward is the identity: every rank needs the full gradient (gathered along
-  // the sequence with SP), for its vocabulary rows and for the replicated position table.
+  // Every rank needs the gradient of the whole sequence (all-gathered under sequence parallelism).
   grad = leave_row_parallel_backward(parallel_, grad);
   core::embedding_backward(tokens_, grad, vocab_start_, word_.grad);
   if (position_.defined()) core::embedding_backward(positions_, grad, 0, position_.grad);

@@ -22,7 +22,7 @@ class EmbeddingLayer {
 
  private:
   float dropout_p_;
-  const ParallelContext& parallel_;
+  const ParallelContext& parallel_;  // (declared first: vocab_start_ depends on it)
   ParamRef word_, position_;
   int64_t vocab_start_;
   Tensor tokens_, positions_;

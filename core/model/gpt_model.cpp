@@ -1,10 +1,11 @@
 #include "core/model/gpt_model.h"
 
+#include <algorithm>
+
 #include "core/base/error.h"
 #include "core/kernels/linear.h"
 #include "core/model/tensor_layout.h"
 #include "core/model/tp_mappings.h"
-#include "core/model/vocab_parallel_loss.h"
 
 namespace mcpp::model {
 
@@ -17,9 +18,9 @@ bool starts_with(const std::string& text, const std::string& prefix) { return te
 // embedding, initialised from the same Philox stream (compat §4.4).
 std::vector<ParamInfo> stage_param_infos(const ModelConfig& config, const ParallelContext& parallel,
                                          const PipelineStage& stage) {
-  std::vector<ParamInfo> all = gpt_param_infos(config, parallel), kept;
+  std::vector<ParamInfo> kept;
   const int end_layer = stage.first_layer + stage.num_layers;
-  for (ParamInfo& info : all) {
+  for (ParamInfo& info : gpt_param_infos(config, parallel)) {
     bool keep = false;
     if (starts_with(info.key, "embedding.")) {
       keep = stage.pre_process;
@@ -29,19 +30,18 @@ std::vector<ParamInfo> stage_param_infos(const ModelConfig& config, const Parall
     } else {  // final norm, output layer
       keep = stage.post_process;
     }
-    if (keep) kept.push_back(std::move(info));
-  }
-  // Megatron registers the output layer last, after the final norm.
-  if (stage.post_process && !stage.pre_process && !config.untie_embeddings) {
-    for (const ParamInfo& info : gpt_param_infos(config, parallel)) {
-      if (info.key != "embedding.word_embeddings.weight") continue;
-      ParamInfo copy = info;
+    if (keep) {
+      kept.push_back(std::move(info));
+    } else if (info.key == "embedding.word_embeddings.weight" && stage.post_process && !config.untie_embeddings) {
+      ParamInfo copy = std::move(info);
+      copy.init_key = copy.key;
       copy.key = "output_layer.weight";
-      copy.init_key = info.key;
       copy.shared = true;
-      kept.push_back(std::move(copy));
+      kept.push_back(std::move(copy));  // moved last below: Megatron registers it after the final norm
     }
   }
+  // The shared copy (if any) belongs at the end, where the output layer registers.
+  std::stable_partition(kept.begin(), kept.end(), [](const ParamInfo& info) { return !info.shared; });
   return kept;
 }
 
@@ -51,8 +51,9 @@ GPTModel::GPTModel(ModelConfig config, const ParallelContext& parallel, Device d
                    const PipelineStage& stage)
     : config_(std::move(config)), parallel_(parallel), stage_(stage) {
   check(parallel.tp_comm != nullptr, "the model needs a tensor-parallel communicator");
-  check(parallel.tp_comm->size() == parallel.tp_size && parallel.tp_comm->rank() == parallel.tp_rank,
-        "internal: the tensor-parallel communicator does not match the parallel context");
+  check(!sequence_parallel(parallel) || config_.seq_length % parallel.tp_size == 0,
+        "--seq-length " + std::to_string(config_.seq_length) + " must be divisible by --tensor-model-parallel-size " +
+            std::to_string(parallel.tp_size) + " with --sequence-parallel");
   check(parallel.cp_size == 1 && parallel.ep_size == 1,
         "context and expert parallelism are not supported by the model yet");
   check(device == Device::CPU, "the model runs on the CPU backend only for now");
@@ -75,6 +76,7 @@ GPTModel::GPTModel(ModelConfig config, const ParallelContext& parallel, Device d
     layers_.back()->set_selective_recompute(config_.recompute == RecomputeGranularity::selective);
   }
   if (stage_.post_process) {
+    loss_ = std::make_unique<VocabParallelCrossEntropy>(parallel_);
     final_norm_ = std::make_unique<NormLayer>(config_, p.ref("decoder.final_layernorm.weight"),
                                               p.ref("decoder.final_layernorm.bias"));
     // Tied: the output layer multiplies by the word embedding and its gradient accumulates there
@@ -92,9 +94,8 @@ LossPair GPTModel::forward(const MicroBatch& batch, const Tensor& input) {
         "micro-batch tokens and labels differ in shape");
   const int64_t b = batch.tokens.dim(0), s = batch.tokens.dim(1);
   check(s <= config_.max_position_embeddings || config_.position_embedding != PositionEmbedding::learned_absolute,
-        "sequence length " + std::to_string(s) + " exceeds --max-position-embeddings");
-  check(!sequence_parallel_on(parallel_) || s % parallel_.tp_size == 0,
-        "--sequence-parallel needs --seq-length divisible by --tensor-model-parallel-size");
+        "micro-batch sequence length " + std::to_string(s) + " exceeds --max-position-embeddings " +
+            std::to_string(config_.max_position_embeddings));
   forward_dropout_ = dropout_;
   doc_offsets_ = batch.doc_offsets;
   forward_done_ = true;
@@ -122,19 +123,15 @@ LossPair GPTModel::forward(const MicroBatch& batch, const Tensor& input) {
     return LossPair{};
   }
 
-  labels_ = to_sequence_first(batch.labels).view({s * b});
-  loss_mask_ = batch.loss_mask.defined() ? to_sequence_first(batch.loss_mask).view({s * b}) : Tensor();
-  // Column-parallel output layer on the full sequence (gathered with SP): logits of this rank's
-  // vocabulary range.
+  const Tensor labels = to_sequence_first(batch.labels).view({s * b});
+  const Tensor loss_mask = batch.loss_mask.defined() ? to_sequence_first(batch.loss_mask).view({s * b}) : Tensor();
+  // Column-parallel output layer on the full sequence: logits of this rank's vocabulary range.
   final_out_ = enter_column_parallel(parallel_, final_norm_->forward(hidden));
   const int64_t h = config_.hidden;
   logits_ = Tensor::empty({s * b, output_weight_.value.dim(0)}, DType::F32, final_out_.device());
   core::linear_forward(final_out_.view({s * b, h}), output_weight_.value, Tensor(), logits_);
-  lse_ = Tensor::empty({s * b}, DType::F32, logits_.device());
-  Tensor totals = Tensor::empty({2}, DType::F32, logits_.device());
-  vocab_parallel_cross_entropy_forward(parallel_, logits_, labels_, loss_mask_, lse_, totals);
-  const float* t = totals.data<float>();
-  return LossPair{t[0], t[1]};
+  const VocabParallelLoss loss = loss_->forward(logits_, labels, loss_mask);
+  return LossPair{loss.loss_sum, loss.num_tokens};
 }
 
 void GPTModel::backward(float loss_grad_scale, const Tensor& output_grad) {
@@ -145,11 +142,12 @@ void GPTModel::backward(float loss_grad_scale, const Tensor& output_grad) {
     const int64_t h = config_.hidden;
     const int64_t rows = logits_.dim(0);
     // The logits buffer becomes its own gradient.
-    vocab_parallel_cross_entropy_backward(parallel_, logits_, labels_, loss_mask_, lse_, loss_grad_scale, logits_);
+    loss_->backward(loss_grad_scale, logits_);
     Tensor dfinal = Tensor::empty(final_out_.shape(), DType::F32, final_out_.device());
     core::linear_backward(final_out_.view({rows, h}), output_weight_.value, logits_, dfinal.view({rows, h}),
                           output_weight_.grad, Tensor());
-    logits_ = final_out_ = lse_ = Tensor();
+    loss_->release();
+    logits_ = final_out_ = Tensor();
     grad = final_norm_->backward(enter_column_parallel_backward(parallel_, dfinal));
     final_norm_->release();
     if (backward_hook_) backward_hook_(config_.num_layers);
@@ -179,6 +177,12 @@ void GPTModel::backward(float loss_grad_scale, const Tensor& output_grad) {
   } else {
     stage_input_grad_ = grad;
   }
+}
+
+void GPTModel::reduce_sequence_parallel_grads() {
+  if (!sequence_parallel(parallel_)) return;
+  for (int i = 0; i < params_->size(); ++i)
+    if (params_->info(i).sequence_parallel) parallel_.tp_comm->all_reduce(params_->grad(i), comm::ReduceOp::sum);
 }
 
 }  // namespace mcpp::model

@@ -14,6 +14,7 @@
 #include "core/model/random_streams.h"
 #include "core/model/recompute_plan.h"
 #include "core/model/transformer_layer.h"
+#include "core/model/vocab_parallel_cross_entropy.h"
 
 namespace mcpp::model {
 
@@ -45,9 +46,13 @@ struct PipelineStage {
 class GPTModel {
  public:
   // `config` must be finalized for parallel.tp_size. Parameters are initialised from config.seed.
-  // `layout` places parameters in the buffers (data-parallel buckets; parallel/grad_buffer.h).
+  // The model keeps a copy of `parallel`; its communicator must outlive the model.
+  // `layout` places parameters in the buffers (data-parallel buckets; parallel/grad_buffer.h);
+  // `stage` selects this pipeline stage's part of the model.
   GPTModel(ModelConfig config, const ParallelContext& parallel, Device device = Device::CPU,
            const BufferLayout& layout = {}, const PipelineStage& stage = {});
+  GPTModel(const GPTModel&) = delete;
+  GPTModel& operator=(const GPTModel&) = delete;
 
   const ModelConfig& config() const { return config_; }
   ParamBuffer& params() { return *params_; }
@@ -66,18 +71,22 @@ class GPTModel {
   // last instead takes the gradient of its output (`output_grad`, the next stage's input
   // gradient) and, unless it is the first, leaves its input gradient in stage_input_grad().
   void backward(float loss_grad_scale, const Tensor& output_grad = Tensor());
+  const Tensor& stage_output() const { return stage_output_; }
+  const Tensor& stage_input_grad() const { return stage_input_grad_; }
   // Called during backward each time a part's gradients are final for this backward, so
   // data-parallel buckets can be reduced while backward goes on (--overlap-grad-reduce): with
   // num_layers after the output layer and final norm, with the global layer index after each
   // transformer layer, with -1 after the embedding. Empty: no calls.
   void set_backward_hook(std::function<void(int part)> hook) { backward_hook_ = std::move(hook); }
-  const Tensor& stage_output() const { return stage_output_; }
-  const Tensor& stage_input_grad() const { return stage_input_grad_; }
   void zero_grads() { params_->zero_grads(); }
+  // With sequence parallelism, replicated parameters fed only this rank's tokens (norms,
+  // row-parallel biases) hold partial gradients: sum them over TP once all micro-batches of the
+  // step are done (Megatron's finalize_model_grads).
+  void reduce_sequence_parallel_grads();
 
  private:
   ModelConfig config_;
-  const ParallelContext& parallel_;
+  const ParallelContext parallel_;  // layers hold references to this copy
   PipelineStage stage_;
   std::unique_ptr<ParamBuffer> params_;
   DropoutState dropout_;
@@ -86,14 +95,15 @@ class GPTModel {
   std::vector<std::unique_ptr<TransformerLayer>> layers_;
   std::unique_ptr<NormLayer> final_norm_;
   ParamRef output_weight_;
+  std::unique_ptr<VocabParallelCrossEntropy> loss_;
   std::vector<RecomputeSegment> segments_;
 
   // Cached for backward.
   std::vector<Tensor> segment_inputs_;
+  Tensor doc_offsets_, final_out_, logits_;
   Tensor stage_output_, stage_input_grad_;
-  std::function<void(int)> backward_hook_;
   bool forward_done_ = false;
-  Tensor doc_offsets_, final_out_, logits_, labels_, loss_mask_, lse_;  // final_out_: full sequence
+  std::function<void(int)> backward_hook_;
 };
 
 }  // namespace mcpp::model

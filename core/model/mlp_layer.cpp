@@ -11,14 +11,13 @@ namespace mcpp::model {
 MlpLayer::MlpLayer(const ModelConfig& config, const ParallelContext& parallel, MlpParams params)
     : parallel_(parallel), swiglu_(config.swiglu), params_(std::move(params)) {}
 
-Tensor MlpLayer::forward(const Tensor& x_local) {
-  const Tensor x = enter_column_parallel(parallel_, x_local);  // full sequence with SP
-  const int64_t s = x.dim(0), b = x.dim(1), h = x.dim(2);
+Tensor MlpLayer::forward(const Tensor& x) {
+  x_ = enter_column_parallel(parallel_, x);
+  const int64_t s = x_.dim(0), b = x_.dim(1), h = x_.dim(2);
   const int64_t rows = params_.fc1_weight.value.dim(0);
   const int64_t width = swiglu_ ? rows / 2 : rows;
-  x_ = x;
   fc1_out_ = Tensor::empty({s, b, rows}, DType::F32, x.device());
-  core::linear_forward(x, params_.fc1_weight.value, params_.fc1_bias.value, fc1_out_);
+  core::linear_forward(x_, params_.fc1_weight.value, params_.fc1_bias.value, fc1_out_);
   activation_ = Tensor::empty({s, b, width}, DType::F32, x.device());
   if (swiglu_)
     core::swiglu_forward(fc1_out_, activation_);

@@ -1,8 +1,8 @@
 #pragma once
 // Megatron's MLP for this rank's shard: column-parallel fc1 (with SwiGLU the shard's rows are
 // [gate_shard ; up_shard]), GELU (tanh) or SwiGLU, row-parallel fc2 whose partial sums are
-// all-reduced over TP (reduce-scattered along the sequence with --sequence-parallel, the input
-// being all-gathered before fc1) before the (replicated) bias is added.
+// all-reduced over TP before the (replicated) bias is added (with sequence parallelism: input
+// all-gathered, output reduce-scattered along the sequence).
 #include "core/base/tensor.h"
 #include "core/model/model_config.h"
 #include "core/model/parallel_context.h"
@@ -17,7 +17,7 @@ struct MlpParams {
 class MlpLayer {
  public:
   MlpLayer(const ModelConfig& config, const ParallelContext& parallel, MlpParams params);
-  Tensor forward(const Tensor& x);  // [s, b, h] -> [s, b, h] ([s/tp, b, h] with SP)
+  Tensor forward(const Tensor& x);  // [s, b, h] -> [s, b, h]
   Tensor backward(const Tensor& dy);
   void release();
 

@@ -12,7 +12,8 @@ struct ParallelContext {
   // The tensor-parallel group's communicator (all-reduce after row-parallel layers, vocab-parallel
   // embedding and loss). Never null: use SingleRankCommunicator for tp = 1.
   comm::Communicator* tp_comm = nullptr;
-  // --sequence-parallel: activations outside the linear layers are split along the sequence.
+  // --sequence-parallel: activations outside the linear layers are split along the sequence
+  // (ignored when tp_size = 1, as Megatron does).
   bool sequence_parallel = false;
   // Placeholders until pipeline / context / expert parallelism lands.
   int pp_rank = 0, pp_size = 1;

@@ -5,11 +5,6 @@
 namespace mcpp::model {
 
 namespace {
-Shape to_shape(const std::vector<int64_t>& dims) {
-  Shape shape;
-  for (int64_t d : dims) shape.push_back(d);
-  return shape;
-}
 int64_t round_up(int64_t value, int64_t multiple) { return (value + multiple - 1) / multiple * multiple; }
 }  // namespace
 
@@ -82,7 +77,7 @@ ParamBuffer::ParamBuffer(std::vector<ParamInfo> infos, DType param_dtype, Device
   }
   for (int i = 0; i < n; ++i) {
     const ParamBufferGroup& group = groups_[group_of_[i]];
-    const Shape shape = to_shape(infos_[i].local_shape);
+    const Shape shape = infos_[i].local_tensor_shape();
     params_[i] = group.params.sub(offset_of_[i], shape);
     grads_[i] = group.grads.sub(offset_of_[i], shape);
   }

@@ -19,6 +19,12 @@ int64_t ParamInfo::global_numel() const {
   return n;
 }
 
+Shape ParamInfo::to_shape(const std::vector<int64_t>& dims) {
+  Shape shape;
+  for (int64_t d : dims) shape.push_back(d);
+  return shape;
+}
+
 int64_t ParamInfo::global_index(int64_t local) const {
   // Unravel the local index, move the split coordinate into the global tensor, ravel again.
   const int rank = static_cast<int>(local_shape.size());
@@ -97,7 +103,7 @@ std::vector<ParamInfo> gpt_param_infos(const ModelConfig& c, const ParallelConte
   const double std = c.init_method_std;
   const double scaled_std = std / std::sqrt(2.0 * c.num_layers);
   const int64_t h = c.hidden;
-  const bool sp = parallel.sequence_parallel;
+  const bool sp = parallel.sequence_parallel && parallel.tp_size > 1;  // Megatron drops SP at tp = 1
   const bool layernorm = c.normalization == Normalization::LayerNorm;
 
   auto norm = [&](const std::string& prefix) {

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "core/base/tensor.h"
 #include "core/model/model_config.h"
 #include "core/model/parallel_context.h"
 
@@ -41,6 +42,9 @@ struct ParamInfo {
 
   int64_t local_numel() const;
   int64_t global_numel() const;
+  Shape global_tensor_shape() const { return to_shape(global_shape); }
+  Shape local_tensor_shape() const { return to_shape(local_shape); }
+  static Shape to_shape(const std::vector<int64_t>& dims);
   // Row-major index in the global tensor of the element at row-major index `local` of the shard.
   int64_t global_index(int64_t local) const;
 };

@@ -8,14 +8,6 @@
 
 namespace mcpp::model {
 
-namespace {
-Shape to_shape(const std::vector<int64_t>& dims) {
-  Shape shape;
-  for (int64_t d : dims) shape.push_back(d);
-  return shape;
-}
-}  // namespace
-
 void initialize_parameters(const ParamBuffer& buffer, uint64_t seed) {
   for (int i = 0; i < buffer.size(); ++i) {
     const ParamInfo& info = buffer.info(i);
@@ -27,21 +19,21 @@ void initialize_parameters(const ParamBuffer& buffer, uint64_t seed) {
       case ParamInit::scaled_normal: break;
     }
     const PhiloxStream rng{seed, parameter_stream(info.init_key.empty() ? info.key : info.init_key), 0};
-    const Shape full = to_shape(info.global_shape);
+    const Shape full = info.global_tensor_shape();
     if (info.tp_split_dim <= 0) {
       // Replicated, or split along dim 0: each chunk is a block of rows of the global tensor.
       const int chunks = info.tp_chunks;
       const int64_t local_rows = info.local_shape[0] / chunks;
       const int64_t global_rows = info.global_shape[0] / chunks;
       for (int c = 0; c < chunks; ++c) {
-        Shape start = to_shape(info.offsets);
+        Shape start = ParamInfo::to_shape(info.offsets);
         start[0] = c * global_rows + info.offsets[0];
         core::init_normal(param.slice(c * local_rows, (c + 1) * local_rows), 0.0f,
                           static_cast<float>(info.init_std), rng, full, start);
       }
     } else {
       core::init_normal(param, 0.0f, static_cast<float>(info.init_std), rng, full,
-                        to_shape(info.offsets));
+                        ParamInfo::to_shape(info.offsets));
     }
   }
 }

@@ -7,6 +7,16 @@
 namespace mcpp::model {
 
 namespace {
+// d/dx of dropout(x) (a copy when dropout is off).
+Tensor dropout_grad(const Tensor& dy, bool dropped, float p, const PhiloxStream& rng) {
+  Tensor dx = Tensor::empty(dy.shape(), DType::F32, dy.device());
+  if (dropped)
+    core::dropout_backward(dy, p, rng, dx);
+  else
+    core::copy(dy, dx);
+  return dx;
+}
+
 std::string layer_prefix(int layer) { return "decoder.layers." + std::to_string(layer) + "."; }
 
 AttentionParams attention_params(const ParamBuffer& p, const std::string& prefix) {
@@ -38,8 +48,7 @@ Tensor TransformerLayer::forward(const Tensor& x, const Tensor& doc_offsets, con
   dropped_ = dropout.training && hidden_dropout_ > 0;
   attention_rng_ = dropout.stream(global_layer_, DropoutSite::post_attention);
   mlp_rng_ = dropout.stream(global_layer_, DropoutSite::post_mlp);
-  // With --sequence-parallel x is this rank's sequence slice: draw by global element index.
-  attention_rng_.offset = mlp_rng_.offset = sequence_element_offset(parallel_, x);
+  attention_rng_.offset = mlp_rng_.offset = sequence_shard_offset(parallel_, x);
 
   Tensor attention_out = attention_.forward(input_norm_.forward(x), doc_offsets, dropout);
   if (dropped_) core::dropout_forward(attention_out, hidden_dropout_, attention_rng_, attention_out);
@@ -54,20 +63,11 @@ Tensor TransformerLayer::forward(const Tensor& x, const Tensor& doc_offsets, con
 
 Tensor TransformerLayer::backward(const Tensor& dy) {
   // out = hidden + dropout(mlp(norm(hidden))): d hidden = dy + norm'(mlp'(dropout'(dy))).
-  Tensor dmlp = Tensor::empty(dy.shape(), DType::F32, dy.device());
-  if (dropped_)
-    core::dropout_backward(dy, hidden_dropout_, mlp_rng_, dmlp);
-  else
-    core::copy(dy, dmlp);
-  Tensor dhidden = pre_mlp_norm_.backward(mlp_.backward(dmlp));
+  Tensor dhidden = pre_mlp_norm_.backward(mlp_.backward(dropout_grad(dy, dropped_, hidden_dropout_, mlp_rng_)));
   core::add(dhidden, dy, dhidden);
 
-  Tensor dattention = Tensor::empty(dy.shape(), DType::F32, dy.device());
-  if (dropped_)
-    core::dropout_backward(dhidden, hidden_dropout_, attention_rng_, dattention);
-  else
-    core::copy(dhidden, dattention);
-  Tensor dx = input_norm_.backward(attention_.backward(dattention));
+  Tensor dx = input_norm_.backward(
+      attention_.backward(dropout_grad(dhidden, dropped_, hidden_dropout_, attention_rng_)));
   core::add(dx, dhidden, dx);
   return dx;
 }

@@ -26,7 +26,7 @@ double max_abs(const std::vector<float>& v) {
 }
 }  // namespace
 
-TEST_CASE("loss is the masked sum with the token count; zero logits give log(V) per token") {
+TEST_CASE("loss is the masked sum with the token count, zero logits give log(V) per token") {
   Setup s(gpt2_config());
   MicroBatch batch = random_batch(s.config, 2, 1);
   double mask_sum = 0;
@@ -155,9 +155,14 @@ TEST_CASE("single-rank communicator collectives are the identity") {
 TEST_CASE("the model rejects what it does not support yet with clear errors") {
   comm::SingleRankCommunicator comm;
   ParallelContext parallel = ParallelContext::single(comm);
-  parallel.tp_size = 2;
-  CHECK_THROWS_AS(GPTModel(gpt2_config(), parallel), mcpp::Error);
-  parallel = ParallelContext::single(comm);
   parallel.cp_size = 2;
   CHECK_THROWS_AS(GPTModel(gpt2_config(), parallel), mcpp::Error);
+  parallel = ParallelContext::single(comm);
+  parallel.tp_size = 2;
+  parallel.sequence_parallel = true;
+  ModelConfig odd = gpt2_config();
+  odd.seq_length = 7;
+  odd.finalize(2);
+  CHECK_THROWS_WITH(GPTModel(odd, parallel),
+                    "--seq-length 7 must be divisible by --tensor-model-parallel-size 2 with --sequence-parallel");
 }

@@ -47,6 +47,14 @@ inline ModelConfig llama_config() {
   return c;
 }
 
+// A parallel context with only TP rank and size set (enough for parameter metadata and buffers).
+inline ParallelContext tp_context(int rank, int size) {
+  ParallelContext p;
+  p.tp_rank = rank;
+  p.tp_size = size;
+  return p;
+}
+
 inline Tensor random_tokens(int64_t b, int64_t s, int64_t vocab, uint64_t stream) {
   Tensor t = Tensor::empty({b, s}, DType::I64);
   int64_t* p = t.data<int64_t>();

@@ -9,18 +9,10 @@ using namespace mcpp;
 using namespace mcpp::model;
 using namespace mcpp::model::testing;
 
-namespace {
-ParallelContext tp(int rank, int size) {
-  ParallelContext p;
-  p.tp_rank = rank;
-  p.tp_size = size;
-  return p;
-}
-}  // namespace
 
 TEST_CASE("buffer holds parameters contiguously in reverse registration order, as views") {
   for (int64_t align : {1, 64}) {
-    const auto infos = gpt_param_infos(gpt2_config(), tp(0, 1));
+    const auto infos = gpt_param_infos(gpt2_config(), tp_context(0, 1));
     ParamBuffer buffer(infos, DType::F32, Device::CPU, align);
     REQUIRE(buffer.groups().size() == 1);
     const ParamBufferGroup& group = buffer.groups()[0];
@@ -64,7 +56,7 @@ TEST_CASE("initialisation follows Megatron: N(0, std), scaled output projections
   config.ffn_hidden = 0;
   config.padded_vocab_size = 512;
   config.finalize();
-  ParamBuffer buffer(gpt_param_infos(config, tp(0, 1)), DType::F32, Device::CPU);
+  ParamBuffer buffer(gpt_param_infos(config, tp_context(0, 1)), DType::F32, Device::CPU);
   initialize_parameters(buffer, config.seed);
   const double scaled = 0.02 / std::sqrt(2.0 * config.num_layers);
   for (int i = 0; i < buffer.size(); ++i) {
@@ -97,7 +89,7 @@ TEST_CASE("initialisation follows Megatron: N(0, std), scaled output projections
   CHECK(buffer.param("decoder.layers.0.mlp.linear_fc1.weight").data<float>()[0] !=
         buffer.param("decoder.layers.1.mlp.linear_fc1.weight").data<float>()[0]);
   // Same seed, same values; another seed, other values.
-  ParamBuffer again(gpt_param_infos(config, tp(0, 1)), DType::F32, Device::CPU);
+  ParamBuffer again(gpt_param_infos(config, tp_context(0, 1)), DType::F32, Device::CPU);
   initialize_parameters(again, config.seed);
   CHECK(to_vector(again.groups()[0].params) == to_vector(buffer.groups()[0].params));
   initialize_parameters(again, config.seed + 1);
@@ -106,12 +98,12 @@ TEST_CASE("initialisation follows Megatron: N(0, std), scaled output projections
 
 TEST_CASE("a TP shard's initial values are exactly its slice of the single-rank tensor") {
   for (const ModelConfig& config : {gpt2_config(), llama_config()}) {
-    ParamBuffer full(gpt_param_infos(config, tp(0, 1)), DType::F32, Device::CPU);
+    ParamBuffer full(gpt_param_infos(config, tp_context(0, 1)), DType::F32, Device::CPU);
     initialize_parameters(full, config.seed);
     for (int size : {2, 4}) {
       if (config.query_groups % size != 0) continue;
       for (int rank = 0; rank < size; ++rank) {
-        ParamBuffer shard(gpt_param_infos(config, tp(rank, size)), DType::F32, Device::CPU);
+        ParamBuffer shard(gpt_param_infos(config, tp_context(rank, size)), DType::F32, Device::CPU);
         initialize_parameters(shard, config.seed);
         for (int i = 0; i < shard.size(); ++i) {
           const ParamInfo& info = shard.info(i);

@@ -3,47 +3,14 @@
 #include <set>
 
 #include "core/model/param_info.h"
+#include "model_test_util.h"
 
 using namespace mcpp::model;
+using namespace mcpp::model::testing;
 
-namespace {
-ModelConfig gpt2_like() {
-  ModelConfig c;
-  c.num_layers = 2;
-  c.hidden = 16;
-  c.heads = 4;
-  c.seq_length = 8;
-  c.padded_vocab_size = 32;
-  c.finalize();
-  return c;
-}
-ModelConfig llama_like() {
-  ModelConfig c;
-  c.num_layers = 2;
-  c.hidden = 16;
-  c.heads = 4;
-  c.query_groups = 2;
-  c.seq_length = 8;
-  c.ffn_hidden = 24;
-  c.padded_vocab_size = 32;
-  c.position_embedding = PositionEmbedding::rope;
-  c.normalization = Normalization::RMSNorm;
-  c.swiglu = true;
-  c.add_bias_linear = false;
-  c.untie_embeddings = true;
-  c.finalize();
-  return c;
-}
-ParallelContext tp(int rank, int size) {
-  ParallelContext p;
-  p.tp_rank = rank;
-  p.tp_size = size;
-  return p;
-}
-}  // namespace
 
 TEST_CASE("parameter keys follow Megatron's registration order") {
-  auto infos = gpt_param_infos(gpt2_like(), tp(0, 1));
+  auto infos = gpt_param_infos(gpt2_config(), tp_context(0, 1));
   std::vector<std::string> keys;
   for (auto& i : infos) keys.push_back(i.key);
   REQUIRE(keys.size() == 2 + 2 * 12 + 2);
@@ -66,7 +33,7 @@ TEST_CASE("parameter keys follow Megatron's registration order") {
       CHECK(i.init == ParamInit::scaled_normal);
   }
 
-  auto llama = gpt_param_infos(llama_like(), tp(0, 1));
+  auto llama = gpt_param_infos(llama_config(), tp_context(0, 1));
   std::set<std::string> lk;
   for (auto& i : llama) lk.insert(i.key);
   CHECK(lk.count("output_layer.weight") == 1);
@@ -77,11 +44,11 @@ TEST_CASE("parameter keys follow Megatron's registration order") {
 }
 
 TEST_CASE("TP shards tile the global tensors exactly once") {
-  for (const ModelConfig& c : {gpt2_like(), llama_like()}) {
-    auto full = gpt_param_infos(c, tp(0, 1));
+  for (const ModelConfig& c : {gpt2_config(), llama_config()}) {
+    auto full = gpt_param_infos(c, tp_context(0, 1));
     const int size = 2;
     std::vector<std::vector<ParamInfo>> shards;
-    for (int r = 0; r < size; ++r) shards.push_back(gpt_param_infos(c, tp(r, size)));
+    for (int r = 0; r < size; ++r) shards.push_back(gpt_param_infos(c, tp_context(r, size)));
     for (size_t p = 0; p < full.size(); ++p) {
       std::vector<int> hits(full[p].global_numel(), 0);
       for (int r = 0; r < size; ++r) {
@@ -96,8 +63,8 @@ TEST_CASE("TP shards tile the global tensors exactly once") {
 }
 
 TEST_CASE("SwiGLU fc1 shard is [gate_shard ; up_shard] and QKV splits whole query groups") {
-  ModelConfig c = llama_like();  // ffn 24, 2 query groups, 2 heads per group, d = 4
-  auto r1 = gpt_param_infos(c, tp(1, 2));
+  ModelConfig c = llama_config();  // ffn 24, 2 query groups, 2 heads per group, d = 4
+  auto r1 = gpt_param_infos(c, tp_context(1, 2));
   const ParamInfo* fc1 = nullptr;
   const ParamInfo* qkv = nullptr;
   for (auto& i : r1) {

@@ -233,7 +233,7 @@ void check_equivalence(const model::ModelConfig& base, const Layout& layout) {
     } else {
       reducer.reduce_gradients();
     }
-    all_reduce_sequence_parallel_grads(model.params(), *groups.tp.comm);
+    model.reduce_sequence_parallel_grads();
     all_reduce_embedding_grads(model.params(), groups.embedding.comm.get());
     optim::AdamStep adam_step = kStep;
     adam_step.step = step + 1;

@@ -105,6 +105,7 @@ void check_dropout_positions(const char* op, const AttentionOptions& options, co
 
 float dot(const float* a, const float* b, int64_t n) {
   float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
   for (int64_t c = 0; c < n; ++c) sum += a[c] * b[c];
   return sum;
 }
@@ -130,7 +131,7 @@ void attention_forward(const Tensor& q, const Tensor& k, const Tensor& v,
   float* op_out = out.data<float>();
   float* lse_out = lse.data<float>();
   const int64_t d = g.head_dim;
-#pragma omp parallel
+#pragma omp parallel if (worth_parallel(g.batch * g.heads_q * g.s_q * g.s_kv * g.head_dim))
   {
     std::vector<float> scores(g.s_kv);
     std::vector<float> acc(d);
@@ -213,7 +214,7 @@ void attention_backward(const Tensor& q, const Tensor& k, const Tensor& v, const
   const float scale = options.softmax_scale;
   // One task per (batch, kv head): it owns that kv head's dk/dv rows and its query heads' dq
   // rows, so no two threads write the same element.
-#pragma omp parallel
+#pragma omp parallel if (worth_parallel(g.batch * g.heads_q * g.s_q * g.s_kv * g.head_dim))
   {
     std::vector<float> dq_row(d);
 #pragma omp for collapse(2) schedule(static)

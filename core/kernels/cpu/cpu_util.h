@@ -38,13 +38,18 @@ inline int64_t rows_of(const char* op, const char* name, const Tensor& t, int64_
   return cols ? t.numel() / cols : 0;
 }
 
+// Whether a loop of about `work` simple operations is worth an OpenMP region. Below this the
+// fork/join (and, on a loaded machine, a scheduler timeslice per barrier) costs more than it
+// saves: the tiny tensors of tests and small models run on the calling thread.
+inline bool worth_parallel(int64_t work) { return work >= (int64_t(1) << 16); }
+
 // acc[c] += Σ_r term(r, c) for c < cols, in a fixed order (deterministic for any thread count):
 // threads split the columns, each walks the rows in order, summing in fp64.
 template <typename Term>
 void accumulate_columns(int64_t rows, int64_t cols, float* acc, Term term) {
   constexpr int64_t kChunk = 64;
   int64_t chunks = (cols + kChunk - 1) / kChunk;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for if (worth_parallel(rows * cols)) schedule(static)
   for (int64_t chunk = 0; chunk < chunks; ++chunk) {
     int64_t begin = chunk * kChunk, end = std::min(cols, begin + kChunk);
     double sums[kChunk] = {};

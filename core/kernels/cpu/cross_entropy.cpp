@@ -61,14 +61,17 @@ void cross_entropy_forward(const Tensor& logits, const Tensor& labels, const Ten
   const int64_t vocab = rows.vocab;
   const double smoothing = smoothing_weight(options, vocab);
   double loss_sum = 0.0, mask_sum = 0.0;
-#pragma omp parallel for schedule(static) reduction(+ : loss_sum, mask_sum)
+#pragma omp parallel for if (worth_parallel(rows.count * vocab)) schedule(static) \
+    reduction(+ : loss_sum, mask_sum)
   for (int64_t n = 0; n < rows.count; ++n) {
     const float* row = z + n * vocab;
     float max_logit = *std::max_element(row, row + vocab);
+    // fp32 exponentials (as Megatron's fp32 logits), fp64 sums.
     double sum_exp = 0.0, sum_logits = 0.0;
+#pragma omp simd reduction(+ : sum_exp, sum_logits)
     for (int64_t c = 0; c < vocab; ++c) {
-      sum_exp += std::exp(double(row[c]) - max_logit);
-      sum_logits += row[c];
+      sum_exp += double(std::exp(row[c] - max_logit));
+      sum_logits += double(row[c]);
     }
     double row_lse = max_logit + std::log(sum_exp);
     double loss = row_lse - row[label[n]];
@@ -105,7 +108,7 @@ void cross_entropy_backward(const Tensor& logits, const Tensor& labels, const Te
   const int64_t vocab = rows.vocab;
   const float smoothing = float(smoothing_weight(options, vocab));
   const float uniform_target = smoothing / float(vocab);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for if (worth_parallel(rows.count * vocab)) schedule(static)
   for (int64_t n = 0; n < rows.count; ++n) {
     float row_scale = grad_scale * (mask ? mask[n] : 1.0f);
     const float* row = z + n * vocab;

@@ -25,7 +25,7 @@ void apply_mask(const char* op, const Tensor& in, float p, const PhiloxStream& r
   // Blocks of 4 aligned to the global Philox index, so each block costs one Philox call.
   uint64_t first = rng.offset, last = rng.offset + uint64_t(n);
   int64_t blocks = int64_t((last + 3) / 4 - first / 4);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for if (worth_parallel(16 * n)) schedule(static)
   for (int64_t b = 0; b < blocks; ++b) {
     uint64_t block = first / 4 + uint64_t(b);
     float u[4];

@@ -15,7 +15,7 @@ void add(const Tensor& a, const Tensor& b, const Tensor& out) {
   const float* y = b.data<float>();
   float* z = out.data<float>();
   int64_t n = a.numel();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for if (worth_parallel(n)) schedule(static)
   for (int64_t i = 0; i < n; ++i) z[i] = x[i] + y[i];
 }
 
@@ -27,7 +27,7 @@ void axpy(float alpha, const Tensor& x, const Tensor& y) {
   const float* src = x.data<float>();
   float* dst = y.data<float>();
   int64_t n = x.numel();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for if (worth_parallel(n)) schedule(static)
   for (int64_t i = 0; i < n; ++i) dst[i] += alpha * src[i];
 }
 
@@ -35,7 +35,7 @@ void scale(const Tensor& x, float alpha) {
   require("scale", "x", x, DType::F32);
   float* data = x.data<float>();
   int64_t n = x.numel();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for if (worth_parallel(n)) schedule(static)
   for (int64_t i = 0; i < n; ++i) data[i] *= alpha;
 }
 
@@ -51,7 +51,7 @@ void bias_add(const Tensor& x, const Tensor& bias, const Tensor& out) {
   const float* src = x.data<float>();
   const float* b = bias.data<float>();
   float* dst = out.data<float>();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for if (worth_parallel(rows * h)) schedule(static)
   for (int64_t r = 0; r < rows; ++r) {
     for (int64_t c = 0; c < h; ++c) dst[r * h + c] = src[r * h + c] + b[c];
   }
@@ -73,7 +73,7 @@ double sum_of_squares(const Tensor& x) {
   const float* data = x.data<float>();
   int64_t n = x.numel();
   double sum = 0.0;
-#pragma omp parallel for schedule(static) reduction(+ : sum)
+#pragma omp parallel for if (worth_parallel(n)) schedule(static) reduction(+ : sum)
   for (int64_t i = 0; i < n; ++i) sum += double(data[i]) * data[i];
   return sum;
 }

@@ -36,7 +36,7 @@ void embedding_forward(const Tensor& ids, const Tensor& weight, int64_t vocab_st
   const float* table = weight.data<float>();
   float* dst = out.data<float>();
   int64_t tokens = ids.numel();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for if (worth_parallel(tokens * hidden)) schedule(static)
   for (int64_t t = 0; t < tokens; ++t) {
     int64_t local = id[t] - vocab_start;
     float* row = dst + t * hidden;
@@ -65,7 +65,7 @@ void embedding_backward(const Tensor& ids, const Tensor& dout, int64_t vocab_sta
   // accumulate in a fixed order without atomics.
   constexpr int64_t kChunk = 64;
   int64_t chunks = (hidden + kChunk - 1) / kChunk;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for if (worth_parallel(tokens * hidden)) schedule(static)
   for (int64_t chunk = 0; chunk < chunks; ++chunk) {
     int64_t begin = chunk * kChunk, end = std::min(hidden, begin + kChunk);
     for (int64_t t = 0; t < tokens; ++t) {

@@ -30,7 +30,7 @@ void gelu_forward(const Tensor& x, const Tensor& bias, const Tensor& y) {
   const float* b = bias.defined() ? bias.data<float>() : nullptr;
   float* out = y.data<float>();
   int64_t n = x.numel();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for if (worth_parallel(8 * n)) schedule(static)
   for (int64_t i = 0; i < n; ++i) {
     float z = in[i] + (b ? b[i % f] : 0.0f);
     out[i] = 0.5f * z * (1.0f + std::tanh(kSqrt2OverPi * (z + kCubic * z * z * z)));
@@ -52,7 +52,7 @@ void gelu_backward(const Tensor& x, const Tensor& bias, const Tensor& dy, const 
   const float* grad = dy.data<float>();
   float* out = dx.data<float>();
   int64_t n = x.numel();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for if (worth_parallel(8 * n)) schedule(static)
   for (int64_t i = 0; i < n; ++i) {
     float z = in[i] + (b ? b[i % f] : 0.0f);
     float t = std::tanh(kSqrt2OverPi * (z + kCubic * z * z * z));

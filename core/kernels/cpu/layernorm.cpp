@@ -31,7 +31,7 @@ void layernorm_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta,
   float* row_mean = mean.data<float>();
   float* row_rstd = rstd.data<float>();
   float gamma_shift = options.zero_centered_gamma ? 1.0f : 0.0f;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for if (worth_parallel(rows * h)) schedule(static)
   for (int64_t r = 0; r < rows; ++r) {
     const float* row = in + r * h;
     double sum = 0;
@@ -82,7 +82,7 @@ void layernorm_backward(const Tensor& x, const Tensor& gamma, const Tensor& mean
   if (dx.defined()) {
     float* out = dx.data<float>();
     // dx = rstd · (ĝ − mean(ĝ) − x̂ · mean(ĝ · x̂)),  ĝ = dy · γ,  x̂ = (x − mean) · rstd.
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for if (worth_parallel(rows * h)) schedule(static)
     for (int64_t r = 0; r < rows; ++r) {
       const float* row = in + r * h;
       const float* grad_row = grad + r * h;

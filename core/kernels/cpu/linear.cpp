@@ -26,7 +26,7 @@ void linear_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, c
               int(in_features), 0.0f, out, int(out_features));
   if (bias.defined()) {
     const float* b = bias.data<float>();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for if (worth_parallel(rows * out_features)) schedule(static)
     for (int64_t r = 0; r < rows; ++r) {
       for (int64_t c = 0; c < out_features; ++c) out[r * out_features + c] += b[c];
     }

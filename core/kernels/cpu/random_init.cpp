@@ -20,7 +20,7 @@ void for_each_global_index(const char* op, const Tensor& out, const Shape& full_
               " does not fit in " + full_shape.to_string());
   }
   int64_t n = out.numel();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for if (worth_parallel(16 * n)) schedule(static)
   for (int64_t i = 0; i < n; ++i) {
     int64_t rest = i, global = 0, stride = 1;
     for (int a = rank - 1; a >= 0; --a) {

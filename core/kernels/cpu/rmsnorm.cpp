@@ -24,7 +24,7 @@ void rmsnorm_forward(const Tensor& x, const Tensor& gamma, const NormOptions& op
   float* out = y.data<float>();
   float* row_rstd = rstd.data<float>();
   float gamma_shift = options.zero_centered_gamma ? 1.0f : 0.0f;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for if (worth_parallel(rows * h)) schedule(static)
   for (int64_t r = 0; r < rows; ++r) {
     const float* row = in + r * h;
     double sq = 0;
@@ -61,7 +61,7 @@ void rmsnorm_backward(const Tensor& x, const Tensor& gamma, const Tensor& rstd, 
   if (dx.defined()) {
     float* out = dx.data<float>();
     // dx = rstd · (ĝ − x̂ · mean(ĝ · x̂)),  ĝ = dy · γ,  x̂ = x · rstd.
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for if (worth_parallel(rows * h)) schedule(static)
     for (int64_t r = 0; r < rows; ++r) {
       const float* row = in + r * h;
       const float* grad_row = grad + r * h;

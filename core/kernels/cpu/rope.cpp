@@ -36,7 +36,7 @@ void rotate(const char* op, const Tensor& x, const Tensor& positions, const Rope
   }
   const float* in = x.data<float>();
   float* out = y.data<float>();
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for if (worth_parallel(s * b * n * d)) collapse(2) schedule(static)
   for (int64_t i = 0; i < s; ++i) {
     for (int64_t r = 0; r < b; ++r) {
       float p = float(pos ? pos[i * b + r] : i) / options.seq_len_interpolation_factor;

@@ -28,7 +28,7 @@ void swiglu_forward(const Tensor& x, const Tensor& y) {
   const float* in = x.data<float>();
   float* out = y.data<float>();
   int64_t rows = f ? y.numel() / f : 0;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for if (worth_parallel(8 * rows * f)) schedule(static)
   for (int64_t r = 0; r < rows; ++r) {
     const float* gate = in + r * 2 * f;
     const float* up = gate + f;
@@ -45,7 +45,7 @@ void swiglu_backward(const Tensor& x, const Tensor& dy, const Tensor& dx) {
   const float* grad = dy.data<float>();
   float* out = dx.data<float>();
   int64_t rows = f ? dy.numel() / f : 0;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for if (worth_parallel(8 * rows * f)) schedule(static)
   for (int64_t r = 0; r < rows; ++r) {
     const float* gate = in + r * 2 * f;
     const float* up = gate + f;

@@ -1,0 +1,29 @@
+// megatron-train: Megatron's pretrain_gpt.py as one native program.
+#include <cstdio>
+
+#include "app/dry_run.h"
+#include "app/run_config.h"
+#include "app/train_args.h"
+#include "app/trainer.h"
+#include "core/base/main_guard.h"
+
+int main(int argc, char** argv) {
+  return mcpp::run_main([&] {
+    using namespace mcpp::app;
+    TrainArgs args = parse_train_args(argc, argv);
+    if (args.own.dry_run) {
+      // The vocabulary comes from the tokenizer when one is configured, else --vocab-size.
+      int64_t vocab = 0;
+      if (auto options = tokenizer_options(args)) vocab = mcpp::data::make_tokenizer(*options)->vocab_size();
+      validate_train_args(args, /*world_size=*/static_cast<int64_t>(args.parallel.tensor_model_parallel_size *
+                                                                      args.parallel.pipeline_model_parallel_size *
+                                                                      args.parallel.context_parallel_size),
+                          vocab);
+      const std::string device = resolve_device(args);
+      std::fputs(format_model_budget(args, estimate_model_budget(args, device)).c_str(), stdout);
+      return 0;
+    }
+    Trainer trainer(std::move(args));
+    return trainer.train();
+  });
+}

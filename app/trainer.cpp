@@ -1,0 +1,298 @@
+#include "app/trainer.h"
+
+#include <sys/resource.h>
+
+#include <atomic>
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+
+#include "app/dry_run.h"
+#include "app/flags_optim.h"
+#include "app/run_config.h"
+#include "core/base/error.h"
+#include "core/base/log.h"
+#include "core/optim/grad_norm.h"
+
+namespace mcpp::app {
+namespace {
+
+std::atomic<bool> g_exit_signal{false};
+
+void on_exit_signal(int) { g_exit_signal = true; }
+
+double peak_rss_gb() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_maxrss) * 1024.0 / 1e9;  // ru_maxrss is in KiB
+}
+
+// Megatron's get_batch: batch-first [b, s] tensors for the model.
+model::MicroBatch to_model_batch(const data::MicroBatch& batch) {
+  const int64_t b = batch.batch_size, s = batch.seq_length;
+  model::MicroBatch out;
+  out.tokens = Tensor::empty({b, s}, DType::I64);
+  out.labels = Tensor::empty({b, s}, DType::I64);
+  out.loss_mask = Tensor::empty({b, s}, DType::F32);
+  out.position_ids = Tensor::empty({b, s}, DType::I64);
+  int64_t* tokens = out.tokens.data<int64_t>();
+  int64_t* labels = out.labels.data<int64_t>();
+  float* mask = out.loss_mask.data<float>();
+  int64_t* positions = out.position_ids.data<int64_t>();
+  for (int64_t i = 0; i < b * s; ++i) {
+    tokens[i] = batch.tokens[i];
+    labels[i] = batch.labels[i];
+    mask[i] = batch.loss_mask[i];
+    positions[i] = batch.position_ids[i];
+  }
+  // Rows hold different document counts: pad each with its end offset (empty documents).
+  size_t width = 0;
+  for (const auto& offsets : batch.document_offsets) width = std::max(width, offsets.size());
+  if (width > 0) {
+    out.doc_offsets = Tensor::empty({b, static_cast<int64_t>(width)}, DType::I64);
+    int64_t* doc = out.doc_offsets.data<int64_t>();
+    for (int64_t row = 0; row < b; ++row) {
+      const auto& offsets = batch.document_offsets[row];
+      for (size_t k = 0; k < width; ++k) doc[row * width + k] = k < offsets.size() ? offsets[k] : offsets.back();
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Trainer::Trainer(TrainArgs args) : args_(std::move(args)), start_time_(std::chrono::steady_clock::now()) {
+  device_ = resolve_device(args_);
+  check(device_ == "cpu", "--device cuda: the CUDA training path is not available yet; use --device cpu");
+
+  if (auto options = tokenizer_options(args_)) {
+    tokenizer_ = data::make_tokenizer(*options);
+    vocab_size_ = tokenizer_->vocab_size();
+  } else {
+    check(args_.model.vocab_size.has_value(),
+          "no tokenizer: give --tokenizer-type (with its files), or --mock-data with --vocab-size");
+    vocab_size_ = *args_.model.vocab_size;
+  }
+  validate_train_args(args_, /*world_size=*/1, vocab_size_);
+  reject_unsupported(args_, /*world_size=*/1);
+  log_startup_notes(args_, device_);
+
+  comm_ = std::make_unique<comm::SingleRankCommunicator>();
+  parallel_ = model::ParallelContext::single(*comm_);
+  model_ = std::make_unique<model::GPTModel>(model_config(args_), parallel_, Device::CPU);
+  model_->dropout().seed = static_cast<uint64_t>(args_.training.seed);
+
+  OptimizerSettings settings;
+  settings.kind = args_.training.optimizer;
+  settings.adam = adam_config(args_);
+  settings.sgd_momentum = static_cast<float>(args_.training.sgd_momentum);
+  optimizer_ = std::make_unique<Optimizer>(model_->params(), settings);
+  scheduler_ = std::make_unique<optim::ParamScheduler>(scheduler_config(args_));
+  if (args_.precision.fp16) loss_scaler_.emplace(loss_scaler_config(args_));
+
+  train_iters_ = train_iterations(args_);
+  flops_per_iteration_ = megatron_flops(args_, *args_.training.global_batch_size);
+  peak_tflops_ = args_.own.peak_tflops;
+
+  log::info("model: {} parameters, {} layers, hidden {}, padded vocabulary {}",
+            model_->params().total_numel(), *args_.model.num_layers, *args_.model.hidden_size,
+            args_.derived.padded_vocab_size);
+
+  if (args_.checkpoint.load) load_checkpoint();
+  build_datasets();
+
+  if (args_.logging.tensorboard_dir) {
+    tensorboard_ = std::make_unique<TensorBoardWriter>(*args_.logging.tensorboard_dir);
+  }
+  if (args_.logging.metrics_file) {
+    metrics_ = std::make_unique<MetricsWriter>(*args_.logging.metrics_file, iteration_ > 0);
+  }
+  if (args_.training.exit_signal_handler) std::signal(SIGTERM, on_exit_signal);
+}
+
+Trainer::~Trainer() = default;
+
+void Trainer::build_datasets() {
+  data::GptDataConfig config = data_config(args_, tokenizer_.get());
+  data::SplitSampleCounts counts = split_sample_counts(args_);
+  datasets_ = data::build_gpt_datasets(config, counts);
+  check(datasets_[data::SplitName::train] != nullptr,
+        "the training split is empty: check --split (its first weight must be > 0) or --train-data-path");
+  data::LoaderOptions options;
+  options.micro_batch_size = *args_.training.micro_batch_size;
+  options.consumed_samples = consumed_train_samples_;
+  train_loader_ = std::make_unique<data::GptLoader>(datasets_[data::SplitName::train], options);
+  if (datasets_[data::SplitName::valid] && args_.logging.eval_iters > 0) {
+    options.consumed_samples = consumed_valid_samples_;
+    valid_loader_ = std::make_unique<data::GptLoader>(datasets_[data::SplitName::valid], options);
+  }
+}
+
+BatchLoss Trainer::forward_backward(data::GptLoader& loader) {
+  const int64_t num_microbatches = args_.derived.num_microbatches;
+  const bool per_token = args_.training.calculate_per_token_loss;
+  const double loss_scale = loss_scaler_ ? loss_scaler_->scale() : 1.0;
+  BatchLoss total;
+  model_->dropout().training = true;
+  for (int64_t mb = 0; mb < num_microbatches; ++mb) {
+    std::optional<data::MicroBatch> batch = loader.next();
+    check(batch.has_value(), "the training data ran out at iteration " + std::to_string(iteration_ + 1) +
+                                 "; this should not happen (the dataset is sized for --train-iters)");
+    model_->dropout().step = static_cast<uint64_t>(microbatches_run_++);
+    const model::LossPair loss = model_->forward(to_model_batch(*batch));
+    // Megatron's schedule divides each micro-batch's loss by its token count and by the number of
+    // micro-batches, unless --calculate-per-token-loss (then by the global token count, below).
+    const double scale = per_token ? 1.0 : 1.0 / std::max(loss.num_tokens, 1.0) / num_microbatches;
+    model_->backward(static_cast<float>(scale * loss_scale));
+    total.loss_sum += loss.loss_sum;
+    total.num_tokens += loss.num_tokens;
+  }
+  if (per_token) optimizer_->scale_grads(static_cast<float>(1.0 / std::max(total.num_tokens, 1.0)));
+  return total;
+}
+
+void Trainer::train_step(IterationRecord& record) {
+  model_->zero_grads();
+  const BatchLoss loss = forward_backward(*train_loader_);
+  record.lm_loss = loss.mean();
+  record.loss_is_nan = !std::isfinite(record.lm_loss);
+
+  bool skip = false;
+  if (loss_scaler_) {
+    optimizer_->scale_grads(static_cast<float>(loss_scaler_->inverse_scale()));
+    const bool found_inf = optimizer_->grads_have_nan_or_inf();
+    loss_scaler_->update(found_inf);
+    skip = found_inf;
+  } else if (args_.training.check_for_nan_in_loss_and_grad && record.loss_is_nan) {
+    throw Error("iteration " + std::to_string(iteration_ + 1) + ": the loss is " +
+                (std::isnan(record.lm_loss) ? "NaN" : "infinite") +
+                "; lower --lr, check the data, or resume from an earlier checkpoint");
+  }
+
+  if (!skip) {
+    const double norm = std::sqrt(optimizer_->grad_sum_of_squares());
+    if (args_.training.check_for_nan_in_loss_and_grad && !std::isfinite(norm)) {
+      throw Error("iteration " + std::to_string(iteration_ + 1) +
+                  ": the gradient norm is NaN or infinite; lower --lr or resume from an earlier checkpoint");
+    }
+    record.grad_norm = norm;
+    const double coefficient = optim::clip_coefficient(args_.training.clip_grad, norm);
+    if (coefficient < 1.0) optimizer_->scale_grads(static_cast<float>(coefficient));
+    optimizer_->step(scheduler_->lr(), scheduler_->weight_decay());
+    scheduler_->step(*args_.training.global_batch_size);
+  }
+  record.skipped = skip;
+  record.loss_scale = loss_scaler_ ? loss_scaler_->scale() : 1.0;
+}
+
+int Trainer::train() {
+  const int64_t gbs = *args_.training.global_batch_size;
+  const int64_t seq = *args_.model.seq_length;
+  bool exiting = false;
+  while (iteration_ < train_iters_ && !exiting) {
+    IterationRecord record;
+    const auto t0 = std::chrono::steady_clock::now();
+    train_step(record);
+    record.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    ++iteration_;
+    consumed_train_samples_ += gbs;
+    // Megatron logs the learning rate the scheduler holds after this step.
+    record.learning_rate = scheduler_->lr();
+    record.iteration = iteration_;
+    record.consumed_samples = consumed_train_samples_;
+    record.global_batch_size = gbs;
+    record.tokens = gbs * seq;
+    record.memory_gb = peak_rss_gb();
+    log_interval(record);
+
+    if (valid_loader_ && args_.logging.eval_interval > 0 && iteration_ % args_.logging.eval_interval == 0) {
+      evaluate_and_print("iteration " + std::to_string(iteration_), data::SplitName::valid);
+    }
+    const bool save_now = args_.checkpoint.save && args_.checkpoint.save_interval &&
+                          iteration_ % *args_.checkpoint.save_interval == 0;
+    if (save_now) save_checkpoint();
+
+    // Exit conditions, in Megatron's order: signal, duration, interval.
+    std::string reason;
+    if (g_exit_signal) reason = "exiting on SIGTERM (--exit-signal-handler)";
+    const double minutes =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start_time_).count() / 60.0;
+    if (reason.empty() && args_.checkpoint.exit_duration_in_mins &&
+        minutes > static_cast<double>(*args_.checkpoint.exit_duration_in_mins)) {
+      reason = "exiting program after " + std::to_string(minutes) + " minutes (--exit-duration-in-mins)";
+    }
+    if (reason.empty() && args_.checkpoint.exit_interval && iteration_ % *args_.checkpoint.exit_interval == 0) {
+      reason = "exiting program at iteration " + std::to_string(iteration_) + " (--exit-interval)";
+    }
+    if (!reason.empty()) {
+      if (args_.checkpoint.save && last_saved_iteration_ != iteration_) save_checkpoint();
+      log::info("{}", reason);
+      exiting = true;
+    }
+  }
+  if (exiting) return 0;
+
+  if (args_.checkpoint.save && iteration_ > 0 && last_saved_iteration_ != iteration_) save_checkpoint();
+  if (valid_loader_) evaluate_and_print("iteration " + std::to_string(iteration_) + " on validation set",
+                                        data::SplitName::valid);
+  if (datasets_[data::SplitName::test] && args_.logging.eval_iters > 0) {
+    evaluate_and_print("iteration " + std::to_string(iteration_) + " on test set", data::SplitName::test);
+  }
+  return 0;
+}
+
+BatchLoss Trainer::evaluate(data::GptLoader& loader, int64_t* consumed) {
+  BatchLoss total;
+  model_->dropout().training = false;
+  const int64_t gbs = *args_.training.global_batch_size;
+  for (int64_t it = 0; it < args_.logging.eval_iters; ++it) {
+    for (int64_t mb = 0; mb < args_.derived.num_microbatches; ++mb) {
+      std::optional<data::MicroBatch> batch = loader.next();
+      if (!batch) return total;  // the split is exhausted: Megatron stops early likewise
+      const model::LossPair loss = model_->forward(to_model_batch(*batch));
+      total.loss_sum += loss.loss_sum;
+      total.num_tokens += loss.num_tokens;
+    }
+    if (consumed) *consumed += gbs;
+  }
+  model_->dropout().training = true;
+  return total;
+}
+
+void Trainer::evaluate_and_print(const std::string& prefix, data::SplitName split) {
+  BatchLoss loss;
+  if (split == data::SplitName::valid) {
+    loss = evaluate(*valid_loader_, &consumed_valid_samples_);
+  } else {
+    data::LoaderOptions options;
+    options.micro_batch_size = *args_.training.micro_batch_size;
+    data::GptLoader loader(datasets_[split], options);
+    loss = evaluate(loader, nullptr);
+  }
+  model_->dropout().training = true;
+  if (loss.num_tokens == 0) return;
+  const std::string name = split == data::SplitName::valid ? "validation" : "test";
+  std::fputs(format_eval_block(prefix, {{"lm loss", loss.mean()}}).c_str(), stdout);
+  std::fflush(stdout);
+  if (tensorboard_) {
+    tensorboard_->add_scalar("lm loss " + name, loss.mean(), iteration_);
+    tensorboard_->add_scalar("lm loss " + name + " ppl", std::exp(std::min(20.0, loss.mean())), iteration_);
+    tensorboard_->flush();
+  }
+}
+
+void Trainer::log_interval(const IterationRecord& record) {
+  log_.add(record);
+  if (tensorboard_ && iteration_ % args_.logging.tensorboard_log_interval == 0) {
+    write_iteration_scalars(*tensorboard_, record);
+  }
+  if (iteration_ % args_.logging.log_interval != 0) return;
+  const LogLineValues values =
+      log_.take(train_iters_, flops_per_iteration_, 1, peak_tflops_, args_.logging.log_throughput);
+  std::puts(format_train_log_line(values, std::chrono::system_clock::now()).c_str());
+  std::fflush(stdout);
+  if (metrics_) metrics_->write(values);
+  if (tensorboard_) tensorboard_->flush();
+}
+
+}  // namespace mcpp::app

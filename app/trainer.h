@@ -1,0 +1,92 @@
+#pragma once
+// Megatron's pretraining loop (megatron/training/training.py: pretrain → train → train_step,
+// evaluate, save/load) for one model shard: micro-batches from the GPT loader, forward/backward
+// with Megatron's loss normalisation, grad clipping, the optimizer step, the LR/WD schedule, the
+// log line, validation and test, checkpoints and the exit conditions.
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "app/log_line.h"
+#include "app/metrics_writer.h"
+#include "app/optimizer.h"
+#include "app/tensorboard_writer.h"
+#include "app/train_args.h"
+#include "core/comm/communicator.h"
+#include "core/model/gpt_model.h"
+#include "core/optim/loss_scaler.h"
+#include "core/optim/param_scheduler.h"
+#include "data/gpt/builder.h"
+#include "data/gpt/loader.h"
+#include "data/tokenizers/tokenizer.h"
+
+namespace mcpp::app {
+
+// The result of one pass over a global batch.
+struct BatchLoss {
+  double loss_sum = 0;
+  double num_tokens = 0;
+  double mean() const { return loss_sum / std::max(num_tokens, 1.0); }
+};
+
+class Trainer {
+ public:
+  // Builds tokenizer, model, optimizer, schedule and datasets from validated-later args, then
+  // loads --load when it holds a checkpoint.
+  explicit Trainer(TrainArgs args);
+  ~Trainer();
+
+  // Runs until --train-iters/--train-samples or an exit condition; returns the process status.
+  int train();
+
+  int64_t iteration() const { return iteration_; }
+  model::GPTModel& model() { return *model_; }
+
+ private:
+  void build_datasets();
+  // Forward and backward over the micro-batches of one global batch.
+  BatchLoss forward_backward(data::GptLoader& loader);
+  // One training iteration; fills `record`.
+  void train_step(IterationRecord& record);
+  // Forward-only over --eval-iters global batches of `loader`.
+  BatchLoss evaluate(data::GptLoader& loader, int64_t* consumed);
+  void evaluate_and_print(const std::string& prefix, data::SplitName split);
+  void log_interval(const IterationRecord& record);
+
+  void save_checkpoint();
+  void load_checkpoint();
+
+  TrainArgs args_;
+  std::string device_;
+  std::unique_ptr<data::Tokenizer> tokenizer_;
+  int64_t vocab_size_ = 0;  // unpadded
+  std::unique_ptr<comm::Communicator> comm_;
+  model::ParallelContext parallel_;
+  std::unique_ptr<model::GPTModel> model_;
+  std::unique_ptr<Optimizer> optimizer_;
+  std::unique_ptr<optim::ParamScheduler> scheduler_;
+  std::optional<optim::LossScaler> loss_scaler_;  // --fp16 only
+  data::GptDatasets datasets_;
+  std::unique_ptr<data::GptLoader> train_loader_;
+  std::unique_ptr<data::GptLoader> valid_loader_;
+
+  int64_t iteration_ = 0;
+  int64_t train_iters_ = 0;
+  int64_t consumed_train_samples_ = 0;
+  int64_t consumed_valid_samples_ = 0;
+  int64_t microbatches_run_ = 0;  // dropout stream counter, saved as the RNG state
+  int64_t last_saved_iteration_ = -1;
+  double flops_per_iteration_ = 0;
+  std::optional<double> peak_tflops_;
+
+  LogAccumulator log_;
+  std::unique_ptr<TensorBoardWriter> tensorboard_;
+  std::unique_ptr<MetricsWriter> metrics_;
+  std::chrono::steady_clock::time_point start_time_;
+};
+
+// Runs megatron-train with these arguments (argv without the program name).
+int megatron_train_main(int argc, char** argv);
+
+}  // namespace mcpp::app
