@@ -6,26 +6,16 @@
 #include "core/comm/communicator.h"
 #include "core/model/param_info.h"
 #include "parallel/grad_buffer.h"
+#include "test/model/model_test_util.h"
 
 using namespace mcpp;
 using namespace mcpp::parallel;
 
 namespace {
 
-model::ModelConfig tiny_config() {
-  model::ModelConfig c;
-  c.num_layers = 2;
-  c.hidden = 64;
-  c.heads = 4;
-  c.seq_length = 16;
-  c.padded_vocab_size = 256;
-  c.finalize();
-  return c;
-}
-
 std::vector<model::ParamInfo> tiny_infos() {
   comm::SingleRankCommunicator comm;
-  return model::gpt_param_infos(tiny_config(), model::ParallelContext::single(comm));
+  return model::gpt_param_infos(model::testing::gpt2_config(), model::ParallelContext::single(comm));
 }
 
 }  // namespace
@@ -49,7 +39,7 @@ TEST_CASE("distributed-optimizer buckets: starts aligned to 64, ends padded to l
     DdpOptions o;
     o.use_distributed_optimizer = true;
     o.overlap_grad_reduce = true;
-    o.bucket_size = 20000;
+    o.bucket_size = 1000;
     o.dp_cp_size = dp;
     const model::BufferLayout layout = ddp_buffer_layout(o);
     CHECK(layout.param_align == 64);
@@ -73,8 +63,8 @@ TEST_CASE("distributed-optimizer buckets: starts aligned to 64, ends padded to l
       }
       // Closed at the first parameter that reached the size (or at the buffer's end), then padded.
       const int64_t unpadded = last_end - bucket.begin;
-      if (&bucket != &group.buckets.back()) CHECK(unpadded >= 20000);
-      CHECK(previous_end - bucket.begin < 20000);
+      if (&bucket != &group.buckets.back()) CHECK(unpadded >= 1000);
+      CHECK(previous_end - bucket.begin < 1000);
       CHECK(bucket.end - last_end < layout.bucket_end_multiple);
       // Every DP rank owns an equal contiguous slice.
       int64_t covered = bucket.begin;
