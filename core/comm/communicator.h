@@ -30,6 +30,9 @@ class Communicator {
   // Point to point (blocking).
   virtual void send(const Tensor& tensor, int peer) = 0;
   virtual void recv(const Tensor& tensor, int peer) = 0;
+  // Sends `send` to `dest` and receives `recv` from `source` as one exchange, so two ranks that
+  // send to each other at the same time cannot deadlock (pipeline send-forward-recv-backward).
+  virtual void send_recv(const Tensor& send, int dest, const Tensor& recv, int source);
   virtual void barrier() = 0;
 };
 

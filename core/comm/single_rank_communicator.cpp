@@ -20,6 +20,10 @@ void SingleRankCommunicator::broadcast(const Tensor&, int root) {
   check(root == 0, "broadcast root " + std::to_string(root) + " does not exist: there is one rank");
 }
 
+void Communicator::send_recv(const Tensor&, int dest, const Tensor&, int) {
+  throw Error("send_recv with rank " + std::to_string(dest) + " is not supported by this communicator");
+}
+
 void SingleRankCommunicator::send(const Tensor&, int peer) {
   throw Error("send to rank " + std::to_string(peer) + ": a single-rank communicator has no peers");
 }

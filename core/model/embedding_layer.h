@@ -1,6 +1,7 @@
 #pragma once
 // Megatron's LanguageModelEmbedding: vocab-parallel word embedding (+ learned absolute position
-// embedding), then embedding dropout (--hidden-dropout). Output is sequence-first [s, b, h].
+// embedding), then embedding dropout (--hidden-dropout). Output is sequence-first [s, b, h]
+// ([s/tp, b, h], this rank's sequence slice, with --sequence-parallel).
 #include "core/base/tensor.h"
 #include "core/model/model_config.h"
 #include "core/model/parallel_context.h"

@@ -1,5 +1,7 @@
 #include "core/model/gpt_model.h"
 
+#include <algorithm>
+
 #include "core/base/error.h"
 #include "core/kernels/linear.h"
 #include "core/model/tensor_layout.h"
@@ -7,50 +9,106 @@
 
 namespace mcpp::model {
 
-GPTModel::GPTModel(ModelConfig config, const ParallelContext& parallel, Device device)
-    : config_(std::move(config)), parallel_(parallel) {
+namespace {
+
+bool starts_with(const std::string& text, const std::string& prefix) { return text.rfind(prefix, 0) == 0; }
+
+// The parameters of one pipeline stage, in registration order. A last stage without the
+// embedding but with tied embeddings gets the output layer as a `shared` copy of the word
+// embedding, initialised from the same Philox stream (compat §4.4).
+std::vector<ParamInfo> stage_param_infos(const ModelConfig& config, const ParallelContext& parallel,
+                                         const PipelineStage& stage) {
+  std::vector<ParamInfo> kept;
+  const int end_layer = stage.first_layer + stage.num_layers;
+  for (ParamInfo& info : gpt_param_infos(config, parallel)) {
+    bool keep = false;
+    if (starts_with(info.key, "embedding.")) {
+      keep = stage.pre_process;
+    } else if (starts_with(info.key, "decoder.layers.")) {
+      const int layer = std::stoi(info.key.substr(std::string("decoder.layers.").size()));
+      keep = layer >= stage.first_layer && layer < end_layer;
+    } else {  // final norm, output layer
+      keep = stage.post_process;
+    }
+    if (keep) {
+      kept.push_back(std::move(info));
+    } else if (info.key == "embedding.word_embeddings.weight" && stage.post_process && !config.untie_embeddings) {
+      ParamInfo copy = std::move(info);
+      copy.init_key = copy.key;
+      copy.key = "output_layer.weight";
+      copy.shared = true;
+      kept.push_back(std::move(copy));  // moved last below: Megatron registers it after the final norm
+    }
+  }
+  // The shared copy (if any) belongs at the end, where the output layer registers.
+  std::stable_partition(kept.begin(), kept.end(), [](const ParamInfo& info) { return !info.shared; });
+  return kept;
+}
+
+}  // namespace
+
+GPTModel::GPTModel(ModelConfig config, const ParallelContext& parallel, Device device, const BufferLayout& layout,
+                   const PipelineStage& stage)
+    : config_(std::move(config)), parallel_(parallel), stage_(stage) {
   check(parallel.tp_comm != nullptr, "the model needs a tensor-parallel communicator");
   check(!sequence_parallel(parallel) || config_.seq_length % parallel.tp_size == 0,
         "--seq-length " + std::to_string(config_.seq_length) + " must be divisible by --tensor-model-parallel-size " +
             std::to_string(parallel.tp_size) + " with --sequence-parallel");
-  check(parallel.pp_size == 1 && parallel.cp_size == 1 && parallel.ep_size == 1,
-        "pipeline, context and expert parallelism are not supported by the model yet");
+  check(parallel.cp_size == 1 && parallel.ep_size == 1,
+        "context and expert parallelism are not supported by the model yet");
   check(device == Device::CPU, "the model runs on the CPU backend only for now");
-  params_ = std::make_unique<ParamBuffer>(gpt_param_infos(config_, parallel), DType::F32, device);
+  if (stage_.num_layers < 0) stage_.num_layers = config_.num_layers - stage_.first_layer;
+  check(stage_.first_layer >= 0 && stage_.num_layers >= 0 &&
+            stage_.first_layer + stage_.num_layers <= config_.num_layers,
+        "internal: pipeline stage layers outside the model");
+  check(parallel.pp_size > 1 || (stage_.pre_process && stage_.post_process && stage_.num_layers == config_.num_layers),
+        "internal: a partial model needs a pipeline-parallel context");
+  params_ = std::make_unique<ParamBuffer>(stage_param_infos(config_, parallel, stage_), DType::F32, device, layout);
   initialize_parameters(*params_, config_.seed);
   dropout_.seed = config_.seed;
 
   const ParamBuffer& p = *params_;
-  loss_ = std::make_unique<VocabParallelCrossEntropy>(parallel_);
-  embedding_ = std::make_unique<EmbeddingLayer>(config_, parallel_, p.ref("embedding.word_embeddings.weight"),
-                                                p.ref("embedding.position_embeddings.weight"));
-  for (int layer = 0; layer < config_.num_layers; ++layer) {
+  if (stage_.pre_process)
+    embedding_ = std::make_unique<EmbeddingLayer>(config_, parallel_, p.ref("embedding.word_embeddings.weight"),
+                                                  p.ref("embedding.position_embeddings.weight"));
+  for (int layer = stage_.first_layer; layer < stage_.first_layer + stage_.num_layers; ++layer) {
     layers_.push_back(std::make_unique<TransformerLayer>(config_, parallel_, p, layer));
     layers_.back()->set_selective_recompute(config_.recompute == RecomputeGranularity::selective);
   }
-  final_norm_ = std::make_unique<NormLayer>(config_, p.ref("decoder.final_layernorm.weight"),
-                                            p.ref("decoder.final_layernorm.bias"));
-  // Tied: the output layer multiplies by the word embedding and its gradient accumulates there.
-  output_weight_ = config_.untie_embeddings ? p.ref("output_layer.weight")
-                                            : p.ref("embedding.word_embeddings.weight");
-  segments_ = recompute_segments(config_, config_.num_layers);
+  if (stage_.post_process) {
+    loss_ = std::make_unique<VocabParallelCrossEntropy>(parallel_);
+    final_norm_ = std::make_unique<NormLayer>(config_, p.ref("decoder.final_layernorm.weight"),
+                                              p.ref("decoder.final_layernorm.bias"));
+    // Tied: the output layer multiplies by the word embedding and its gradient accumulates there
+    // (on a last stage without the embedding: in its shared copy).
+    output_weight_ = p.contains("output_layer.weight") ? p.ref("output_layer.weight")
+                                                       : p.ref("embedding.word_embeddings.weight");
+  }
+  segments_ = recompute_segments(config_, stage_.num_layers);
 }
 
-LossPair GPTModel::forward(const MicroBatch& batch) {
-  check(batch.tokens.defined() && batch.labels.defined(), "a micro-batch needs tokens and labels");
-  check(batch.tokens.shape() == batch.labels.shape(), "micro-batch tokens and labels differ in shape");
+LossPair GPTModel::forward(const MicroBatch& batch, const Tensor& input) {
+  check(batch.tokens.defined() && (batch.labels.defined() || !stage_.post_process),
+        "a micro-batch needs tokens and labels");
+  check(!batch.labels.defined() || batch.tokens.shape() == batch.labels.shape(),
+        "micro-batch tokens and labels differ in shape");
   const int64_t b = batch.tokens.dim(0), s = batch.tokens.dim(1);
   check(s <= config_.max_position_embeddings || config_.position_embedding != PositionEmbedding::learned_absolute,
         "micro-batch sequence length " + std::to_string(s) + " exceeds --max-position-embeddings " +
             std::to_string(config_.max_position_embeddings));
   forward_dropout_ = dropout_;
-  const Tensor tokens = to_sequence_first(batch.tokens);
-  const Tensor labels = to_sequence_first(batch.labels).view({s * b});
-  const Tensor loss_mask = batch.loss_mask.defined() ? to_sequence_first(batch.loss_mask).view({s * b}) : Tensor();
   doc_offsets_ = batch.doc_offsets;
-  const Tensor positions = batch.position_ids.defined() ? to_sequence_first(batch.position_ids) : Tensor();
+  forward_done_ = true;
 
-  Tensor hidden = embedding_->forward(tokens, positions, forward_dropout_);
+  Tensor hidden;
+  if (stage_.pre_process) {
+    const Tensor tokens = to_sequence_first(batch.tokens);
+    const Tensor positions = batch.position_ids.defined() ? to_sequence_first(batch.position_ids) : Tensor();
+    hidden = embedding_->forward(tokens, positions, forward_dropout_);
+  } else {
+    check(input.defined(), "internal: a pipeline stage after the first needs its input activation");
+    hidden = input;
+  }
   segment_inputs_.assign(segments_.size(), Tensor());
   for (size_t g = 0; g < segments_.size(); ++g) {
     const RecomputeSegment& segment = segments_[g];
@@ -60,6 +118,13 @@ LossPair GPTModel::forward(const MicroBatch& batch) {
     if (segment.recompute)
       for (int layer = segment.begin; layer < segment.end; ++layer) layers_[layer]->release();
   }
+  if (!stage_.post_process) {
+    stage_output_ = hidden;
+    return LossPair{};
+  }
+
+  const Tensor labels = to_sequence_first(batch.labels).view({s * b});
+  const Tensor loss_mask = batch.loss_mask.defined() ? to_sequence_first(batch.loss_mask).view({s * b}) : Tensor();
   // Column-parallel output layer on the full sequence: logits of this rank's vocabulary range.
   final_out_ = enter_column_parallel(parallel_, final_norm_->forward(hidden));
   const int64_t h = config_.hidden;
@@ -73,6 +138,8 @@ Tensor GPTModel::logits(const Tensor& tokens_batch_first) {
   const int64_t b = tokens_batch_first.dim(0), s = tokens_batch_first.dim(1);
   check(s <= config_.max_position_embeddings || config_.position_embedding != PositionEmbedding::learned_absolute,
         "sequence length " + std::to_string(s) + " exceeds --max-position-embeddings");
+  check(stage_.pre_process && stage_.post_process,
+        "GPTModel::logits needs the whole model on one rank (no pipeline stages)");
   DropoutState no_dropout = dropout_;
   no_dropout.training = false;
   Tensor hidden = embedding_->forward(to_sequence_first(tokens_batch_first), Tensor(), no_dropout);
@@ -89,20 +156,28 @@ Tensor GPTModel::logits(const Tensor& tokens_batch_first) {
   return out;
 }
 
-void GPTModel::backward(float loss_grad_scale) {
-  check(logits_.defined(), "GPTModel::backward called without a preceding forward");
-  const int64_t h = config_.hidden;
-  const int64_t rows = logits_.dim(0);
-  // The logits buffer becomes its own gradient.
-  loss_->backward(loss_grad_scale, logits_);
-  Tensor dfinal = Tensor::empty(final_out_.shape(), DType::F32, final_out_.device());
-  core::linear_backward(final_out_.view({rows, h}), output_weight_.value, logits_, dfinal.view({rows, h}),
-                        output_weight_.grad, Tensor());
-  loss_->release();
-  logits_ = final_out_ = Tensor();
-
-  Tensor grad = final_norm_->backward(enter_column_parallel_backward(parallel_, dfinal));
-  final_norm_->release();
+void GPTModel::backward(float loss_grad_scale, const Tensor& output_grad) {
+  check(forward_done_, "GPTModel::backward called without a preceding forward");
+  forward_done_ = false;
+  Tensor grad;
+  if (stage_.post_process) {
+    const int64_t h = config_.hidden;
+    const int64_t rows = logits_.dim(0);
+    // The logits buffer becomes its own gradient.
+    loss_->backward(loss_grad_scale, logits_);
+    Tensor dfinal = Tensor::empty(final_out_.shape(), DType::F32, final_out_.device());
+    core::linear_backward(final_out_.view({rows, h}), output_weight_.value, logits_, dfinal.view({rows, h}),
+                          output_weight_.grad, Tensor());
+    loss_->release();
+    logits_ = final_out_ = Tensor();
+    grad = final_norm_->backward(enter_column_parallel_backward(parallel_, dfinal));
+    final_norm_->release();
+    if (backward_hook_) backward_hook_(config_.num_layers);
+  } else {
+    check(output_grad.defined(), "internal: a pipeline stage before the last needs its output gradient");
+    grad = output_grad;
+    stage_output_ = Tensor();
+  }
   for (size_t g = segments_.size(); g-- > 0;) {
     const RecomputeSegment& segment = segments_[g];
     if (segment.recompute) {
@@ -113,11 +188,17 @@ void GPTModel::backward(float loss_grad_scale) {
     for (int layer = segment.end - 1; layer >= segment.begin; --layer) {
       grad = layers_[layer]->backward(grad);
       layers_[layer]->release();
+      if (backward_hook_) backward_hook_(stage_.first_layer + layer);
     }
     segment_inputs_[g] = Tensor();
   }
-  embedding_->backward(grad);
-  embedding_->release();
+  if (stage_.pre_process) {
+    embedding_->backward(grad);
+    embedding_->release();
+    if (backward_hook_) backward_hook_(-1);
+  } else {
+    stage_input_grad_ = grad;
+  }
 }
 
 void GPTModel::reduce_sequence_parallel_grads() {

@@ -3,6 +3,7 @@
 // (tied to the word embedding unless --untie-embeddings-and-output-weights) and fused
 // cross-entropy. Explicit forward and backward per micro-batch; parameters and fp32 gradients
 // live in a ParamBuffer and gradients ACCUMULATE across micro-batches until zero_grads().
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -32,11 +33,24 @@ struct LossPair {
   double num_tokens = 0;
 };
 
+// The part of the model one pipeline stage holds: transformer layers [first_layer, first_layer +
+// num_layers), the embedding on the first stage (pre_process), final norm, output layer and loss
+// on the last (post_process). The default is the whole model.
+struct PipelineStage {
+  int first_layer = 0;
+  int num_layers = -1;  // -1: all layers
+  bool pre_process = true;
+  bool post_process = true;
+};
+
 class GPTModel {
  public:
   // `config` must be finalized for parallel.tp_size. Parameters are initialised from config.seed.
   // The model keeps a copy of `parallel`; its communicator must outlive the model.
-  GPTModel(ModelConfig config, const ParallelContext& parallel, Device device = Device::CPU);
+  // `layout` places parameters in the buffers (data-parallel buckets; parallel/grad_buffer.h);
+  // `stage` selects this pipeline stage's part of the model.
+  GPTModel(ModelConfig config, const ParallelContext& parallel, Device device = Device::CPU,
+           const BufferLayout& layout = {}, const PipelineStage& stage = {});
   GPTModel(const GPTModel&) = delete;
   GPTModel& operator=(const GPTModel&) = delete;
 
@@ -46,10 +60,24 @@ class GPTModel {
   // The training loop sets dropout().step before each micro-batch and dropout().training.
   DropoutState& dropout() { return dropout_; }
 
-  LossPair forward(const MicroBatch& batch);
+  const PipelineStage& stage() const { return stage_; }
+
+  // `input`: the previous stage's output activation [s(/tp with SP), b, h], on every stage but
+  // the first. The last stage returns the loss; the others return {0, 0} and leave their output
+  // activation in stage_output().
+  LossPair forward(const MicroBatch& batch, const Tensor& input = Tensor());
   // Backpropagates d(loss_sum · loss_grad_scale) of the last forward; Megatron's scale is
-  // 1 / max(num_tokens, 1) / num_microbatches (times the fp16 loss scale).
-  void backward(float loss_grad_scale);
+  // 1 / max(num_tokens, 1) / num_microbatches (times the fp16 loss scale). A stage other than the
+  // last instead takes the gradient of its output (`output_grad`, the next stage's input
+  // gradient) and, unless it is the first, leaves its input gradient in stage_input_grad().
+  void backward(float loss_grad_scale, const Tensor& output_grad = Tensor());
+  const Tensor& stage_output() const { return stage_output_; }
+  const Tensor& stage_input_grad() const { return stage_input_grad_; }
+  // Called during backward each time a part's gradients are final for this backward, so
+  // data-parallel buckets can be reduced while backward goes on (--overlap-grad-reduce): with
+  // num_layers after the output layer and final norm, with the global layer index after each
+  // transformer layer, with -1 after the embedding. Empty: no calls.
+  void set_backward_hook(std::function<void(int part)> hook) { backward_hook_ = std::move(hook); }
   void zero_grads() { params_->zero_grads(); }
 
   // Inference: logits of every position, F32 [s, b, V_local] (this rank's vocabulary range), for
@@ -64,6 +92,7 @@ class GPTModel {
  private:
   ModelConfig config_;
   const ParallelContext parallel_;  // layers hold references to this copy
+  PipelineStage stage_;
   std::unique_ptr<ParamBuffer> params_;
   DropoutState dropout_;
   DropoutState forward_dropout_;  // the state of the last forward (replayed by recompute)
@@ -77,6 +106,9 @@ class GPTModel {
   // Cached for backward.
   std::vector<Tensor> segment_inputs_;
   Tensor doc_offsets_, final_out_, logits_;
+  Tensor stage_output_, stage_input_grad_;
+  bool forward_done_ = false;
+  std::function<void(int)> backward_hook_;
 };
 
 }  // namespace mcpp::model

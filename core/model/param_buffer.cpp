@@ -9,14 +9,35 @@ int64_t round_up(int64_t value, int64_t multiple) { return (value + multiple - 1
 }  // namespace
 
 ParamBuffer::ParamBuffer(std::vector<ParamInfo> infos, DType param_dtype, Device device, int64_t align)
+    : ParamBuffer(std::move(infos), param_dtype, device, BufferLayout{align, 0, 1, {}}) {}
+
+ParamBuffer::ParamBuffer(std::vector<ParamInfo> infos, DType param_dtype, Device device, const BufferLayout& layout)
     : infos_(std::move(infos)) {
-  check(align >= 1, "parameter buffer alignment must be at least 1 element");
+  check(layout.param_align >= 1 && layout.bucket_end_multiple >= 1 && layout.bucket_size >= 0,
+        "internal: bad parameter buffer layout");
   const int n = size();
   params_.resize(n);
   grads_.resize(n);
   group_of_.assign(n, -1);
   offset_of_.assign(n, 0);
-  std::vector<int64_t> group_numel;
+  // Per group: where the next parameter may start and the bucket being filled.
+  struct Filling {
+    int64_t next = 0;
+    Bucket bucket;
+  };
+  std::vector<Filling> filling;
+  auto close_bucket = [&](int g, int64_t end) {
+    Filling& f = filling[g];
+    f.bucket.end = round_up(end, layout.bucket_end_multiple);
+    f.next = f.bucket.end;
+    groups_[g].buckets.push_back(std::move(f.bucket));
+    f.bucket = Bucket{f.next, f.next, {}};
+  };
+  auto own_bucket = [&](const ParamInfo& info) {
+    for (const auto& key : layout.own_bucket_keys)
+      if (key == info.key) return true;
+    return false;
+  };
   // Walk in reverse registration order: that is the layout order inside each group.
   for (int i = n - 1; i >= 0; --i) {
     const ParamInfo& info = infos_[i];
@@ -30,12 +51,25 @@ ParamBuffer::ParamBuffer(std::vector<ParamInfo> infos, DType param_dtype, Device
       group.grad_dtype = DType::F32;  // fp32 gradient accumulation (Megatron's default)
       group.is_expert = info.is_expert;
       groups_.push_back(group);
-      group_numel.push_back(0);
+      filling.emplace_back();
     }
+    const bool alone = own_bucket(info);
+    if (alone && !filling[g].bucket.members.empty()) close_bucket(g, filling[g].next);
+    Filling& f = filling[g];
     group_of_[i] = g;
-    offset_of_[i] = round_up(group_numel[g], align);
-    group_numel[g] = offset_of_[i] + info.local_numel();
+    offset_of_[i] = round_up(f.next, layout.param_align);
+    const int64_t end = offset_of_[i] + info.local_numel();
     groups_[g].members.push_back(i);
+    f.bucket.members.push_back(i);
+    if (alone || (layout.bucket_size > 0 && end - f.bucket.begin >= layout.bucket_size))
+      close_bucket(g, end);
+    else
+      f.next = end;
+  }
+  std::vector<int64_t> group_numel(groups_.size());
+  for (size_t g = 0; g < groups_.size(); ++g) {
+    if (!filling[g].bucket.members.empty()) close_bucket(static_cast<int>(g), filling[g].next);
+    group_numel[g] = filling[g].next;
   }
   for (size_t g = 0; g < groups_.size(); ++g) {
     groups_[g].params = Tensor::zeros({group_numel[g]}, groups_[g].param_dtype, device);

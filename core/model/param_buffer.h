@@ -22,6 +22,24 @@ struct ParamRef {
   bool defined() const { return value.defined(); }
 };
 
+// How parameters are placed in a group's buffer and cut into data-parallel buckets (Megatron's
+// _ParamAndGradBuffer; compat §6.1). The defaults give one unpadded bucket per group.
+struct BufferLayout {
+  int64_t param_align = 1;          // every parameter starts at a multiple (64 with the distributed optimizer)
+  int64_t bucket_size = 0;          // close a bucket once it holds >= this many elements; 0 = no limit
+  int64_t bucket_end_multiple = 1;  // pad each bucket's end to a multiple (lcm(dp, 128) with dist-opt)
+  std::vector<std::string> own_bucket_keys;  // parameters that get a bucket of their own
+};
+
+// Elements [begin, end) of a group's buffers (end includes the bucket's padding) and the
+// parameters inside, in layout order.
+struct Bucket {
+  int64_t begin = 0;
+  int64_t end = 0;
+  std::vector<int> members;
+  int64_t numel() const { return end - begin; }
+};
+
 struct ParamBufferGroup {
   DType param_dtype = DType::F32;
   DType grad_dtype = DType::F32;
@@ -29,6 +47,7 @@ struct ParamBufferGroup {
   Tensor params;             // flat [numel]
   Tensor grads;              // flat [numel]
   std::vector<int> members;  // parameter indices in layout order (reverse registration)
+  std::vector<Bucket> buckets;  // consecutive, covering the whole buffer
 };
 
 class ParamBuffer {
@@ -36,6 +55,7 @@ class ParamBuffer {
   // `align` rounds every parameter's start up to a multiple of that many elements (Megatron's
   // distributed optimizer uses 64; plain DDP 1). Padding elements are zero.
   ParamBuffer(std::vector<ParamInfo> infos, DType param_dtype, Device device, int64_t align = 1);
+  ParamBuffer(std::vector<ParamInfo> infos, DType param_dtype, Device device, const BufferLayout& layout);
 
   int size() const { return static_cast<int>(infos_.size()); }
   const ParamInfo& info(int index) const { return infos_[index]; }

@@ -36,6 +36,9 @@ struct ParamInfo {
   bool is_expert = false;          // MoE expert weights (reduced over the expert-DP group)
   bool sequence_parallel = false;  // replicated over TP but fed s/tp tokens: grads all-reduced over TP
   bool shared = false;             // tied duplicate (output layer copy of the word embedding)
+  // Key whose Philox stream initialises the values (empty: `key`). The last pipeline stage's tied
+  // output-layer copy draws from the word embedding's stream, so both copies start equal.
+  std::string init_key;
 
   int64_t local_numel() const;
   int64_t global_numel() const;

@@ -18,7 +18,7 @@ void initialize_parameters(const ParamBuffer& buffer, uint64_t seed) {
       case ParamInit::normal:
       case ParamInit::scaled_normal: break;
     }
-    const PhiloxStream rng{seed, parameter_stream(info.key), 0};
+    const PhiloxStream rng{seed, parameter_stream(info.init_key.empty() ? info.key : info.init_key), 0};
     const Shape full = info.global_tensor_shape();
     if (info.tp_split_dim <= 0) {
       // Replicated, or split along dim 0: each chunk is a block of rows of the global tensor.

@@ -155,7 +155,7 @@ TEST_CASE("single-rank communicator collectives are the identity") {
 TEST_CASE("the model rejects what it does not support yet with clear errors") {
   comm::SingleRankCommunicator comm;
   ParallelContext parallel = ParallelContext::single(comm);
-  parallel.pp_size = 2;
+  parallel.cp_size = 2;
   CHECK_THROWS_AS(GPTModel(gpt2_config(), parallel), mcpp::Error);
   parallel = ParallelContext::single(comm);
   parallel.tp_size = 2;

@@ -1,0 +1,71 @@
+#pragma once
+// AdamW over the gradient buckets of the model's buffers, sharded over data-parallel ranks with
+// --use-distributed-optimizer (compat §6.2-6.4) or replicated without it.
+//
+// Sharded: data-parallel rank k owns slice k of every bucket (bucket_shard()); after the
+// GradReducer's reduce-scatter only that slice holds reduced gradients. step() then takes the
+// gradient norm over the owned slices (SUM over the grad-stats group = every rank with one
+// optimizer instance), clips, runs AdamW on the owned slice of the fp32 parameters with Adam
+// moments of the slice's size only, and all-gathers each bucket's parameters over DP×CP.
+// Replicated: every rank owns every bucket whole; the norm is summed over the model-parallel
+// (TP×PP) group and nothing is gathered.
+//
+// Norms count each gradient once: TP-replicated parameters only on TP rank 0 and the tied
+// embedding's duplicate (ParamInfo::shared) not at all.
+#include <vector>
+
+#include "core/comm/communicator.h"
+#include "core/model/param_buffer.h"
+#include "core/optim/adamw.h"
+#include "parallel/grad_buffer.h"
+
+namespace mcpp::parallel {
+
+struct OptimizerOptions {
+  optim::AdamConfig adam;
+  double clip_grad = 1.0;  // --clip-grad (0 disables)
+  bool use_distributed_optimizer = false;
+};
+
+// The element ranges (relative to a group's buffer, sorted) of the parameters that get no weight
+// decay, and of those that count towards the gradient norm on this TP rank.
+std::vector<optim::ElementRange> no_decay_ranges(const model::ParamBuffer& params, int group);
+std::vector<optim::ElementRange> grad_norm_ranges(const model::ParamBuffer& params, int group, int tp_rank);
+
+class DistributedOptimizer {
+ public:
+  // One slice of one bucket this rank updates, with its Adam state.
+  struct Shard {
+    int group = 0;
+    int bucket = 0;
+    ShardRange range;  // elements of the group's buffers
+    Tensor exp_avg, exp_avg_sq;                 // fp32 [range.numel()]
+    std::vector<optim::ElementRange> no_decay;  // relative to range.begin
+    std::vector<optim::ElementRange> counted;   // counted in the grad norm, relative to range.begin
+  };
+
+  // `dp_cp`: the data-parallel (×CP) group the buckets are sharded over (size 1 = no sharding
+  // possible anyway). `grad_stats`: the group the squared norm is summed over (all ranks with the
+  // distributed optimizer, the TP×PP group without). Both must outlive the optimizer.
+  DistributedOptimizer(const model::ParamBuffer& params, comm::Communicator& dp_cp, comm::Communicator& grad_stats,
+                       int tp_rank, const OptimizerOptions& options);
+
+  // One optimizer step on the reduced gradients: returns the global gradient norm before
+  // clipping. When that norm is NaN or Inf nothing is updated (on every rank alike) and the
+  // norm is returned for the caller to report.
+  double step(const optim::AdamStep& step);
+
+  // The global gradient norm of the reduced gradients (also what step() uses).
+  double grad_norm() const;
+
+  const std::vector<Shard>& shards() const { return shards_; }
+
+ private:
+  const model::ParamBuffer& params_;
+  comm::Communicator& dp_cp_;
+  comm::Communicator& grad_stats_;
+  OptimizerOptions options_;
+  std::vector<Shard> shards_;
+};
+
+}  // namespace mcpp::parallel

@@ -1,0 +1,85 @@
+#pragma once
+// Data-parallel gradient reduction over the model's contiguous grad buffers (Megatron's
+// DistributedDataParallel + _ParamAndGradBuffer, compat §6.1 and §6.3 step 2). The buffers and
+// their buckets are laid out by model::ParamBuffer from ddp_buffer_layout(); this class reduces
+// them after the last micro-batch's backward: every bucket is scaled by 1/(dp·cp) and
+// SUM-all-reduced over the DP×CP group, or SUM-reduce-scattered with the distributed optimizer
+// (then only this rank's slice of each bucket, see bucket_shard(), holds the reduced gradient).
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/comm/communicator.h"
+#include "core/model/param_buffer.h"
+
+namespace mcpp::parallel {
+
+struct DdpOptions {
+  bool use_distributed_optimizer = false;  // --use-distributed-optimizer
+  bool overlap_grad_reduce = false;        // --overlap-grad-reduce (sets the default bucket size)
+  std::optional<int64_t> bucket_size;      // --ddp-bucket-size (elements)
+  int dp_cp_size = 1;                      // ranks that hold replicas of the same parameters
+  bool tied_embedding_own_bucket = false;  // pp > 1 with tied embeddings and dist-opt (§4.4)
+};
+
+// Megatron's bucket size: --ddp-bucket-size, else max(40M, 1M·dp·cp) elements, and no limit (one
+// bucket per buffer) without --overlap-grad-reduce. 0 means no limit.
+int64_t ddp_bucket_size(const DdpOptions& options);
+
+// The buffer layout DDP needs: with the distributed optimizer parameter starts aligned to 64
+// elements and bucket ends padded to lcm(dp·cp, 128).
+model::BufferLayout ddp_buffer_layout(const DdpOptions& options);
+
+// Elements [begin, end) of one bucket that data-parallel rank `dp_rank` owns (compat §6.2).
+struct ShardRange {
+  int64_t begin = 0;
+  int64_t end = 0;
+  int64_t numel() const { return end - begin; }
+};
+ShardRange bucket_shard(const model::Bucket& bucket, int dp_rank, int dp_size);
+
+// Which backward part (GPTModel::set_backward_hook) makes a parameter's gradient final:
+// the transformer layer index, num_layers for the final norm and output layer, -1 for the
+// embedding (which, tied, also receives the output layer's gradient).
+int backward_part(const std::string& key, int num_layers);
+
+class GradReducer {
+ public:
+  // `dp_cp` reduces the dense buffers; expert buffers are not supported yet (checked).
+  // `num_layers`: the model's total layer count (for backward_part()).
+  GradReducer(const model::ParamBuffer& params, comm::Communicator& dp_cp, bool use_distributed_optimizer,
+              int num_layers = 0);
+  ~GradReducer();
+
+  // Synchronous: after the last micro-batch's backward, scale and reduce every bucket in buffer
+  // order (the order gradients become ready).
+  void reduce_gradients();
+
+  // Overlapped (--overlap-grad-reduce): call start_overlap() before the LAST micro-batch's
+  // backward with the model's hook routed to part_ready() (model.set_backward_hook), then
+  // finish() after it. A bucket's collective is launched (non-blocking, over MPI) as soon as
+  // every parameter in it is final; finish() launches any left and waits for all. With a
+  // communicator that has no non-blocking collectives the buckets are reduced in finish().
+  void start_overlap();
+  void part_ready(int part);
+  void finish();
+
+  bool sharded() const { return sharded_; }
+  // Buckets launched from part_ready() (during backward) in the last overlapped reduction.
+  int launched_during_backward() const { return launched_early_; }
+
+ private:
+  struct BucketState;
+  void launch(BucketState& bucket);
+
+  const model::ParamBuffer& params_;
+  comm::Communicator& dp_cp_;
+  bool sharded_;
+  int num_layers_;
+  std::vector<BucketState> buckets_;
+  bool overlapping_ = false;
+  int launched_early_ = 0;
+};
+
+}  // namespace mcpp::parallel

@@ -1,0 +1,190 @@
+#include "parallel/mpi_communicator.h"
+
+#include <climits>
+#include <string>
+
+#include "core/base/error.h"
+#include "parallel/mpi_runtime.h"
+
+namespace mcpp::parallel {
+
+namespace {
+
+int count_of(const Tensor& tensor, const char* op) {
+  check(tensor.defined(), std::string(op) + ": undefined tensor");
+  check(tensor.device() == Device::CPU, std::string(op) + ": the MPI communicator moves host tensors only, got " +
+                                            tensor.describe());
+  check(tensor.numel() <= INT_MAX, std::string(op) + ": tensor of " + std::to_string(tensor.numel()) +
+                                       " elements exceeds one MPI message; split it");
+  return static_cast<int>(tensor.numel());
+}
+
+int byte_count(const Tensor& tensor, const char* op) {
+  count_of(tensor, op);
+  check(tensor.nbytes() <= size_t(INT_MAX), std::string(op) + ": tensor of " + std::to_string(tensor.nbytes()) +
+                                                " bytes exceeds one MPI message; split it");
+  return static_cast<int>(tensor.nbytes());
+}
+
+bool is_16bit_float(DType dtype) { return dtype == DType::BF16 || dtype == DType::F16; }
+
+MPI_Datatype reduce_type(DType dtype, const char* op) {
+  switch (dtype) {
+    case DType::F32: return MPI_FLOAT;
+    case DType::I32: return MPI_INT32_T;
+    case DType::I64: return MPI_INT64_T;
+    case DType::U8: return MPI_UINT8_T;
+    default: break;
+  }
+  throw Error(std::string(op) + ": cannot reduce " + dtype_name(dtype) + " tensors over MPI");
+}
+
+MPI_Op mpi_op(comm::ReduceOp op) { return op == comm::ReduceOp::sum ? MPI_SUM : MPI_MAX; }
+
+// fp32 copy of a 16-bit float tensor (reductions of bf16/fp16 happen in fp32).
+Tensor as_f32(const Tensor& tensor) {
+  Tensor widened = Tensor::empty(tensor.shape(), DType::F32);
+  widened.copy_from(tensor);
+  return widened;
+}
+
+}  // namespace
+
+MpiCommunicator::MpiCommunicator(MPI_Comm comm) : MpiCommunicator(comm, true) {}
+
+MpiCommunicator::MpiCommunicator(MPI_Comm comm, bool owned) : comm_(comm), owned_(owned) {
+  check(comm != MPI_COMM_NULL, "internal: MpiCommunicator over MPI_COMM_NULL");
+  MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN);
+  MPI_Comm_rank(comm_, &rank_);
+  MPI_Comm_size(comm_, &size_);
+}
+
+MpiCommunicator::~MpiCommunicator() {
+  int finalized = 0;
+  MPI_Finalized(&finalized);
+  if (owned_ && !finalized && comm_ != MPI_COMM_WORLD && comm_ != MPI_COMM_SELF) MPI_Comm_free(&comm_);
+}
+
+MpiCommunicator MpiCommunicator::world() { return MpiCommunicator(MPI_COMM_WORLD, false); }
+
+void MpiCommunicator::all_reduce(const Tensor& tensor, comm::ReduceOp op) {
+  const int count = count_of(tensor, "all_reduce");
+  if (is_16bit_float(tensor.dtype())) {
+    Tensor widened = as_f32(tensor);
+    all_reduce(widened, op);
+    tensor.copy_from(widened);
+    return;
+  }
+  check_mpi(MPI_Allreduce(MPI_IN_PLACE, tensor.raw_data(), count, reduce_type(tensor.dtype(), "all_reduce"),
+                          mpi_op(op), comm_),
+            "MPI_Allreduce");
+}
+
+void MpiCommunicator::reduce_scatter(const Tensor& input, const Tensor& output, comm::ReduceOp op) {
+  const int count = count_of(output, "reduce_scatter");
+  check(input.numel() == int64_t(count) * size_ && input.dtype() == output.dtype(),
+        "reduce_scatter: input " + input.describe() + " must hold " + std::to_string(size_) + " x output " +
+            output.describe());
+  if (is_16bit_float(input.dtype())) {
+    Tensor result = Tensor::empty(output.shape(), DType::F32);
+    reduce_scatter(as_f32(input), result, op);
+    output.copy_from(result);
+    return;
+  }
+  if (input.overlaps(output)) {  // e.g. a bucket reduced into its own slice: MPI forbids aliasing
+    Tensor result = Tensor::empty(output.shape(), output.dtype());
+    reduce_scatter(input, result, op);
+    output.copy_from(result);
+    return;
+  }
+  check_mpi(MPI_Reduce_scatter_block(input.raw_data(), output.raw_data(), count,
+                                     reduce_type(input.dtype(), "reduce_scatter"), mpi_op(op), comm_),
+            "MPI_Reduce_scatter_block");
+}
+
+void MpiCommunicator::all_gather(const Tensor& input, const Tensor& output) {
+  const int bytes = byte_count(input, "all_gather");
+  check(output.numel() == input.numel() * size_ && input.dtype() == output.dtype(),
+        "all_gather: output " + output.describe() + " must hold " + std::to_string(size_) + " x input " +
+            input.describe());
+  byte_count(output, "all_gather");
+  const Tensor own_part = output.sub(int64_t(rank_) * input.numel(), input.shape());
+  if (input.storage() == own_part.storage() && input.offset() == own_part.offset()) {
+    // The input already sits in this rank's part of the output (a parameter-buffer slice).
+    check_mpi(MPI_Allgather(MPI_IN_PLACE, 0, MPI_BYTE, output.raw_data(), bytes, MPI_BYTE, comm_), "MPI_Allgather");
+    return;
+  }
+  if (input.overlaps(output)) {
+    Tensor copy = Tensor::empty(input.shape(), input.dtype());
+    copy.copy_from(input);
+    all_gather(copy, output);
+    return;
+  }
+  check_mpi(MPI_Allgather(input.raw_data(), bytes, MPI_BYTE, output.raw_data(), bytes, MPI_BYTE, comm_),
+            "MPI_Allgather");
+}
+
+void MpiCommunicator::broadcast(const Tensor& tensor, int root) {
+  check(root >= 0 && root < size_, "broadcast root " + std::to_string(root) + " is not a rank of a group of " +
+                                       std::to_string(size_));
+  check_mpi(MPI_Bcast(tensor.raw_data(), byte_count(tensor, "broadcast"), MPI_BYTE, root, comm_), "MPI_Bcast");
+}
+
+void MpiCommunicator::send(const Tensor& tensor, int peer) {
+  check(peer >= 0 && peer < size_ && peer != rank_, "send: bad peer " + std::to_string(peer));
+  check_mpi(MPI_Send(tensor.raw_data(), byte_count(tensor, "send"), MPI_BYTE, peer, 0, comm_), "MPI_Send");
+}
+
+void MpiCommunicator::recv(const Tensor& tensor, int peer) {
+  check(peer >= 0 && peer < size_ && peer != rank_, "recv: bad peer " + std::to_string(peer));
+  const int bytes = byte_count(tensor, "recv");
+  MPI_Status status;
+  check_mpi(MPI_Recv(tensor.raw_data(), bytes, MPI_BYTE, peer, 0, comm_, &status), "MPI_Recv");
+  int received = 0;
+  MPI_Get_count(&status, MPI_BYTE, &received);
+  check(received == bytes, "recv: expected " + std::to_string(bytes) + " bytes from rank " + std::to_string(peer) +
+                               ", got " + std::to_string(received) + " (the stages disagree on the tensor shape)");
+}
+
+void MpiCommunicator::send_recv(const Tensor& send, int dest, const Tensor& recv, int source) {
+  check(dest >= 0 && dest < size_ && dest != rank_ && source >= 0 && source < size_ && source != rank_,
+        "send_recv: bad peers " + std::to_string(dest) + " / " + std::to_string(source));
+  const int bytes = byte_count(recv, "send_recv");
+  MPI_Status status;
+  check_mpi(MPI_Sendrecv(send.raw_data(), byte_count(send, "send_recv"), MPI_BYTE, dest, 0, recv.raw_data(), bytes,
+                         MPI_BYTE, source, 0, comm_, &status),
+            "MPI_Sendrecv");
+  int received = 0;
+  MPI_Get_count(&status, MPI_BYTE, &received);
+  check(received == bytes, "send_recv: expected " + std::to_string(bytes) + " bytes from rank " +
+                               std::to_string(source) + ", got " + std::to_string(received));
+}
+
+void MpiCommunicator::barrier() { check_mpi(MPI_Barrier(comm_), "MPI_Barrier"); }
+
+MPI_Request MpiCommunicator::start_all_reduce(const Tensor& tensor) {
+  check(tensor.dtype() == DType::F32, "start_all_reduce: fp32 tensors only, got " + tensor.describe());
+  MPI_Request request = MPI_REQUEST_NULL;
+  check_mpi(MPI_Iallreduce(MPI_IN_PLACE, tensor.raw_data(), count_of(tensor, "start_all_reduce"), MPI_FLOAT,
+                           MPI_SUM, comm_, &request),
+            "MPI_Iallreduce");
+  return request;
+}
+
+MPI_Request MpiCommunicator::start_reduce_scatter(const Tensor& input, const Tensor& output) {
+  const int count = count_of(output, "start_reduce_scatter");
+  check(input.dtype() == DType::F32 && output.dtype() == DType::F32 && input.numel() == int64_t(count) * size_ &&
+            !input.overlaps(output),
+        "start_reduce_scatter: fp32 input of size() x output elements, not overlapping the output");
+  MPI_Request request = MPI_REQUEST_NULL;
+  check_mpi(MPI_Ireduce_scatter_block(input.raw_data(), output.raw_data(), count, MPI_FLOAT, MPI_SUM, comm_,
+                                      &request),
+            "MPI_Ireduce_scatter_block");
+  return request;
+}
+
+void MpiCommunicator::wait(MPI_Request& request) {
+  check_mpi(MPI_Wait(&request, MPI_STATUS_IGNORE), "MPI_Wait");
+}
+
+}  // namespace mcpp::parallel

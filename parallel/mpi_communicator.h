@@ -1,0 +1,54 @@
+#pragma once
+// The Communicator over an MPI communicator, for host (CPU) tensors: every parallel algorithm
+// runs on CPU through it, in tests under `mpirun --oversubscribe` and in CPU training runs.
+// fp32 / int32 / int64 / uint8 reduce natively; bf16 and fp16 are reduced in fp32 and rounded
+// back. Non-reducing operations move raw bytes, so every dtype works.
+#include <mpi.h>
+
+#include <vector>
+
+#include "core/comm/communicator.h"
+
+namespace mcpp::parallel {
+
+class MpiCommunicator final : public comm::Communicator {
+ public:
+  // Takes ownership of `comm` (freed in the destructor unless it is MPI_COMM_WORLD/SELF).
+  explicit MpiCommunicator(MPI_Comm comm);
+  ~MpiCommunicator() override;
+  MpiCommunicator(const MpiCommunicator&) = delete;
+  MpiCommunicator& operator=(const MpiCommunicator&) = delete;
+
+  // A communicator over MPI_COMM_WORLD (not freed).
+  static MpiCommunicator world();
+
+  int rank() const override { return rank_; }
+  int size() const override { return size_; }
+  MPI_Comm handle() const { return comm_; }
+
+  void all_reduce(const Tensor& tensor, comm::ReduceOp op = comm::ReduceOp::sum) override;
+  void reduce_scatter(const Tensor& input, const Tensor& output, comm::ReduceOp op = comm::ReduceOp::sum) override;
+  void all_gather(const Tensor& input, const Tensor& output) override;
+  void broadcast(const Tensor& tensor, int root) override;
+  void send(const Tensor& tensor, int peer) override;
+  void recv(const Tensor& tensor, int peer) override;
+  void send_recv(const Tensor& send, int dest, const Tensor& recv, int source) override;
+  void barrier() override;
+
+  // Non-blocking all-reduce (sum) of an fp32 tensor, e.g. one gradient bucket; complete it with
+  // wait(). The tensor must not be touched until then.
+  MPI_Request start_all_reduce(const Tensor& tensor);
+  // Non-blocking reduce-scatter (sum) of fp32 `input` into `output` (same rules as reduce_scatter;
+  // output must not overlap input).
+  MPI_Request start_reduce_scatter(const Tensor& input, const Tensor& output);
+  static void wait(MPI_Request& request);
+
+ private:
+  MpiCommunicator(MPI_Comm comm, bool owned);
+
+  MPI_Comm comm_ = MPI_COMM_NULL;
+  bool owned_ = false;
+  int rank_ = 0, size_ = 1;
+};
+
+}  // namespace mcpp::parallel

@@ -1,0 +1,121 @@
+#include "parallel/pipeline_executor.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "core/base/error.h"
+#include "parallel/pipeline_schedule.h"
+
+namespace mcpp::parallel {
+
+Shape pipeline_activation_shape(const model::ModelConfig& config, const model::ParallelContext& parallel,
+                                int64_t micro_batch_size) {
+  const bool sp = parallel.sequence_parallel && parallel.tp_size > 1;
+  return Shape{config.seq_length / (sp ? parallel.tp_size : 1), micro_batch_size, config.hidden};
+}
+
+namespace {
+
+class StageRunner {
+ public:
+  StageRunner(model::GPTModel& model, comm::Communicator& pp, const PipelineIteration& iteration)
+      : model_(model),
+        pp_(pp),
+        it_(iteration),
+        first_(model.stage().pre_process),
+        last_(model.stage().post_process),
+        inputs_(iteration.num_microbatches),
+        tokens_(iteration.num_microbatches, 0.0) {
+    check(pp.size() > 1 || (first_ && last_), "internal: a partial model needs pipeline neighbours");
+  }
+
+  Tensor forward(int mb, const Tensor& input) {
+    inputs_[mb] = input;
+    const model::LossPair loss = run_forward(mb);
+    if (last_) {
+      total_.loss_sum += loss.loss_sum;
+      total_.num_tokens += loss.num_tokens;
+      tokens_[mb] = loss.num_tokens;
+      return Tensor();
+    }
+    return model_.stage_output();
+  }
+
+  Tensor backward(int mb, const Tensor& output_grad) {
+    if (cached_ != mb) run_forward(mb);  // the caches hold a later micro-batch: replay
+    const float scale =
+        last_ ? static_cast<float>(1.0 / std::max(tokens_[mb], 1.0) / it_.num_microbatches) : 0.0f;
+    if (mb == it_.num_microbatches - 1 && it_.before_last_backward) it_.before_last_backward();
+    model_.backward(scale, output_grad);
+    cached_ = -1;
+    inputs_[mb] = Tensor();
+    return first_ ? Tensor() : model_.stage_input_grad();
+  }
+
+  // Neighbour exchanges; each is a no-op where the neighbour does not exist.
+  Tensor recv_forward() { return first_ ? Tensor() : received(prev(), nullptr); }
+  void send_forward(const Tensor& output) {
+    if (!last_) pp_.send(output, next());
+  }
+  Tensor send_forward_recv_backward(const Tensor& output) { return last_ ? Tensor() : received(next(), &output); }
+  Tensor send_backward_recv_forward(const Tensor& input_grad) {
+    return first_ ? Tensor() : received(prev(), &input_grad);
+  }
+  Tensor recv_backward() { return last_ ? Tensor() : received(next(), nullptr); }
+  void send_backward(const Tensor& input_grad) {
+    if (!first_) pp_.send(input_grad, prev());
+  }
+
+  const model::LossPair& total() const { return total_; }
+
+ private:
+  model::LossPair run_forward(int mb) {
+    model_.dropout().step = it_.first_dropout_step + uint64_t(mb);
+    const model::LossPair loss = model_.forward(it_.microbatch(mb), inputs_[mb]);
+    cached_ = mb;
+    return loss;
+  }
+  int prev() const { return pp_.rank() - 1; }
+  int next() const { return pp_.rank() + 1; }
+  // A tensor received from `peer`, after sending `*send` to it in the same exchange when given.
+  Tensor received(int peer, const Tensor* send) {
+    Tensor tensor = Tensor::empty(it_.activation_shape);
+    if (send)
+      pp_.send_recv(*send, peer, tensor, peer);
+    else
+      pp_.recv(tensor, peer);
+    return tensor;
+  }
+
+  model::GPTModel& model_;
+  comm::Communicator& pp_;
+  const PipelineIteration& it_;
+  bool first_, last_;
+  std::vector<Tensor> inputs_;
+  std::vector<double> tokens_;
+  model::LossPair total_;
+  int cached_ = -1;
+};
+
+}  // namespace
+
+model::LossPair run_one_f_one_b(model::GPTModel& model, comm::Communicator& pp, const PipelineIteration& iteration) {
+  const int m = iteration.num_microbatches;
+  StageRunner stage(model, pp, iteration);
+  const int warmup = one_f_one_b_warmup(pp.rank(), pp.size(), m);
+  const int steady = m - warmup;
+  for (int i = 0; i < warmup; ++i) stage.send_forward(stage.forward(i, stage.recv_forward()));
+  Tensor input = steady > 0 ? stage.recv_forward() : Tensor();
+  for (int i = 0; i < steady; ++i) {
+    const Tensor output_grad = stage.send_forward_recv_backward(stage.forward(warmup + i, input));
+    const Tensor input_grad = stage.backward(i, output_grad);
+    if (i == steady - 1)
+      stage.send_backward(input_grad);
+    else
+      input = stage.send_backward_recv_forward(input_grad);
+  }
+  for (int i = steady; i < m; ++i) stage.send_backward(stage.backward(i, stage.recv_backward()));
+  return stage.total();
+}
+
+}  // namespace mcpp::parallel

@@ -1,0 +1,40 @@
+#pragma once
+// Runs one iteration of a pipeline stage in Megatron's non-interleaved 1F1B order (compat §5.2):
+// warm-up forwards, steady forward / backward pairs with one fused exchange each way
+// (send-forward-recv-backward, send-backward-recv-forward), cool-down backwards. Activations
+// and their gradients travel between neighbouring stages as [s(/tp with SP), b, h] fp32 tensors.
+//
+// The model caches the activations of one micro-batch only, so before the backward of a
+// micro-batch that is not the last one forwarded, the stage's forward is re-run from the stored
+// stage input (the dropout step is restored, so it is bit-identical). This costs compute on all
+// but the last stage; per-micro-batch activation storage would remove it.
+#include <cstdint>
+#include <functional>
+
+#include "core/comm/communicator.h"
+#include "core/model/gpt_model.h"
+
+namespace mcpp::parallel {
+
+// Shape of the activations exchanged between stages.
+Shape pipeline_activation_shape(const model::ModelConfig& config, const model::ParallelContext& parallel,
+                                int64_t micro_batch_size);
+
+struct PipelineIteration {
+  int num_microbatches = 1;
+  // Micro-batch m of this iteration (tokens on every stage; labels and loss mask on the last).
+  std::function<model::MicroBatch(int)> microbatch;
+  Shape activation_shape;
+  // model.dropout().step for micro-batch m is first_dropout_step + m.
+  uint64_t first_dropout_step = 0;
+  // Called right before the iteration's last backward (GradReducer::start_overlap with
+  // --overlap-grad-reduce, as Megatron enables grad sync there); may be empty.
+  std::function<void()> before_last_backward;
+};
+
+// Accumulates this stage's gradients for the iteration (the caller zeroes them first and reduces
+// them afterwards). Returns (Σ loss_sum, Σ num_tokens) on the last stage, {0, 0} elsewhere. Each
+// micro-batch's backward is scaled by 1 / max(tokens, 1) / num_microbatches (Megatron).
+model::LossPair run_one_f_one_b(model::GPTModel& model, comm::Communicator& pp, const PipelineIteration& iteration);
+
+}  // namespace mcpp::parallel

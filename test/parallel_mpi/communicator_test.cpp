@@ -1,0 +1,113 @@
+// The MPI communicator's collectives on host tensors, at 3 ranks (odd on purpose).
+#include <catch2/catch.hpp>
+
+#include "mpi_test_util.h"
+#include "parallel/mpi_communicator.h"
+#include "parallel/process_groups.h"
+
+using namespace mcpp;
+using namespace mcpp::parallel;
+using mcpp::parallel::testing::mpi;
+using mcpp::parallel::testing::run_on_ranks;
+
+TEST_CASE("rank body: MPI communicator", "[.][rank-comm]") {
+  const int n = mpi().size();
+  MpiCommunicator world = MpiCommunicator::world();
+  const int r = world.rank();
+  REQUIRE(world.size() == n);
+
+  Tensor f = Tensor::empty({4});
+  for (int i = 0; i < 4; ++i) f.data<float>()[i] = float(r * 10 + i);
+  world.all_reduce(f);
+  for (int i = 0; i < 4; ++i) CHECK(f.data<float>()[i] == float(10 * n * (n - 1) / 2 + n * i));
+  for (int i = 0; i < 4; ++i) f.data<float>()[i] = float(r == 1 ? 100 + i : -i);
+  world.all_reduce(f, comm::ReduceOp::max);
+  for (int i = 0; i < 4; ++i) CHECK(f.data<float>()[i] == float(100 + i));
+
+  Tensor i64 = Tensor::empty({2}, DType::I64);
+  i64.data<int64_t>()[0] = int64_t(1) << 40;
+  i64.data<int64_t>()[1] = r;
+  world.all_reduce(i64);
+  CHECK(i64.data<int64_t>()[0] == (int64_t(1) << 40) * n);
+  CHECK(i64.data<int64_t>()[1] == n * (n - 1) / 2);
+
+  Tensor b16 = Tensor::empty({3}, DType::BF16);
+  Tensor ones = Tensor::empty({3});
+  ones.fill(1.5);
+  b16.copy_from(ones);
+  world.all_reduce(b16);
+  Tensor back = Tensor::empty({3});
+  back.copy_from(b16);
+  CHECK(back.data<float>()[2] == 1.5f * n);
+
+  // reduce_scatter: part k of the sum goes to rank k; also in place into a slice of the input.
+  Tensor big = Tensor::empty({int64_t(2 * n)});
+  for (int i = 0; i < 2 * n; ++i) big.data<float>()[i] = float(i + r);
+  Tensor part = Tensor::empty({2});
+  world.reduce_scatter(big, part);
+  for (int i = 0; i < 2; ++i) CHECK(part.data<float>()[i] == float(n * (2 * r + i) + n * (n - 1) / 2));
+  world.reduce_scatter(big, big.sub(2 * r, {2}));
+  for (int i = 0; i < 2; ++i) CHECK(big.data<float>()[2 * r + i] == part.data<float>()[i]);
+
+  // all_gather, separate and in place (input = own slice of the output).
+  Tensor gathered = Tensor::empty({int64_t(2 * n)}, DType::I64);
+  Tensor mine = Tensor::empty({2}, DType::I64);
+  mine.data<int64_t>()[0] = r;
+  mine.data<int64_t>()[1] = -r;
+  world.all_gather(mine, gathered);
+  for (int k = 0; k < n; ++k) CHECK(gathered.data<int64_t>()[2 * k + 1] == -k);
+  Tensor inplace = Tensor::zeros({int64_t(3 * n)});
+  inplace.sub(3 * r, {3}).fill(double(r + 1));
+  world.all_gather(inplace.sub(3 * r, {3}), inplace);
+  for (int k = 0; k < n; ++k) CHECK(inplace.data<float>()[3 * k + 2] == float(k + 1));
+
+  Tensor value = Tensor::empty({2});
+  value.fill(double(r));
+  world.broadcast(value, n - 1);
+  CHECK(value.data<float>()[1] == float(n - 1));
+
+  // A ring of send/recv (even ranks send first to avoid a cycle of blocking sends).
+  Tensor out = Tensor::empty({5}), in = Tensor::empty({5});
+  out.fill(double(r));
+  const int next = (r + 1) % n, prev = (r + n - 1) % n;
+  if (r % 2 == 0) {
+    world.send(out, next);
+    world.recv(in, prev);
+  } else {
+    world.recv(in, prev);
+    world.send(out, next);
+  }
+  CHECK(in.data<float>()[4] == float(prev));
+  // Everyone sends and receives at once: one exchange each.
+  out.fill(double(10 + r));
+  world.send_recv(out, next, in, prev);
+  CHECK(in.data<float>()[0] == float(10 + prev));
+  CHECK_THROWS_AS(world.recv(Tensor::empty({3}), r), mcpp::Error);
+
+  Tensor async = Tensor::empty({7});
+  async.fill(2.0);
+  MPI_Request request = world.start_all_reduce(async);
+  MpiCommunicator::wait(request);
+  CHECK(async.data<float>()[6] == 2.0f * n);
+  world.barrier();
+}
+
+TEST_CASE("MPI communicator collectives at 3 ranks") { CHECK(run_on_ranks(3, "[rank-comm]")); }
+
+TEST_CASE("rank body: singleton", "[.][rank-singleton]") {
+  REQUIRE(mpi().size() == 1);
+  CHECK(mpi().rank() == 0);
+  CHECK(mpi().local_rank() == 0);
+  ProcessGroups groups(ProcessGroupOptions{});
+  CHECK(groups.sizes().dp == 1);
+  CHECK(groups.tp.size() == 1);
+  CHECK(groups.embedding.members == std::vector<int>{0});
+  Tensor t = Tensor::empty({2});
+  t.fill(3.0);
+  groups.dp_cp.comm->all_reduce(t);
+  CHECK(t.data<float>()[1] == 3.0f);
+}
+
+TEST_CASE("a process started without mpirun is an MPI world of one rank") {
+  CHECK(mcpp::parallel::testing::run_without_launcher("[rank-singleton]"));
+}
