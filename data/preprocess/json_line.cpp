@@ -1,5 +1,6 @@
 #include "data/preprocess/json_line.h"
 
+#include <cstdint>
 #include <cstring>
 
 #include "core/base/error.h"
