@@ -89,10 +89,10 @@ std::vector<StoredPiece> stored_pieces(const model::ParamInfo& info, int64_t voc
 }
 
 void write_shard(ckpt::CheckpointWriter& writer, const model::ParamInfo& info, int64_t vocab_size,
-                 const std::string& key_prefix, const Tensor& local) {
+                 const std::string& key_prefix, const Tensor& local, bool designated_writer) {
   for (const StoredPiece& piece : stored_pieces(info, vocab_size)) {
     writer.add(key_prefix + piece.key, ckpt::DType::kFloat32, piece.global_shape, piece.offsets, piece.shape,
-               rows_data(local, piece.local_row_begin));
+               rows_data(local, piece.local_row_begin), designated_writer);
   }
 }
 

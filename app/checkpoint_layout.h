@@ -35,8 +35,9 @@ struct StoredPiece {
 std::vector<StoredPiece> stored_pieces(const model::ParamInfo& info, int64_t vocab_size);
 
 // Writes the fp32 shard `local` of parameter `info` under `key_prefix` + its checkpoint names.
+// A replica that is not the designated writer (`designated_writer` false) stores nothing.
 void write_shard(ckpt::CheckpointWriter& writer, const model::ParamInfo& info, int64_t vocab_size,
-                 const std::string& key_prefix, const Tensor& local);
+                 const std::string& key_prefix, const Tensor& local, bool designated_writer = true);
 
 // Reads the shard of parameter `info` (under `key_prefix`) into `local`. Vocabulary padding rows
 // saved at another padded size are left as they are; returns false when that happened.

@@ -312,16 +312,26 @@ void validate_train_args(TrainArgs& args, int64_t world_size, int64_t vocab_size
 
 void reject_unsupported(const TrainArgs& args, int64_t world_size) {
   const ParallelArgs& p = args.parallel;
-  auto single = [](int64_t size, const char* flag) {
-    check(size == 1, std::string(flag) + " " + std::to_string(size) +
-                         ": parallel training is not available yet; run one process with parallel sizes 1");
-  };
-  single(p.tensor_model_parallel_size, "--tensor-model-parallel-size");
-  single(p.pipeline_model_parallel_size, "--pipeline-model-parallel-size");
-  single(p.context_parallel_size, "--context-parallel-size");
-  single(p.expert_model_parallel_size, "--expert-model-parallel-size");
-  check(world_size == 1, "world size " + std::to_string(world_size) +
-                             ": data-parallel training is not available yet; run a single process");
+  check(p.context_parallel_size == 1, "--context-parallel-size " + std::to_string(p.context_parallel_size) +
+                                          ": context parallelism is not implemented yet; use 1");
+  check(p.expert_model_parallel_size == 1, "--expert-model-parallel-size " +
+                                               std::to_string(p.expert_model_parallel_size) +
+                                               ": expert parallelism is not implemented yet; use 1");
+  check(!p.decoder_first_pipeline_num_layers && !p.decoder_last_pipeline_num_layers,
+        "--decoder-first/last-pipeline-num-layers are not implemented yet: --num-layers must divide evenly "
+        "over --pipeline-model-parallel-size");
+  check(!p.num_layers_per_virtual_pipeline_stage,
+        "--num-layers-per-virtual-pipeline-stage: the interleaved pipeline schedule is not implemented yet; drop it");
+  check(*args.model.num_layers % p.pipeline_model_parallel_size == 0,
+        "--num-layers " + std::to_string(*args.model.num_layers) + " must be divisible by "
+        "--pipeline-model-parallel-size " + std::to_string(p.pipeline_model_parallel_size));
+  check(!p.overlap_param_gather, "--overlap-param-gather is not implemented yet (parameters are gathered in the "
+                                 "optimizer step); drop the flag");
+  if (world_size == 1) return;
+  const std::string under = " is not supported under mpirun yet (world size " + std::to_string(world_size) + ")";
+  check(args.training.optimizer == "adam", "--optimizer " + args.training.optimizer + under + "; use adam");
+  check(!args.precision.fp16, "--fp16" + under + "; use --bf16 or fp32");
+  check(!args.training.calculate_per_token_loss, "--calculate-per-token-loss" + under);
 }
 
 }  // namespace mcpp::app

@@ -6,9 +6,12 @@
 #include "app/train_args.h"
 #include "app/trainer.h"
 #include "core/base/main_guard.h"
+#include "parallel/mpi_runtime.h"
 
 int main(int argc, char** argv) {
-  return mcpp::run_main([&] {
+  // Under mpirun every rank joins the job's world; a plain process is a world of one.
+  mcpp::parallel::MpiRuntime mpi;
+  const int status = mcpp::run_main([&] {
     using namespace mcpp::app;
     TrainArgs args = parse_train_args(argc, argv);
     if (args.own.dry_run) {
@@ -26,4 +29,7 @@ int main(int argc, char** argv) {
     Trainer trainer(std::move(args));
     return trainer.train();
   });
+  // A rank that failed alone would leave the others waiting in a collective: end the whole job.
+  if (status != 0 && mpi.size() > 1) MPI_Abort(MPI_COMM_WORLD, status);
+  return status;
 }

@@ -13,6 +13,7 @@
 #include "core/base/error.h"
 #include "core/base/log.h"
 #include "core/optim/grad_norm.h"
+#include "parallel/mpi_runtime.h"
 
 namespace mcpp::app {
 namespace {
@@ -59,7 +60,18 @@ model::MicroBatch to_model_batch(const data::MicroBatch& batch) {
   return out;
 }
 
+// The world this process runs in: mpirun's, or one rank when MPI is not running.
+int mpi_world_size() {
+  int initialized = 0;
+  MPI_Initialized(&initialized);
+  int size = 1;
+  if (initialized) MPI_Comm_size(MPI_COMM_WORLD, &size);
+  return size;
+}
+
 }  // namespace
+
+model::MicroBatch model_batch(const data::MicroBatch& batch) { return to_model_batch(batch); }
 
 Trainer::Trainer(TrainArgs args) : args_(std::move(args)), start_time_(std::chrono::steady_clock::now()) {
   device_ = resolve_device(args_);
@@ -77,20 +89,24 @@ Trainer::Trainer(TrainArgs args) : args_(std::move(args)), start_time_(std::chro
           "no tokenizer: give --tokenizer-type (with its files), or --mock-data with --vocab-size");
     vocab_size_ = *args_.model.vocab_size;
   }
-  validate_train_args(args_, /*world_size=*/1, vocab_size_);
-  reject_unsupported(args_, /*world_size=*/1);
+  const int world_size = mpi_world_size();
+  validate_train_args(args_, world_size, vocab_size_);
+  reject_unsupported(args_, world_size);
   log_startup_notes(args_, device_);
 
-  comm_ = std::make_unique<comm::SingleRankCommunicator>();
-  parallel_ = model::ParallelContext::single(*comm_);
-  model_ = std::make_unique<model::GPTModel>(model_config(args_), parallel_, Device::CPU);
+  if (world_size > 1) {
+    setup_parallel(world_size);
+  } else {
+    comm_ = std::make_unique<comm::SingleRankCommunicator>();
+    parallel_ = model::ParallelContext::single(*comm_);
+    model_ = std::make_unique<model::GPTModel>(model_config(args_), parallel_, Device::CPU);
+    OptimizerSettings settings;
+    settings.kind = args_.training.optimizer;
+    settings.adam = adam_config(args_);
+    settings.sgd_momentum = static_cast<float>(args_.training.sgd_momentum);
+    optimizer_ = std::make_unique<Optimizer>(model_->params(), settings);
+  }
   model_->dropout().seed = static_cast<uint64_t>(args_.training.seed);
-
-  OptimizerSettings settings;
-  settings.kind = args_.training.optimizer;
-  settings.adam = adam_config(args_);
-  settings.sgd_momentum = static_cast<float>(args_.training.sgd_momentum);
-  optimizer_ = std::make_unique<Optimizer>(model_->params(), settings);
   scheduler_ = std::make_unique<optim::ParamScheduler>(scheduler_config(args_));
   if (args_.precision.fp16) loss_scaler_.emplace(loss_scaler_config(args_));
 
@@ -105,10 +121,10 @@ Trainer::Trainer(TrainArgs args) : args_(std::move(args)), start_time_(std::chro
   if (args_.checkpoint.load) load_checkpoint();
   build_datasets();
 
-  if (args_.logging.tensorboard_dir) {
+  if (args_.logging.tensorboard_dir && is_logging_rank()) {
     tensorboard_ = std::make_unique<TensorBoardWriter>(*args_.logging.tensorboard_dir);
   }
-  if (args_.logging.metrics_file) {
+  if (args_.logging.metrics_file && is_logging_rank()) {
     metrics_ = std::make_unique<MetricsWriter>(*args_.logging.metrics_file, iteration_ > 0);
   }
   if (args_.training.exit_signal_handler) std::signal(SIGTERM, on_exit_signal);
@@ -119,12 +135,27 @@ Trainer::~Trainer() = default;
 void Trainer::build_datasets() {
   data::GptDataConfig config = data_config(args_, tokenizer_.get());
   data::SplitSampleCounts counts = split_sample_counts(args_);
-  datasets_ = data::build_gpt_datasets(config, counts);
+  if (parallel_run()) {
+    // Rank 0 builds and writes the index cache; the others wait for it, then read it.
+    const bool writer = groups_->world_rank() == 0;
+    if (writer) datasets_ = data::build_gpt_datasets(config, counts);
+    MPI_Barrier(MPI_COMM_WORLD);
+    if (!writer) {
+      config.write_cache = false;
+      datasets_ = data::build_gpt_datasets(config, counts);
+    }
+  } else {
+    datasets_ = data::build_gpt_datasets(config, counts);
+  }
   check(datasets_[data::SplitName::train] != nullptr,
         "the training split is empty: check --split (its first weight must be > 0) or --train-data-path");
   data::LoaderOptions options;
   options.micro_batch_size = *args_.training.micro_batch_size;
   options.consumed_samples = consumed_train_samples_;
+  if (parallel_run()) {  // each data-parallel rank reads its slice (compat §2.7)
+    options.dp_rank = groups_->dp_rank();
+    options.dp_size = groups_->dp.size();
+  }
   train_loader_ = std::make_unique<data::GptLoader>(datasets_[data::SplitName::train], options);
   if (datasets_[data::SplitName::valid] && args_.logging.eval_iters > 0) {
     options.consumed_samples = consumed_valid_samples_;
@@ -156,6 +187,7 @@ BatchLoss Trainer::forward_backward(data::GptLoader& loader) {
 }
 
 void Trainer::train_step(IterationRecord& record) {
+  if (parallel_run()) return train_step_parallel(record);
   model_->zero_grads();
   const BatchLoss loss = forward_backward(*train_loader_);
   record.lm_loss = loss.mean();
@@ -250,6 +282,15 @@ BatchLoss Trainer::evaluate(data::GptLoader& loader, int64_t* consumed) {
   model_->dropout().training = false;
   const int64_t gbs = *args_.training.global_batch_size;
   for (int64_t it = 0; it < args_.logging.eval_iters; ++it) {
+    if (parallel_run()) {
+      bool exhausted = false;
+      const BatchLoss batch = evaluate_batch_parallel(loader, &exhausted);
+      total.loss_sum += batch.loss_sum;
+      total.num_tokens += batch.num_tokens;
+      if (exhausted) break;
+      if (consumed) *consumed += gbs;
+      continue;
+    }
     for (int64_t mb = 0; mb < args_.derived.num_microbatches; ++mb) {
       std::optional<data::MicroBatch> batch = loader.next();
       if (!batch) return total;  // the split is exhausted: Megatron stops early likewise
@@ -260,7 +301,7 @@ BatchLoss Trainer::evaluate(data::GptLoader& loader, int64_t* consumed) {
     if (consumed) *consumed += gbs;
   }
   model_->dropout().training = true;
-  return total;
+  return parallel_run() ? sum_over_data_parallel(total) : total;
 }
 
 void Trainer::evaluate_and_print(const std::string& prefix, data::SplitName split) {
@@ -270,11 +311,15 @@ void Trainer::evaluate_and_print(const std::string& prefix, data::SplitName spli
   } else {
     data::LoaderOptions options;
     options.micro_batch_size = *args_.training.micro_batch_size;
+    if (parallel_run()) {
+      options.dp_rank = groups_->dp_rank();
+      options.dp_size = groups_->dp.size();
+    }
     data::GptLoader loader(datasets_[split], options);
     loss = evaluate(loader, nullptr);
   }
   model_->dropout().training = true;
-  if (loss.num_tokens == 0) return;
+  if (loss.num_tokens == 0 || !is_logging_rank()) return;
   const std::string name = split == data::SplitName::valid ? "validation" : "test";
   std::fputs(format_eval_block(prefix, {{"lm loss", loss.mean()}}).c_str(), stdout);
   std::fflush(stdout);
@@ -291,8 +336,10 @@ void Trainer::log_interval(const IterationRecord& record) {
     write_iteration_scalars(*tensorboard_, record);
   }
   if (iteration_ % args_.logging.log_interval != 0) return;
+  const int64_t world_size = groups_ ? groups_->world_size() : 1;
   const LogLineValues values =
-      log_.take(train_iters_, flops_per_iteration_, 1, peak_tflops_, args_.logging.log_throughput);
+      log_.take(train_iters_, flops_per_iteration_, world_size, peak_tflops_, args_.logging.log_throughput);
+  if (!is_logging_rank()) return;
   std::puts(format_train_log_line(values, std::chrono::system_clock::now()).c_str());
   std::fflush(stdout);
   if (metrics_) metrics_->write(values);

@@ -20,6 +20,9 @@
 #include "data/gpt/builder.h"
 #include "data/gpt/loader.h"
 #include "data/tokenizers/tokenizer.h"
+#include "parallel/distributed_optimizer.h"
+#include "parallel/grad_buffer.h"
+#include "parallel/process_groups.h"
 
 namespace mcpp::app {
 
@@ -45,6 +48,17 @@ class Trainer {
 
  private:
   void build_datasets();
+  // Under mpirun (world > 1): process groups, this rank's model shard or pipeline stage, the
+  // data-parallel gradient reducer and the (distributed) optimizer (app/trainer_parallel.cpp).
+  void setup_parallel(int world_size);
+  bool parallel_run() const { return groups_ != nullptr; }
+  // The rank that prints the log line and writes metrics and TensorBoard (Megatron: the last).
+  bool is_logging_rank() const { return !groups_ || groups_->world_rank() == groups_->world_size() - 1; }
+  void train_step_parallel(IterationRecord& record);
+  // This rank's forward-only losses of one global batch, through the pipeline when pp > 1.
+  BatchLoss evaluate_batch_parallel(data::GptLoader& loader, bool* exhausted);
+  // Σ over the data-parallel group (every rank gets the global sums; the last stage holds them).
+  BatchLoss sum_over_data_parallel(BatchLoss local) const;
   // Forward and backward over the micro-batches of one global batch.
   BatchLoss forward_backward(data::GptLoader& loader);
   // One training iteration; fills `record`.
@@ -66,6 +80,11 @@ class Trainer {
   std::unique_ptr<model::GPTModel> model_;
   std::unique_ptr<Optimizer> optimizer_;
   std::unique_ptr<optim::ParamScheduler> scheduler_;
+  std::unique_ptr<parallel::ProcessGroups> groups_;  // null for a single process
+  std::unique_ptr<parallel::GradReducer> grad_reducer_;
+  std::unique_ptr<parallel::DistributedOptimizer> parallel_optimizer_;
+  bool overlap_grad_reduce_ = false;
+  int64_t parallel_optimizer_steps_ = 0;
   std::optional<optim::LossScaler> loss_scaler_;  // --fp16 only
   data::GptDatasets datasets_;
   std::unique_ptr<data::GptLoader> train_loader_;
@@ -85,6 +104,9 @@ class Trainer {
   std::unique_ptr<MetricsWriter> metrics_;
   std::chrono::steady_clock::time_point start_time_;
 };
+
+// Megatron's get_batch: the loader's micro-batch as the model's batch-first [b, s] tensors.
+model::MicroBatch model_batch(const data::MicroBatch& batch);
 
 // Runs megatron-train with these arguments (argv without the program name).
 int megatron_train_main(int argc, char** argv);

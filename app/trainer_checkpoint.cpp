@@ -1,6 +1,8 @@
 // Trainer::save_checkpoint / load_checkpoint: the model and optimizer shards through the
 // layout-free checkpoint format (app/checkpoint_layout.h), plus the loop's own state.
+#include <algorithm>
 #include <filesystem>
+#include <optional>
 
 #include "app/checkpoint_layout.h"
 #include "app/trainer.h"
@@ -8,24 +10,104 @@
 #include "checkpoint/checkpoint_writer.h"
 #include "core/base/error.h"
 #include "core/base/log.h"
+#include "parallel/mpi_runtime.h"
 
 namespace mcpp::app {
 namespace {
 
 constexpr const char* kOptimizerPrefix = "optimizer.";
+const std::vector<std::string> kAdamStateNames = {"exp_avg", "exp_avg_sq"};
+
+// The parallel optimizer's Adam moments laid out like this rank's parameter buffers, so that the
+// moment of parameter k is a view shaped like it (as app::Optimizer::state gives). With the
+// distributed optimizer each data-parallel rank owns slices of the buckets: for saving, the
+// owned slices are summed over data parallelism (every element is owned by exactly one rank, the
+// others add zeros), so the checkpoint stores per-parameter regions like any other layout; after
+// loading, each rank copies back the slices it owns.
+class FullAdamState {
+ public:
+  explicit FullAdamState(const model::ParamBuffer& params) : params_(params) {
+    for (const model::ParamBufferGroup& group : params.groups()) {
+      for (auto* moments : {&exp_avg_, &exp_avg_sq_}) moments->push_back(Tensor::zeros(group.params.shape()));
+    }
+  }
+
+  Tensor state(const std::string& name, int index) const {
+    const auto& buffers = name == "exp_avg" ? exp_avg_ : exp_avg_sq_;
+    return buffers[params_.group_of(index)].sub(params_.offset_of(index), params_.param(index).shape());
+  }
+
+  void gather(const parallel::DistributedOptimizer& optimizer, comm::Communicator* sharded_over) {
+    for (const auto& shard : optimizer.shards()) {
+      copy(shard.exp_avg, exp_avg_[shard.group].slice(shard.range.begin, shard.range.end));
+      copy(shard.exp_avg_sq, exp_avg_sq_[shard.group].slice(shard.range.begin, shard.range.end));
+    }
+    if (!sharded_over) return;
+    for (auto* moments : {&exp_avg_, &exp_avg_sq_}) {
+      for (const Tensor& buffer : *moments) sharded_over->all_reduce(buffer);
+    }
+  }
+
+  void scatter(const parallel::DistributedOptimizer& optimizer) const {
+    for (const auto& shard : optimizer.shards()) {
+      copy(exp_avg_[shard.group].slice(shard.range.begin, shard.range.end), shard.exp_avg);
+      copy(exp_avg_sq_[shard.group].slice(shard.range.begin, shard.range.end), shard.exp_avg_sq);
+    }
+  }
+
+ private:
+  static void copy(const Tensor& from, const Tensor& to) {
+    check(from.numel() == to.numel(), "internal: optimizer shard sizes differ");
+    std::copy_n(from.data<float>(), from.numel(), to.data<float>());
+  }
+
+  const model::ParamBuffer& params_;
+  std::vector<Tensor> exp_avg_, exp_avg_sq_;
+};
+
+// The parameter as the checkpoint stores it: the last pipeline stage's tied output-layer copy is
+// the word embedding.
+model::ParamInfo as_stored(const model::ParamInfo& info) {
+  model::ParamInfo stored = info;
+  if (info.shared) stored.key = info.init_key;
+  return stored;
+}
 
 }  // namespace
 
 void Trainer::save_checkpoint() {
   const std::string& dir = *args_.checkpoint.save;
   const auto t0 = std::chrono::steady_clock::now();
-  ckpt::CheckpointWriter writer(dir, iteration_);
+  ckpt::SaveOptions options;
+  if (parallel_run()) {
+    options.rank = groups_->world_rank();
+    options.world_size = groups_->world_size();
+    options.barrier = [] { parallel::check_mpi(MPI_Barrier(MPI_COMM_WORLD), "checkpoint barrier"); };
+  }
+  ckpt::CheckpointWriter writer(dir, iteration_, options);
   const model::ParamBuffer& params = model_->params();
   const bool with_optimizer = !args_.checkpoint.no_save_optim;
+  std::optional<FullAdamState> parallel_state;
+  if (parallel_run() && with_optimizer) {
+    parallel_state.emplace(params);
+    parallel_state->gather(*parallel_optimizer_,
+                           args_.parallel.use_distributed_optimizer ? groups_->dp_cp.comm.get() : nullptr);
+  }
   for (int i = 0; i < params.size(); ++i) {
     const model::ParamInfo& info = params.info(i);
-    write_shard(writer, info, vocab_size_, "", params.param(i));
+    if (info.shared) continue;  // the word embedding, written by the first stage
+    // One writer per region: data-parallel rank 0, and for TP-replicated parameters TP rank 0.
+    const bool designated =
+        !parallel_run() || (groups_->dp_rank() == 0 && (info.tp_split_dim >= 0 || groups_->tp_rank() == 0));
+    write_shard(writer, info, vocab_size_, "", params.param(i), designated);
     if (!with_optimizer) continue;
+    if (parallel_state) {
+      for (const std::string& name : kAdamStateNames) {
+        write_shard(writer, info, vocab_size_, kOptimizerPrefix + name + ".", parallel_state->state(name, i),
+                    designated);
+      }
+      continue;
+    }
     for (const std::string& name : optimizer_->state_names()) {
       write_shard(writer, info, vocab_size_, kOptimizerPrefix + name + ".", optimizer_->state(name, i));
     }
@@ -35,7 +117,7 @@ void Trainer::save_checkpoint() {
   common.consumed_valid_samples = consumed_valid_samples_;
   common.args = args_snapshot(args_, vocab_size_);
   if (with_optimizer) {
-    common.state["optimizer"] = {{"kind", args_.training.optimizer}, {"steps", optimizer_->steps()}};
+    common.state["optimizer"] = {{"kind", args_.training.optimizer}, {"steps", parallel_run() ? parallel_optimizer_steps_ : optimizer_->steps()}};
     common.state["opt_param_scheduler"] = scheduler_->state();
     if (loss_scaler_) common.state["grad_scaler"] = loss_scaler_->state();
   }
@@ -72,14 +154,23 @@ void Trainer::load_checkpoint() {
 
   model::ParamBuffer& params = model_->params();
   bool skipped_padding = false;
+  std::optional<FullAdamState> parallel_state;
+  if (parallel_run() && load_optimizer) parallel_state.emplace(params);
   for (int i = 0; i < params.size(); ++i) {
-    const model::ParamInfo& info = params.info(i);
+    const model::ParamInfo info = as_stored(params.info(i));
     skipped_padding |= !read_shard(reader, info, vocab_size_, "", params.param(i));
     if (!load_optimizer) continue;
+    if (parallel_state) {
+      for (const std::string& name : kAdamStateNames) {
+        read_shard(reader, info, vocab_size_, kOptimizerPrefix + name + ".", parallel_state->state(name, i));
+      }
+      continue;
+    }
     for (const std::string& name : optimizer_->state_names()) {
       read_shard(reader, info, vocab_size_, kOptimizerPrefix + name + ".", optimizer_->state(name, i));
     }
   }
+  if (parallel_state) parallel_state->scatter(*parallel_optimizer_);
   if (skipped_padding) log::info_once("vocabulary padding differs from the checkpoint's: padded rows keep their initial values");
 
   if (finetune) {
@@ -91,7 +182,12 @@ void Trainer::load_checkpoint() {
   consumed_train_samples_ = reader.common().consumed_train_samples;
   consumed_valid_samples_ = reader.common().consumed_valid_samples;
   if (load_optimizer) {
-    optimizer_->set_steps(state["optimizer"]["steps"].get<int64_t>());
+    const int64_t steps = state["optimizer"]["steps"].get<int64_t>();
+    if (parallel_run()) {
+      parallel_optimizer_steps_ = steps;
+    } else {
+      optimizer_->set_steps(steps);
+    }
     scheduler_->restore(state["opt_param_scheduler"].get<optim::ParamSchedulerState>(),
                         args_.training.override_opt_param_scheduler       ? optim::SchedulerRestore::kOverride
                         : args_.training.use_checkpoint_opt_param_scheduler ? optim::SchedulerRestore::kUseCheckpoint

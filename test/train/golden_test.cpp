@@ -8,7 +8,7 @@
 #include <fstream>
 
 #include "test/common/test_support.h"
-#include "test/train/train_test_util.h"
+#include "test/common/train_support.h"
 
 using namespace mcpp::test;
 

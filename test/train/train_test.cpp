@@ -6,7 +6,7 @@
 
 #include "checkpoint/checkpoint_reader.h"
 #include "test/common/test_support.h"
-#include "test/train/train_test_util.h"
+#include "test/common/train_support.h"
 
 namespace fs = std::filesystem;
 using namespace mcpp::test;

@@ -152,14 +152,18 @@ TEST_CASE("every validation failure names its flags") {
         }) == "");
 }
 
-TEST_CASE("reject_unsupported stops parallel layouts for now") {
-  TrainArgs a = valid("--tensor-model-parallel-size 2", 2);
-  CHECK(error_of([&] { mcpp::app::reject_unsupported(a, 2); }) ==
-        "--tensor-model-parallel-size 2: parallel training is not available yet; run one process with parallel "
-        "sizes 1");
+TEST_CASE("reject_unsupported: TP, PP and DP run; CP, EP and what parallel runs lack are stopped") {
+  TrainArgs tp_pp = valid("--tensor-model-parallel-size 2 --pipeline-model-parallel-size 2", 8);
+  CHECK(error_of([&] { mcpp::app::reject_unsupported(tp_pp, 8); }) == "");
   TrainArgs dp = valid("", 2);
-  CHECK(error_of([&] { mcpp::app::reject_unsupported(dp, 2); }) ==
-        "world size 2: data-parallel training is not available yet; run a single process");
+  CHECK(error_of([&] { mcpp::app::reject_unsupported(dp, 2); }) == "");
+  TrainArgs cp = valid("--context-parallel-size 2", 2);
+  CHECK(error_of([&] { mcpp::app::reject_unsupported(cp, 2); }) ==
+        "--context-parallel-size 2: context parallelism is not implemented yet; use 1");
+  TrainArgs sgd = valid("--optimizer sgd", 2);
+  CHECK(error_of([&] { mcpp::app::reject_unsupported(sgd, 2); }) ==
+        "--optimizer sgd is not supported under mpirun yet (world size 2); use adam");
+  CHECK(error_of([&] { mcpp::app::reject_unsupported(sgd, 1); }) == "");
   TrainArgs single = valid("");
   CHECK(error_of([&] { mcpp::app::reject_unsupported(single, 1); }) == "");
 }

@@ -1,4 +1,4 @@
-#include "test/train/train_test_util.h"
+#include "test/common/train_support.h"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
