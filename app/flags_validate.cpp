@@ -286,7 +286,11 @@ void validate_checkpoint_and_logging(TrainArgs& a) {
   if (c.save) check(c.save_interval.has_value(), "--save needs --save-interval");
   positive_if_set(c.save_interval, "--save-interval");
   positive_if_set(c.exit_interval, "--exit-interval");
-  positive_if_set(c.exit_duration_in_mins, "--exit-duration-in-mins");
+  // 0 is allowed as in Megatron: stop (and save) after the first iteration.
+  if (c.exit_duration_in_mins) {
+    check(*c.exit_duration_in_mins >= 0,
+          "--exit-duration-in-mins must be >= 0, got " + std::to_string(*c.exit_duration_in_mins));
+  }
   check(c.ckpt_format == "torch_dist", "--ckpt-format " + c.ckpt_format +
                                            " is not supported: checkpoints use one reshardable format "
                                            "(--ckpt-format torch_dist, the default)");

@@ -177,3 +177,28 @@ TEST_CASE("document masking flags reach the model: reset attention mask, positio
   CHECK(mask[0] != plain[0]);
   CHECK(all[0] != mask[0]);
 }
+
+TEST_CASE("exit-duration-in-mins 0 saves and stops after the first iteration") {
+  const fs::path dir = scratch_dir("train-duration");
+  const std::string output = train_or_fail(tiny_gpt2_flags() + " --train-iters 50 --exit-duration-in-mins 0"
+                                           " --save-interval 50 --save " + (dir / "ck").string());
+  CHECK(output.find("--exit-duration-in-mins") != std::string::npos);
+  CHECK(mcpp::test::read_file(dir / "ck" / "latest_checkpointed_iteration.txt") == "1");
+}
+
+TEST_CASE("exit-signal-handler: SIGTERM saves a checkpoint and exits cleanly") {
+  const fs::path dir = scratch_dir("train-signal");
+  const fs::path log = dir / "log.txt";
+  // Start a long run in the background, wait for its first log line, then send SIGTERM.
+  const std::string command =
+      mcpp::test::program("megatron-train").string() + " " + tiny_gpt2_flags() +
+      " --train-iters 100000 --exit-signal-handler --save-interval 100000 --save " + (dir / "ck").string() +
+      " > " + log.string() + " 2>&1 & pid=$!; "
+      "for i in $(seq 600); do grep -q 'iteration ' " + log.string() + " && break; sleep 0.1; done; "
+      "kill -TERM $pid; wait $pid; echo exit=$?";
+  const RunResult result = run(command);
+  INFO(result.output << mcpp::test::read_file(log));
+  CHECK(result.output.find("exit=0") != std::string::npos);
+  CHECK(mcpp::test::read_file(log).find("SIGTERM") != std::string::npos);
+  CHECK(fs::exists(dir / "ck" / "latest_checkpointed_iteration.txt"));
+}
