@@ -38,6 +38,17 @@ struct AttentionOptions {
   PhiloxStream dropout_rng;
 };
 
+// The sizes of one attention call, validated once for every backend.
+struct AttentionGeometry {
+  int64_t s_q, s_kv, batch, heads_q, heads_kv, head_dim;
+  int64_t group;  // query heads per key/value head
+};
+
+// Checks q, k, v shapes, GQA head counts, the dropout probability and (with dropout) the position
+// bounds of the mask indexing above; throws mcpp::Error naming `op`. Dtypes are each backend's.
+AttentionGeometry attention_geometry(const char* op, const Tensor& q, const Tensor& k, const Tensor& v,
+                                     const AttentionOptions& options);
+
 // Writes out [s_q, b, n_q, d] and lse F32 [b, n_q, s_q].
 void attention_forward(const Tensor& q, const Tensor& k, const Tensor& v,
                        const AttentionOptions& options, const Tensor& out, const Tensor& lse);

@@ -6,6 +6,7 @@
 #include <limits>
 #include <vector>
 
+#include "core/kernels/attention.h"
 #include "core/kernels/cpu/cpu_ops.h"
 #include "core/kernels/cpu/cpu_util.h"
 
@@ -15,27 +16,15 @@ namespace {
 
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
-struct Geometry {
-  int64_t s_q, s_kv, batch, heads_q, heads_kv, head_dim, group;
-};
+using Geometry = AttentionGeometry;
 
+// The CPU reference computes in fp32 only.
 Geometry check_inputs(const char* op, const Tensor& q, const Tensor& k, const Tensor& v,
                       const AttentionOptions& options) {
   require(op, "q", q, DType::F32);
   require(op, "k", k, DType::F32);
   require(op, "v", v, DType::F32);
-  check(q.rank() == 4 && k.rank() == 4,
-        std::string(op) + ": q and k must be [s, b, n, d], got " + q.describe() + " and " + k.describe());
-  require_shape(op, "v", v, k.shape());
-  Geometry g{q.dim(0), k.dim(0), q.dim(1), q.dim(2), k.dim(2), q.dim(3), 0};
-  check(k.dim(1) == g.batch && k.dim(3) == g.head_dim,
-        std::string(op) + ": k/v batch or head dim differ from q: " + q.describe() + " vs " + k.describe());
-  check(g.heads_kv > 0 && g.heads_q % g.heads_kv == 0,
-        std::string(op) + ": query heads must be a multiple of key/value heads");
-  g.group = g.heads_q / g.heads_kv;
-  check(options.dropout_p >= 0.0f && options.dropout_p < 1.0f,
-        std::string(op) + ": attention dropout must be in [0, 1)");
-  return g;
+  return attention_geometry(op, q, k, v, options);
 }
 
 // Document id of every query row and key row ([batch, s_q] and [batch, s_kv]); empty without
@@ -94,15 +83,6 @@ struct Mask {
   }
 };
 
-void check_dropout_positions(const char* op, const AttentionOptions& options, const Geometry& g) {
-  if (options.dropout_p == 0.0f) return;
-  int64_t first_key = options.q_position + options.kv_offset;
-  check(options.q_position >= 0 && first_key >= 0 && options.q_position + g.s_q <= (1 << 20) &&
-            first_key + g.s_kv <= (1 << 20) && g.batch * g.heads_q <= (1 << 24),
-        std::string(op) + ": attention dropout needs global positions in [0, 2^20) and "
-                          "batch × heads < 2^24 (set q_position to the global position of q row 0)");
-}
-
 float dot(const float* a, const float* b, int64_t n) {
   float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
@@ -120,7 +100,6 @@ void attention_forward(const Tensor& q, const Tensor& k, const Tensor& v,
   require(op, "lse", lse, DType::F32);
   require_shape(op, "out", out, q.shape());
   require_shape(op, "lse", lse, Shape{g.batch, g.heads_q, g.s_q});
-  check_dropout_positions(op, options, g);
   std::vector<int32_t> q_doc, kv_doc;
   document_ids(op, options, g, q_doc, kv_doc);
   Mask mask{options, g, q_doc, kv_doc};
@@ -196,7 +175,6 @@ void attention_backward(const Tensor& q, const Tensor& k, const Tensor& v, const
   require_shape(op, "dq", dq, q.shape());
   require_shape(op, "dk", dk, k.shape());
   require_shape(op, "dv", dv, k.shape());
-  check_dropout_positions(op, options, g);
   std::vector<int32_t> q_doc, kv_doc;
   document_ids(op, options, g, q_doc, kv_doc);
   Mask mask{options, g, q_doc, kv_doc};

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/base/philox.h"
+#include "core/kernels/attention.h"
 #include "core/kernels/cuda/cuda_util.cuh"
 #include "core/kernels/cuda/gemm.h"
 #include "core/kernels/cuda/gpu_ops.h"
@@ -20,32 +21,7 @@ namespace mcpp::core::gpu {
 
 namespace {
 
-struct Geometry {
-  int64_t s_q, s_kv, batch, heads_q, heads_kv, head_dim, group;
-};
-
-Geometry check_inputs(const char* op, const Tensor& q, const Tensor& k, const Tensor& v,
-                      const AttentionOptions& options) {
-  check(q.rank() == 4 && k.rank() == 4,
-        std::string(op) + ": q and k must be [s, b, n, d], got " + q.describe() + " and " + k.describe());
-  require_shape(op, "v", v, k.shape());
-  Geometry g{q.dim(0), k.dim(0), q.dim(1), q.dim(2), k.dim(2), q.dim(3), 0};
-  check(k.dim(1) == g.batch && k.dim(3) == g.head_dim,
-        std::string(op) + ": k/v batch or head dim differ from q: " + q.describe() + " vs " + k.describe());
-  check(g.heads_kv > 0 && g.heads_q % g.heads_kv == 0,
-        std::string(op) + ": query heads must be a multiple of key/value heads");
-  g.group = g.heads_q / g.heads_kv;
-  check(options.dropout_p >= 0.0f && options.dropout_p < 1.0f,
-        std::string(op) + ": attention dropout must be in [0, 1)");
-  if (options.dropout_p > 0.0f) {
-    int64_t first_key = options.q_position + options.kv_offset;
-    check(options.q_position >= 0 && first_key >= 0 && options.q_position + g.s_q <= (1 << 20) &&
-              first_key + g.s_kv <= (1 << 20) && g.batch * g.heads_q <= (1 << 24),
-          std::string(op) + ": attention dropout needs global positions in [0, 2^20) and "
-                            "batch × heads < 2^24 (set q_position to the global position of q row 0)");
-  }
-  return g;
-}
+using Geometry = AttentionGeometry;
 
 // Document id of every query and key row on the device (I32 [b, s_q] and [b, s_kv]), or
 // undefined tensors without document boundaries. Validated on the host like the CPU reference.
@@ -227,7 +203,7 @@ void attention_forward(const Tensor& q, const Tensor& k, const Tensor& v,
                        const AttentionOptions& options, const Tensor& out, const Tensor& lse) {
   const char* op = "attention_forward";
   activation_dtype(op, {&q, &k, &v, &out});
-  Geometry g = check_inputs(op, q, k, v, options);
+  Geometry g = attention_geometry(op, q, k, v, options);
   require(op, "lse", lse, DType::F32);
   require_shape(op, "out", out, q.shape());
   require_shape(op, "lse", lse, Shape{g.batch, g.heads_q, g.s_q});
@@ -266,7 +242,7 @@ void attention_backward(const Tensor& q, const Tensor& k, const Tensor& v, const
                         const Tensor& dq, const Tensor& dk, const Tensor& dv) {
   const char* op = "attention_backward";
   activation_dtype(op, {&q, &k, &v, &out, &dout, &dq, &dk, &dv});
-  Geometry g = check_inputs(op, q, k, v, options);
+  Geometry g = attention_geometry(op, q, k, v, options);
   require(op, "lse", lse, DType::F32);
   require_shape(op, "out", out, q.shape());
   require_shape(op, "dout", dout, q.shape());
