@@ -29,7 +29,9 @@ double peak_rss_gb() {
 }
 
 // Megatron's get_batch: batch-first [b, s] tensors for the model.
-model::MicroBatch to_model_batch(const data::MicroBatch& batch) {
+}  // namespace
+
+model::MicroBatch model_batch(const data::MicroBatch& batch) {
   const int64_t b = batch.batch_size, s = batch.seq_length;
   model::MicroBatch out;
   out.tokens = Tensor::empty({b, s}, DType::I64);
@@ -60,6 +62,8 @@ model::MicroBatch to_model_batch(const data::MicroBatch& batch) {
   return out;
 }
 
+namespace {
+
 // The world this process runs in: mpirun's, or one rank when MPI is not running.
 int mpi_world_size() {
   int initialized = 0;
@@ -70,8 +74,6 @@ int mpi_world_size() {
 }
 
 }  // namespace
-
-model::MicroBatch model_batch(const data::MicroBatch& batch) { return to_model_batch(batch); }
 
 Trainer::Trainer(TrainArgs args) : args_(std::move(args)), start_time_(std::chrono::steady_clock::now()) {
   device_ = resolve_device(args_);
@@ -174,7 +176,7 @@ BatchLoss Trainer::forward_backward(data::GptLoader& loader) {
     check(batch.has_value(), "the training data ran out at iteration " + std::to_string(iteration_ + 1) +
                                  "; this should not happen (the dataset is sized for --train-iters)");
     model_->dropout().step = static_cast<uint64_t>(microbatches_run_++);
-    const model::LossPair loss = model_->forward(to_model_batch(*batch));
+    const model::LossPair loss = model_->forward(model_batch(*batch));
     // Megatron's schedule divides each micro-batch's loss by its token count and by the number of
     // micro-batches, unless --calculate-per-token-loss (then by the global token count, below).
     const double scale = per_token ? 1.0 : 1.0 / std::max(loss.num_tokens, 1.0) / num_microbatches;
@@ -281,27 +283,31 @@ BatchLoss Trainer::evaluate(data::GptLoader& loader, int64_t* consumed) {
   BatchLoss total;
   model_->dropout().training = false;
   const int64_t gbs = *args_.training.global_batch_size;
-  for (int64_t it = 0; it < args_.logging.eval_iters; ++it) {
-    if (parallel_run()) {
-      bool exhausted = false;
-      const BatchLoss batch = evaluate_batch_parallel(loader, &exhausted);
-      total.loss_sum += batch.loss_sum;
-      total.num_tokens += batch.num_tokens;
-      if (exhausted) break;
-      if (consumed) *consumed += gbs;
-      continue;
-    }
-    for (int64_t mb = 0; mb < args_.derived.num_microbatches; ++mb) {
-      std::optional<data::MicroBatch> batch = loader.next();
-      if (!batch) return total;  // the split is exhausted: Megatron stops early likewise
-      const model::LossPair loss = model_->forward(to_model_batch(*batch));
-      total.loss_sum += loss.loss_sum;
-      total.num_tokens += loss.num_tokens;
-    }
-    if (consumed) *consumed += gbs;
+  bool exhausted = false;  // the split ran out: Megatron stops early likewise
+  for (int64_t it = 0; it < args_.logging.eval_iters && !exhausted; ++it) {
+    const BatchLoss batch =
+        parallel_run() ? evaluate_batch_parallel(loader, &exhausted) : evaluate_batch(loader, &exhausted);
+    total.loss_sum += batch.loss_sum;
+    total.num_tokens += batch.num_tokens;
+    if (!exhausted && consumed) *consumed += gbs;
   }
   model_->dropout().training = true;
   return parallel_run() ? sum_over_data_parallel(total) : total;
+}
+
+BatchLoss Trainer::evaluate_batch(data::GptLoader& loader, bool* exhausted) {
+  BatchLoss total;
+  for (int64_t mb = 0; mb < args_.derived.num_microbatches; ++mb) {
+    std::optional<data::MicroBatch> batch = loader.next();
+    if (!batch) {
+      *exhausted = true;
+      break;
+    }
+    const model::LossPair loss = model_->forward(model_batch(*batch));
+    total.loss_sum += loss.loss_sum;
+    total.num_tokens += loss.num_tokens;
+  }
+  return total;
 }
 
 void Trainer::evaluate_and_print(const std::string& prefix, data::SplitName split) {
@@ -318,7 +324,6 @@ void Trainer::evaluate_and_print(const std::string& prefix, data::SplitName spli
     data::GptLoader loader(datasets_[split], options);
     loss = evaluate(loader, nullptr);
   }
-  model_->dropout().training = true;
   if (loss.num_tokens == 0 || !is_logging_rank()) return;
   const std::string name = split == data::SplitName::valid ? "validation" : "test";
   std::fputs(format_eval_block(prefix, {{"lm loss", loss.mean()}}).c_str(), stdout);

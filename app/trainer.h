@@ -55,7 +55,9 @@ class Trainer {
   // The rank that prints the log line and writes metrics and TensorBoard (Megatron: the last).
   bool is_logging_rank() const { return !groups_ || groups_->world_rank() == groups_->world_size() - 1; }
   void train_step_parallel(IterationRecord& record);
-  // This rank's forward-only losses of one global batch, through the pipeline when pp > 1.
+  // This rank's forward-only losses of one global batch (through the pipeline when pp > 1);
+  // sets *exhausted when the split runs out.
+  BatchLoss evaluate_batch(data::GptLoader& loader, bool* exhausted);
   BatchLoss evaluate_batch_parallel(data::GptLoader& loader, bool* exhausted);
   // Σ over the data-parallel group (every rank gets the global sums; the last stage holds them).
   BatchLoss sum_over_data_parallel(BatchLoss local) const;
