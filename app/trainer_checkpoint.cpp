@@ -171,6 +171,7 @@ void Trainer::load_checkpoint() {
     }
   }
   if (parallel_state) parallel_state->scatter(*parallel_optimizer_);
+  params.sync_compute_params();
   if (skipped_padding) log::info_once("vocabulary padding differs from the checkpoint's: padded rows keep their initial values");
 
   if (finetune) {

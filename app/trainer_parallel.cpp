@@ -39,7 +39,7 @@ void Trainer::setup_parallel(int world_size) {
   const int pp = go.sizes.pp;
   ddp.tied_embedding_own_bucket = pp > 1 && tied;
 
-  const model::ModelConfig config = model_config(args_);
+  const model::ModelConfig config = model_config(args_, device_);
   model::PipelineStage stage;
   if (pp > 1) {
     const auto range = parallel::pipeline_layer_range(config.num_layers, pp, 1, groups_->pp_rank(), 0);

@@ -7,6 +7,16 @@
 
 namespace mcpp::model {
 
+namespace {
+// `t` itself when it is undefined or on the host, else a host copy.
+Tensor on_host(const Tensor& t) {
+  if (!t.defined() || t.device() == Device::CPU) return t;
+  Tensor host = Tensor::empty(t.shape(), t.dtype());
+  host.copy_from(t);
+  return host;
+}
+}  // namespace
+
 VocabParallelLoss VocabParallelCrossEntropy::forward(const Tensor& logits, const Tensor& labels,
                                                      const Tensor& loss_mask) {
   const int64_t rows = logits.dim(0), vocab = logits.dim(1);
@@ -19,9 +29,12 @@ VocabParallelLoss VocabParallelCrossEntropy::forward(const Tensor& logits, const
   if (parallel_.tp_size == 1) {
     local_labels_ = labels;
     core::cross_entropy_forward(logits, labels, loss_mask, core::CrossEntropyOptions{}, losses, lse_, totals);
-    // Sum the per-token losses in double (the kernel's totals are fp32), as the tp > 1 path does.
-    const float* loss = losses.data<float>();
-    const float* mask = loss_mask.defined() ? loss_mask.data<float>() : nullptr;
+    // Sum the per-token losses in double (the kernel's totals are fp32), as the tp > 1 path does,
+    // on the host: N floats per micro-batch.
+    const Tensor host_losses = on_host(losses);
+    const Tensor host_mask = on_host(loss_mask);
+    const float* loss = host_losses.data<float>();
+    const float* mask = host_mask.defined() ? host_mask.data<float>() : nullptr;
     VocabParallelLoss result;
     for (int64_t n = 0; n < rows; ++n) {
       const double weight = mask ? mask[n] : 1.0;
@@ -31,6 +44,8 @@ VocabParallelLoss VocabParallelCrossEntropy::forward(const Tensor& logits, const
     return result;
   }
 
+  check(logits.device() == Device::CPU,
+        "vocab-parallel cross-entropy (--tensor-model-parallel-size > 1) runs on CPU tensors only for now");
   // Labels owned elsewhere point at local column 0; their target logit counts as 0 here.
   local_labels_ = Tensor::empty({rows}, DType::I64);
   owned_.assign(rows, 0);
