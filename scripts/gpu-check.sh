@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the CUDA backend (Release, into build-gpu/ or $BUILD_DIR) and runs the GPU tests
-# (ctest label `gpu`), then prints a summary: tests passed/failed, GPU, CUDA and cuDNN versions.
+# (ctest label `gpu`) and the throughput benchmark (scripts/bench.sh; BENCH=0 skips it), then
+# prints a summary: tests passed/failed, GPU, CUDA and cuDNN versions, the benchmark table.
 # When device/prefix exists (made by scripts/device-bundle.sh on a development machine), the
 # header libraries and small shared libraries are taken from there.
 # Exit status: 0 when everything built and every GPU test passed.
@@ -43,6 +44,12 @@ if [ "$status" = ok ]; then
   [ "$failed" != 0 ] && status="$failed GPU test(s) failed"
 fi
 
+bench_table=""
+if [ "$status" = ok ] && [ "${BENCH:-1}" != 0 ]; then
+  bench_table=$(bash scripts/bench.sh "$BUILD_DIR" "${BENCH_ITERS:-30}" 2>&1) || status="benchmark failed"
+  echo "$bench_table"
+fi
+
 gpu=$(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null | head -1)
 cuda=$(nvcc --version 2>/dev/null | grep -o 'release [0-9.]*' || /usr/local/cuda/bin/nvcc --version 2>/dev/null | grep -o 'release [0-9.]*')
 cudnn=$(ls /usr/lib/x86_64-linux-gnu/libcudnn.so.9.* /usr/local/cuda/lib64/libcudnn.so.9.* 2>/dev/null |
@@ -60,5 +67,9 @@ printf '%-14s %s\n' "GPU" "${gpu:-none found (nvidia-smi)}"
 printf '%-14s %s\n' "CUDA" "${cuda:-unknown}"
 printf '%-14s %s\n' "cuDNN" "${cudnn:-not found}"
 printf '%-14s %s\n' "build dir" "$BUILD_DIR"
+if [ -n "$bench_table" ]; then
+  echo "benchmark (scripts/bench.sh, last logging interval):"
+  sed 's/^/  /' <<<"$bench_table"
+fi
 echo "==================================================="
 [ "$status" = ok ]
