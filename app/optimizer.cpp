@@ -7,6 +7,7 @@
 #include "core/kernels/elementwise.h"
 #include "core/optim/sgd.h"
 #ifdef MCPP_HAVE_CUDA
+#include "core/base/cuda/op_profile.h"
 #include "core/optim/cuda/optimizer_kernels.h"
 #endif
 
@@ -116,6 +117,7 @@ void Optimizer::step(double lr, double weight_decay) {
 
 void Optimizer::step_on_gpu(size_t g, double lr, double weight_decay) {
 #ifdef MCPP_HAVE_CUDA
+  const profile::Scope timed("optimizer_step");
   const auto& group = params_.groups()[g];
   if (settings_.kind == "adam") {
     const optim::AdamStep step{static_cast<float>(lr), static_cast<float>(weight_decay), steps_};

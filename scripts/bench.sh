@@ -5,7 +5,8 @@
 # reported is the LAST interval (warm-up iterations excluded). Prints one table row per case.
 #
 #   scripts/bench.sh [build dir (default build-gpu)] [iterations (default 30)]
-# Environment: BENCH_CASES="gpt2-mb32 gpt2-mb64 llama-mb8" picks cases; EXTRA_FLAGS is appended.
+# Environment: BENCH_CASES="gpt2-mb32 gpt2-mb64 llama-mb8" picks cases; EXTRA_FLAGS is appended;
+# PROFILE=1 adds a per-op GPU time profile of each case.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${1:-build-gpu}
@@ -46,4 +47,18 @@ for name in $CASES; do
     "$(field 'throughput per GPU \(TFLOP\/s\/GPU\)')" "$(field 'MFU')%" "$(field 'mem \(GB\)')" \
     "$(field 'elapsed time per iteration \(ms\)')"
 done
+# PROFILE=1: each case again for 8 iterations with MCPP_PROFILE=1 (GPU time per op; separate
+# runs, so the events do not disturb the timings above).
+if [ "${PROFILE:-0}" = 1 ]; then
+  for name in $CASES; do
+    prof="$out_dir/$name.profile"
+    # shellcheck disable=SC2046
+    MCPP_PROFILE=1 "$BIN" $(flags_of "$name") ${common/--train-iters $ITERS/--train-iters 8} >"$prof" 2>&1
+    echo
+    echo "== $name: GPU time per op over 8 iterations (top 16; full table in $prof)"
+    sed -n '/^GPU time per op/,$p' "$prof" | sed -n '2,18p'
+    grep -E '^sum' "$prof"
+    grep "iteration *8/" "$prof" | sed -E 's/.*(elapsed time per iteration \(ms\): [0-9.]+).*/  wall: \1 (iterations 5-8)/'
+  done
+fi
 exit $status

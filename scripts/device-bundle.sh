@@ -75,6 +75,17 @@ find "$prefix" -type l | while read -r link; do
   case "$target" in /*) cp -L --remove-destination "$target" "$link" ;; esac
 done
 
+# The shared test data the GPU tests read (the tiny training corpus and the GPT-2 tokenizer);
+# scripts/gpu-check.sh points MEGATRON_TEST_DATA here when ../shared/data is absent.
+data_src=${MEGATRON_TEST_DATA:-../shared/data}
+if [ -d "$data_src" ]; then
+  mkdir -p device/data/text device/data/tokenizers
+  cp "$data_src/text/fortunes.jsonl" device/data/text/
+  cp -r "$data_src/tokenizers/gpt2" device/data/tokenizers/
+else
+  echo "device-bundle: no test data at $data_src (GPU training tests will fail there)" >&2
+fi
+
 cat > device/README <<'TXT'
 Build dependencies copied from the development machine by scripts/device-bundle.sh.
 Use: cmake -DCMAKE_PREFIX_PATH=$PWD/device/prefix ...   (scripts/gpu-check.sh does it)

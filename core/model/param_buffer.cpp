@@ -1,6 +1,9 @@
 #include "core/model/param_buffer.h"
 
 #include "core/base/error.h"
+#ifdef MCPP_HAVE_CUDA
+#include "core/base/cuda/op_profile.h"
+#endif
 
 namespace mcpp::model {
 
@@ -90,6 +93,9 @@ ParamBuffer::ParamBuffer(std::vector<ParamInfo> infos, DType param_dtype, Device
 }
 
 void ParamBuffer::sync_compute_params() {
+#ifdef MCPP_HAVE_CUDA
+  const profile::Scope timed("cast_main_params_to_compute");
+#endif
   for (const auto& group : groups_)
     if (group.compute_params.defined()) group.compute_params.copy_from(group.params);
 }
@@ -107,6 +113,9 @@ ParamRef ParamBuffer::ref(const std::string& key) const {
 }
 
 void ParamBuffer::zero_grads() {
+#ifdef MCPP_HAVE_CUDA
+  const profile::Scope timed("zero_grads");
+#endif
   for (auto& group : groups_) group.grads.fill(0.0);
 }
 

@@ -4,6 +4,7 @@
 
 #include "core/base/error.h"
 #ifdef MCPP_HAVE_CUDA
+#include "core/base/cuda/op_profile.h"
 #include "core/model/cuda/qkv_shuffle.h"
 #endif
 
@@ -24,6 +25,7 @@ void shuffle_qkv(const Tensor& qkv, const Tensor& q, const Tensor& k, const Tens
   }
   if (qkv.device() == Device::CUDA) {
 #ifdef MCPP_HAVE_CUDA
+    const profile::Scope timed(to_fused ? "merge_qkv" : "split_qkv");
     return cuda::shuffle_qkv(qkv, q, k, v, heads_per_group, to_fused);
 #else
     throw Error("QKV layout shuffle: this build has no CUDA support");

@@ -84,7 +84,7 @@ TEST_CASE("bf16 GPU runs repeat bit-exactly, and a resume with --deterministic-m
 TEST_CASE("a GPU run saves a checkpoint the CPU loads and continues") {
   const fs::path dir = scratch_dir("gpu-train-cross-device");
   const std::string flags = tiny_gpt2_flags() + " --train-iters 8 --attention-dropout 0 --hidden-dropout 0";
-  train_or_fail(on_gpu(flags) + " --exit-interval 4 --save " + (dir / "ckpt").string());
+  train_or_fail(on_gpu(flags) + " --exit-interval 4 --save-interval 4 --save " + (dir / "ckpt").string());
   const auto cpu_continued = train_losses(flags + " --load " + (dir / "ckpt").string(), dir / "cpu.jsonl");
   const auto gpu_continued = train_losses(on_gpu(flags) + " --load " + (dir / "ckpt").string(), dir / "gpu.jsonl");
   REQUIRE(cpu_continued.size() == 4);
