@@ -67,6 +67,15 @@ Tensor Optimizer::state(const std::string& name, int index) const {
 
 double Optimizer::grad_sum_of_squares() const {
   double total = 0;
+  if (on_gpu()) {
+    // One reduction per buffer group (padding is zero) unless a tied duplicate lives in it.
+    bool whole_groups = true;
+    for (int i = 0; i < params_.size(); ++i) whole_groups &= !params_.info(i).shared;
+    if (whole_groups) {
+      for (const auto& group : params_.groups()) total += core::sum_of_squares(group.grads);
+      return total;
+    }
+  }
   for (int i = 0; i < params_.size(); ++i) {
     if (params_.info(i).shared) continue;  // a tied duplicate is counted once, on its owner
     total += on_gpu() ? core::sum_of_squares(params_.grad(i)) : optim::sum_of_squares(flat(params_.grad(i)));

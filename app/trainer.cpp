@@ -14,11 +14,17 @@
 #include "core/base/log.h"
 #include "core/optim/grad_norm.h"
 #include "parallel/mpi_runtime.h"
+#ifdef MCPP_HAVE_CUDA
+#include "core/base/cuda/op_profile.h"
+#endif
 
 namespace mcpp::app {
 namespace {
 
 std::atomic<bool> g_exit_signal{false};
+
+// Iterations left out of the MCPP_PROFILE table (module loading, GEMM algorithm selection).
+constexpr int64_t kProfileWarmupIterations = 2;
 
 void on_exit_signal(int) { g_exit_signal = true; }
 
@@ -239,6 +245,9 @@ int Trainer::train() {
     record.tokens = gbs * seq;
     record.memory_gb = model_device() == Device::CUDA ? peak_device_memory_gb() : peak_rss_gb();
     log_interval(record);
+#ifdef MCPP_HAVE_CUDA
+    if (iteration_ == kProfileWarmupIterations) profile::reset();  // MCPP_PROFILE: warm-up excluded
+#endif
 
     if (valid_loader_ && args_.logging.eval_interval > 0 && iteration_ % args_.logging.eval_interval == 0) {
       evaluate_and_print("iteration " + std::to_string(iteration_), data::SplitName::valid);

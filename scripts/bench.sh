@@ -55,7 +55,7 @@ if [ "${PROFILE:-0}" = 1 ]; then
     # shellcheck disable=SC2046
     MCPP_PROFILE=1 "$BIN" $(flags_of "$name") ${common/--train-iters $ITERS/--train-iters 8} >"$prof" 2>&1
     echo
-    echo "== $name: GPU time per op over 8 iterations (top 16; full table in $prof)"
+    echo "== $name: GPU time per op over iterations 3-8 (top 16; full table in $prof)"
     sed -n '/^GPU time per op/,$p' "$prof" | sed -n '2,18p'
     grep -E '^sum' "$prof"
     grep "iteration *8/" "$prof" | sed -E 's/.*(elapsed time per iteration \(ms\): [0-9.]+).*/  wall: \1 (iterations 5-8)/'

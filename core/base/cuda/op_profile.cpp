@@ -93,6 +93,14 @@ Scope::~Scope() {
   p.pending.push_back(slot_);
 }
 
+void reset() {
+  if (!enabled()) return;
+  Profiler& p = profiler();
+  std::lock_guard<std::mutex> lock(p.mutex);
+  p.resolve();
+  p.totals.clear();
+}
+
 void report() {
   if (!enabled()) return;
   Profiler& p = profiler();

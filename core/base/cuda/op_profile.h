@@ -23,5 +23,8 @@ class Scope {
 
 // Prints the table now (also done once at exit when enabled).
 void report();
+// Forgets what was timed so far (the training loop calls it after its warm-up iterations, so
+// one-time costs such as module loading and GEMM algorithm selection stay out of the table).
+void reset();
 
 }  // namespace mcpp::profile
