@@ -9,8 +9,9 @@ namespace mcpp::model::cuda {
 
 namespace {
 
-// One thread per element of the fused row: row r, group g holds [q heads | k | v] of width
-// (heads_per_group + 2) * d. T is a same-size integer standing for the element.
+// One thread per unit of the fused row: row r, group g holds [q heads | k | v] of width
+// (heads_per_group + 2) * d units. T is the unit: an integer the size of one element, or a
+// 16-byte pack of elements.
 template <typename T>
 __global__ void shuffle_kernel(T* fused, T* q, T* k, T* v, int64_t rows, int64_t groups, int64_t q_group,
                                int64_t d, bool to_fused) {
@@ -29,13 +30,15 @@ __global__ void shuffle_kernel(T* fused, T* q, T* k, T* v, int64_t rows, int64_t
   }
 }
 
+// Moves units of T (the element itself, or a 16-byte pack of elements when a head's row is a
+// multiple of 16 bytes: far fewer, fully coalesced transactions).
 template <typename T>
 void launch(const Tensor& qkv, const Tensor& q, const Tensor& k, const Tensor& v, int heads_per_group,
-            bool to_fused) {
-  const int64_t d = q.dim(-1), groups = k.dim(-2);
+            bool to_fused, int64_t elements_per_unit) {
+  const int64_t d = q.dim(-1) / elements_per_unit, groups = k.dim(-2);
   const int64_t q_group = heads_per_group * d;
-  const int64_t rows = q.numel() / (groups * q_group);
-  const int64_t total = qkv.numel();
+  const int64_t rows = q.numel() / elements_per_unit / (groups * q_group);
+  const int64_t total = qkv.numel() / elements_per_unit;
   int64_t blocks = (total + 255) / 256;
   if (blocks > 65535 * 8) blocks = 65535 * 8;
   shuffle_kernel<T><<<unsigned(blocks), 256, 0, current_stream()>>>(
@@ -48,11 +51,12 @@ void launch(const Tensor& qkv, const Tensor& q, const Tensor& k, const Tensor& v
 
 void shuffle_qkv(const Tensor& qkv, const Tensor& q, const Tensor& k, const Tensor& v, int heads_per_group,
                  bool to_fused) {
-  switch (dtype_size(qkv.dtype())) {
-    case 2: return launch<uint16_t>(qkv, q, k, v, heads_per_group, to_fused);
-    case 4: return launch<uint32_t>(qkv, q, k, v, heads_per_group, to_fused);
-    default: throw Error("QKV layout shuffle: unsupported dtype " + qkv.describe());
-  }
+  const int64_t elem = static_cast<int64_t>(dtype_size(qkv.dtype()));
+  check(elem == 2 || elem == 4, "QKV layout shuffle: unsupported dtype " + qkv.describe());
+  const int64_t head_bytes = q.dim(-1) * elem;
+  if (head_bytes % 16 == 0) return launch<uint4>(qkv, q, k, v, heads_per_group, to_fused, 16 / elem);
+  if (elem == 2) return launch<uint16_t>(qkv, q, k, v, heads_per_group, to_fused, 1);
+  return launch<uint32_t>(qkv, q, k, v, heads_per_group, to_fused, 1);
 }
 
 }  // namespace mcpp::model::cuda
