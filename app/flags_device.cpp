@@ -45,8 +45,8 @@ void reject_unsupported_on_device(const TrainArgs& args, const std::string& devi
   check(!args.precision.fp16, "--fp16" + on_gpu + "; use --bf16 (or --device cpu)");
   check(world_size == 1, "megatron-train on GPUs under mpirun (world size " + std::to_string(world_size) + ")" +
                              on_gpu + "; run one process, or add --device cpu");
-  check(args.parallel.tensor_model_parallel_size == 1,
-        "--tensor-model-parallel-size > 1" + on_gpu + "; use 1 (or --device cpu)");
+  check(args.parallel.pipeline_model_parallel_size == 1,
+        "--pipeline-model-parallel-size > 1" + on_gpu + "; use 1 (or --device cpu)");
 }
 
 void select_cuda_device(const TrainArgs& args, int64_t world_size) {
