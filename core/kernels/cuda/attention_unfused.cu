@@ -199,7 +199,7 @@ void grouped_gemm(const Geometry& g, int64_t m, int64_t n, int64_t k, bool ta, b
 
 }  // namespace
 
-void attention_forward(const Tensor& q, const Tensor& k, const Tensor& v,
+void attention_forward_unfused(const Tensor& q, const Tensor& k, const Tensor& v,
                        const AttentionOptions& options, const Tensor& out, const Tensor& lse) {
   const char* op = "attention_forward";
   activation_dtype(op, {&q, &k, &v, &out});
@@ -237,7 +237,7 @@ void attention_forward(const Tensor& q, const Tensor& k, const Tensor& v,
   if (out32.raw_data() != out.raw_data()) out.copy_from(out32);
 }
 
-void attention_backward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& out,
+void attention_backward_unfused(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& out,
                         const Tensor& lse, const Tensor& dout, const AttentionOptions& options,
                         const Tensor& dq, const Tensor& dk, const Tensor& dv) {
   const char* op = "attention_backward";
