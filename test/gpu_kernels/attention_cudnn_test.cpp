@@ -69,11 +69,14 @@ void check_case(const Case& c) {
   INFO(c.name);
   const DType bf16 = DType::BF16;
   Inputs in = make_inputs(c, 7);
-  REQUIRE(core::gpu::choose_attention_path(in.gq, in.gk, in.gv, in.options) == AttentionPath::kCudnn);
+  REQUIRE(core::gpu::choose_attention_path(in.gq, in.gk, in.gv, in.options) ==
+          AttentionPath::kCudnn);
 
-  Tensor out = Tensor::empty(in.q.shape()), lse = Tensor::empty(Shape{c.batch, c.heads_q, c.s});
+  Tensor out = Tensor::empty(in.q.shape());
+  Tensor lse = Tensor::empty(Shape{c.batch, c.heads_q, c.s});
   core::attention_forward(in.q, in.k, in.v, in.options, out, lse);
-  Tensor gout = device_poisoned(in.q.shape(), bf16), glse = device_poisoned(lse.shape(), DType::F32);
+  Tensor gout = device_poisoned(in.q.shape(), bf16);
+  Tensor glse = device_poisoned(lse.shape(), DType::F32);
   const int64_t executions = core::gpu::cudnn_attention_executions();
   core::attention_forward(in.gq, in.gk, in.gv, in.options, gout, glse);
   REQUIRE(core::gpu::cudnn_attention_executions() == executions + 1);

@@ -54,7 +54,8 @@ int64_t runtime_version() {
 }
 
 std::string version_text(int64_t v) {
-  return std::to_string(v / 10000) + "." + std::to_string(v / 100 % 100) + "." + std::to_string(v % 100);
+  return std::to_string(v / 10000) + "." + std::to_string(v / 100 % 100) + "." +
+         std::to_string(v % 100);
 }
 
 void require_runtime() {
@@ -141,7 +142,9 @@ class GraphBuilder {
     cudnnBackendDescriptor_t desc = make(CUDNN_BACKEND_POINTWISE_DESCRIPTOR);
     set(desc, CUDNN_ATTR_POINTWISE_MODE, CUDNN_TYPE_POINTWISE_MODE, 1, &mode);
     set(desc, CUDNN_ATTR_POINTWISE_MATH_PREC, CUDNN_TYPE_DATA_TYPE, 1, &compute);
-    if (mode == CUDNN_POINTWISE_GEN_INDEX) set(desc, CUDNN_ATTR_POINTWISE_AXIS, CUDNN_TYPE_INT64, 1, &axis);
+    if (mode == CUDNN_POINTWISE_GEN_INDEX) {
+      set(desc, CUDNN_ATTR_POINTWISE_AXIS, CUDNN_TYPE_INT64, 1, &axis);
+    }
     MCPP_CUDNN_CHECK(cudnnBackendFinalize(desc));
     cudnnBackendDescriptor_t op = make(CUDNN_BACKEND_OPERATION_POINTWISE_DESCRIPTOR);
     set_desc(op, CUDNN_ATTR_OPERATION_POINTWISE_PW_DESCRIPTOR, desc);
@@ -159,7 +162,8 @@ class GraphBuilder {
     return y;
   }
 
-  void reduction(cudnnReduceTensorOp_t reduce, cudnnBackendDescriptor_t x, cudnnBackendDescriptor_t y) {
+  void reduction(cudnnReduceTensorOp_t reduce, cudnnBackendDescriptor_t x,
+                 cudnnBackendDescriptor_t y) {
     cudnnBackendDescriptor_t desc = make(CUDNN_BACKEND_REDUCTION_DESCRIPTOR);
     cudnnDataType_t compute = CUDNN_DATA_FLOAT;
     set(desc, CUDNN_ATTR_REDUCTION_OPERATOR, CUDNN_TYPE_REDUCTION_OPERATOR_TYPE, 1, &reduce);
@@ -231,7 +235,8 @@ struct PlanKey {
   uint32_t scale_bits;
   int device;
   bool operator<(const PlanKey& o) const {
-    return std::tie(s, b, h_q, h_kv, d, dtype, causal, backward, deterministic, scale_bits, device) <
+    return std::tie(s, b, h_q, h_kv, d, dtype, causal, backward, deterministic, scale_bits,
+                    device) <
            std::tie(o.s, o.b, o.h_q, o.h_kv, o.d, o.dtype, o.causal, o.backward, o.deterministic,
                     o.scale_bits, o.device);
   }
@@ -360,7 +365,8 @@ Plan build_backward(cudnnHandle_t handle, const PlanKey& key) {
   g.pointwise(CUDNN_POINTWISE_MUL, dO, O, nullptr, do_o);
   auto row_dot = g.virt(CUDNN_DATA_FLOAT, row_stat);
   g.reduction(CUDNN_REDUCE_TENSOR_ADD, do_o, row_dot);
-  auto softmax_sum = g.tensor(kSoftmaxSum, CUDNN_DATA_FLOAT, row_stat, contiguous(row_stat), false);
+  auto softmax_sum =
+      g.tensor(kSoftmaxSum, CUDNN_DATA_FLOAT, row_stat, contiguous(row_stat), false);
   g.pointwise(CUDNN_POINTWISE_MUL, row_dot, one, nullptr, softmax_sum);
 
   // P = exp(scale·Q·Kᵀ − lse), masked.
@@ -449,7 +455,8 @@ DeviceContext& device_context(int device) {
 const Plan& plan_for(DeviceContext& context, const PlanKey& key) {
   auto found = context.plans.find(key);
   if (found != context.plans.end()) return found->second;
-  Plan plan = key.backward ? build_backward(context.handle, key) : build_forward(context.handle, key);
+  Plan plan =
+      key.backward ? build_backward(context.handle, key) : build_forward(context.handle, key);
   ++g_plans_built;
   return context.plans.emplace(key, plan).first->second;
 }
@@ -504,6 +511,18 @@ PlanKey plan_key(const AttentionGeometry& g, DType dtype, const AttentionOptions
                  backward, backward && deterministic(), scale_bits, device};
 }
 
+// Compute capability major of the current device (cached per device).
+int device_major() {
+  thread_local std::map<int, int> majors;
+  int device = 0;
+  MCPP_CUDA_CHECK(cudaGetDevice(&device));
+  auto found = majors.find(device);
+  if (found != majors.end()) return found->second;
+  int major = 0;
+  MCPP_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
+  return majors[device] = major;
+}
+
 bool aligned16(const Tensor& t) { return reinterpret_cast<uintptr_t>(t.raw_data()) % 16 == 0; }
 
 bool forced_unfused() {
@@ -534,10 +553,14 @@ AttentionPath choose_attention_path(const Tensor& q, const Tensor& k, const Tens
   if (q.dtype() != DType::BF16 || k.dtype() != DType::BF16 || v.dtype() != DType::BF16) {
     return unfused("tensors are not bf16");
   }
-  if (q.rank() != 4 || k.rank() != 4 || v.rank() != 4) return unfused("tensors are not [s, b, n, d]");
+  if (q.rank() != 4 || k.rank() != 4 || v.rank() != 4) {
+    return unfused("tensors are not [s, b, n, d]");
+  }
   if (options.doc_offsets.defined()) return unfused("document boundaries");
   if (options.dropout_p != 0.0f) return unfused("attention dropout");
-  if (options.kv_offset != 0 || q.dim(0) != k.dim(0)) return unfused("s_q != s_kv or kv_offset != 0");
+  if (options.kv_offset != 0 || q.dim(0) != k.dim(0)) {
+    return unfused("s_q != s_kv or kv_offset != 0");
+  }
   const int64_t s = q.dim(0), d = q.dim(3);
   if (s < 2) return unfused("sequence shorter than 2");
   if (d % 8 != 0 || d > 128) return unfused("head dim not a multiple of 8 up to 128");
@@ -548,11 +571,16 @@ AttentionPath choose_attention_path(const Tensor& q, const Tensor& k, const Tens
     return unfused("cuDNN 9.10.0/9.10.1 attention backward is known to be wrong");
   }
   if (!aligned16(q) || !aligned16(k) || !aligned16(v)) return unfused("data not 16-byte aligned");
+  if (device_major() < 8) return unfused("GPU older than sm_80");
+  if (deterministic() && device_major() >= 10 && runtime_version() < 91800) {
+    return unfused("deterministic backward on this GPU needs cuDNN >= 9.18");
+  }
   return AttentionPath::kCudnn;
 }
 
 void cudnn_attention_forward(const Tensor& q, const Tensor& k, const Tensor& v,
-                             const AttentionOptions& options, const Tensor& out, const Tensor& lse) {
+                             const AttentionOptions& options, const Tensor& out,
+                             const Tensor& lse) {
   const char* op = "attention_forward";
   require_runtime();
   AttentionGeometry g = attention_geometry(op, q, k, v, options);
@@ -560,7 +588,8 @@ void cudnn_attention_forward(const Tensor& q, const Tensor& k, const Tensor& v,
   cpu::require_shape(op, "out", out, q.shape());
   cpu::require(op, "lse", lse, DType::F32);
   cpu::require_shape(op, "lse", lse, Shape{g.batch, g.heads_q, g.s_q});
-  check(aligned16(out) && aligned16(lse), std::string(op) + ": out and lse must be 16-byte aligned");
+  check(aligned16(out) && aligned16(lse),
+        std::string(op) + ": out and lse must be 16-byte aligned");
   PlanKey key = plan_key(g, q.dtype(), options, false);
   DeviceContext& context = device_context(key.device);
   const Plan& plan = plan_for(context, key);
@@ -576,14 +605,16 @@ void cudnn_attention_forward(const Tensor& q, const Tensor& k, const Tensor& v,
   execute(context, plan, binding);
 }
 
-void cudnn_attention_backward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& out,
-                              const Tensor& lse, const Tensor& dout, const AttentionOptions& options,
-                              const Tensor& dq, const Tensor& dk, const Tensor& dv) {
+void cudnn_attention_backward(const Tensor& q, const Tensor& k, const Tensor& v,
+                              const Tensor& out, const Tensor& lse, const Tensor& dout,
+                              const AttentionOptions& options, const Tensor& dq, const Tensor& dk,
+                              const Tensor& dv) {
   const char* op = "attention_backward";
   require_runtime();
   AttentionGeometry g = attention_geometry(op, q, k, v, options);
-  for (auto [name, t, shape] : {std::tuple{"out", &out, q.shape()}, {"dout", &dout, q.shape()},
-                                {"dq", &dq, q.shape()}, {"dk", &dk, k.shape()}, {"dv", &dv, k.shape()}}) {
+  for (auto [name, t, shape] :
+       {std::tuple{"out", &out, q.shape()}, {"dout", &dout, q.shape()}, {"dq", &dq, q.shape()},
+        {"dk", &dk, k.shape()}, {"dv", &dv, k.shape()}}) {
     cpu::require(op, name, *t, q.dtype());
     cpu::require_shape(op, name, *t, shape);
     check(aligned16(*t), std::string(op) + ": " + name + " must be 16-byte aligned");

@@ -13,8 +13,9 @@
 //
 // Eligible calls (otherwise the unfused path runs): BF16 tensors, no document boundaries,
 // no dropout, kv_offset 0 with s_q == s_kv >= 2, head dim a multiple of 8 up to 128, 16-byte
-// aligned data, and (cuDNN <= 9.15, whose backward needs a padding mask otherwise) s a multiple
-// of 128. MCPP_ATTENTION=unfused in the environment forces the unfused path (A/B comparisons).
+// aligned data, an sm_80+ GPU, and (cuDNN <= 9.15, whose backward needs a padding mask
+// otherwise) s a multiple of 128. MCPP_ATTENTION=unfused in the environment forces the unfused
+// path (A/B comparisons).
 #include <cstdint>
 #include <string>
 
@@ -37,9 +38,10 @@ AttentionPath choose_attention_path(const Tensor& q, const Tensor& k, const Tens
 // eligible). Throw mcpp::Error when the cuDNN runtime is too old or rejects the graph.
 void cudnn_attention_forward(const Tensor& q, const Tensor& k, const Tensor& v,
                              const AttentionOptions& options, const Tensor& out, const Tensor& lse);
-void cudnn_attention_backward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& out,
-                              const Tensor& lse, const Tensor& dout, const AttentionOptions& options,
-                              const Tensor& dq, const Tensor& dk, const Tensor& dv);
+void cudnn_attention_backward(const Tensor& q, const Tensor& k, const Tensor& v,
+                              const Tensor& out, const Tensor& lse, const Tensor& dout,
+                              const AttentionOptions& options, const Tensor& dq, const Tensor& dk,
+                              const Tensor& dv);
 
 // cuDNN runtime version (cudnnGetVersion(), e.g. 91400 for 9.14.0).
 int64_t cudnn_runtime_version();

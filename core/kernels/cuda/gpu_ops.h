@@ -47,10 +47,12 @@ void attention_backward(const Tensor& q, const Tensor& k, const Tensor& v, const
                         const Tensor& dq, const Tensor& dk, const Tensor& dv);
 // The unfused path (attention_unfused.cu): every option, fp32 arithmetic, O(s_q·s_kv) memory.
 void attention_forward_unfused(const Tensor& q, const Tensor& k, const Tensor& v,
-                               const AttentionOptions& options, const Tensor& out, const Tensor& lse);
-void attention_backward_unfused(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& out,
-                                const Tensor& lse, const Tensor& dout, const AttentionOptions& options,
-                                const Tensor& dq, const Tensor& dk, const Tensor& dv);
+                               const AttentionOptions& options, const Tensor& out,
+                               const Tensor& lse);
+void attention_backward_unfused(const Tensor& q, const Tensor& k, const Tensor& v,
+                                const Tensor& out, const Tensor& lse, const Tensor& dout,
+                                const AttentionOptions& options, const Tensor& dq,
+                                const Tensor& dk, const Tensor& dv);
 
 void cross_entropy_forward(const Tensor& logits, const Tensor& labels, const Tensor& loss_mask,
                            const CrossEntropyOptions& options, const Tensor& losses,
