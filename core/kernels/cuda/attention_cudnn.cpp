@@ -501,6 +501,26 @@ void execute(DeviceContext& context, const Plan& plan, Binding& binding) {
   ++g_executions;
 }
 
+// Host scalars passed by value; they must outlive the execution call.
+struct Scalars {
+  float scale, neg_inf, one = 1.0f;
+};
+
+// The bindings both graphs share: q, k, v, out, lse (written by the forward, read by the
+// backward), the scale, and −inf for the causal mask.
+Binding shared_binding(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& out,
+                       const Tensor& lse, bool causal, Scalars& scalars) {
+  Binding binding;
+  binding.add(kQ, q.raw_data());
+  binding.add(kK, k.raw_data());
+  binding.add(kV, v.raw_data());
+  binding.add(kO, out.raw_data());
+  binding.add(kStats, lse.raw_data());
+  binding.add(kScale, &scalars.scale);
+  if (causal) binding.add(kNegInf, &scalars.neg_inf);
+  return binding;
+}
+
 PlanKey plan_key(const AttentionGeometry& g, DType dtype, const AttentionOptions& options,
                  bool backward) {
   int device = 0;
@@ -593,15 +613,8 @@ void cudnn_attention_forward(const Tensor& q, const Tensor& k, const Tensor& v,
   PlanKey key = plan_key(g, q.dtype(), options, false);
   DeviceContext& context = device_context(key.device);
   const Plan& plan = plan_for(context, key);
-  float scale = options.softmax_scale, neg_inf = negative_infinity();
-  Binding binding;
-  binding.add(kQ, q.raw_data());
-  binding.add(kK, k.raw_data());
-  binding.add(kV, v.raw_data());
-  binding.add(kO, out.raw_data());
-  binding.add(kStats, lse.raw_data());
-  binding.add(kScale, &scale);
-  if (options.causal) binding.add(kNegInf, &neg_inf);
+  Scalars scalars{options.softmax_scale, negative_infinity()};
+  Binding binding = shared_binding(q, k, v, out, lse, options.causal, scalars);
   execute(context, plan, binding);
 }
 
@@ -624,20 +637,13 @@ void cudnn_attention_backward(const Tensor& q, const Tensor& k, const Tensor& v,
   PlanKey key = plan_key(g, q.dtype(), options, true);
   DeviceContext& context = device_context(key.device);
   const Plan& plan = plan_for(context, key);
-  float scale = options.softmax_scale, neg_inf = negative_infinity(), one = 1.0f;
-  Binding binding;
-  binding.add(kQ, q.raw_data());
-  binding.add(kK, k.raw_data());
-  binding.add(kV, v.raw_data());
-  binding.add(kO, out.raw_data());
+  Scalars scalars{options.softmax_scale, negative_infinity()};
+  Binding binding = shared_binding(q, k, v, out, lse, options.causal, scalars);
   binding.add(kDO, dout.raw_data());
-  binding.add(kStats, lse.raw_data());
   binding.add(kDQ, dq.raw_data());
   binding.add(kDK, dk.raw_data());
   binding.add(kDV, dv.raw_data());
-  binding.add(kScale, &scale);
-  binding.add(kOne, &one);
-  if (options.causal) binding.add(kNegInf, &neg_inf);
+  binding.add(kOne, &scalars.one);
   execute(context, plan, binding);
 }
 
