@@ -7,6 +7,7 @@
 #include <cuda_runtime_api.h>
 
 #include "core/base/cuda/device_allocator.h"
+#include "core/kernels/cuda/attention_cudnn.h"
 #endif
 
 #include "core/base/error.h"
@@ -51,7 +52,8 @@ void reject_unsupported_on_device(const TrainArgs& args, const std::string& devi
 
 void select_cuda_device(const TrainArgs& args, int64_t world_size) {
 #ifdef MCPP_HAVE_CUDA
-  (void)args;
+  // Deterministic cuDNN attention backward (the other kernels are deterministic already).
+  core::gpu::set_deterministic(args.training.deterministic_mode);
   int count = 0;
   check(cudaGetDeviceCount(&count) == cudaSuccess && count > 0, "--device cuda: no usable GPU found");
   const char* local = std::getenv("OMPI_COMM_WORLD_LOCAL_RANK");
