@@ -43,9 +43,10 @@ void document_ids(const char* op, const AttentionOptions& options, const Geometr
     check(row[0] == 0 && std::is_sorted(row, row + width),
           std::string(op) + ": doc_offsets rows must start at 0 and be ascending");
     auto doc_of = [&](int64_t position) {
-      check(position >= 0 && position < row[width - 1],
-            std::string(op) + ": position " + std::to_string(position) +
-                " lies outside the documents of doc_offsets");
+      if (position < 0 || position >= row[width - 1]) {  // built only on failure: called per position
+        throw Error(std::string(op) + ": position " + std::to_string(position) +
+                    " lies outside the documents of doc_offsets");
+      }
       return int32_t(std::upper_bound(row, row + width, position) - row - 1);
     };
     for (int64_t i = 0; i < g.s_q; ++i) q_host.data<int32_t>()[r * g.s_q + i] = doc_of(options.q_position + i);

@@ -168,9 +168,10 @@ Rows check_inputs(const char* op, const Tensor& logits, const Tensor& labels,
   host.copy_from(labels);
   const int64_t* label = host.data<int64_t>();
   for (int64_t n = 0; n < rows.count; ++n) {
-    check(label[n] >= 0 && label[n] < rows.vocab,
-          std::string(op) + ": label " + std::to_string(label[n]) + " at row " + std::to_string(n) +
-              " is outside the vocabulary [0, " + std::to_string(rows.vocab) + ")");
+    if (label[n] < 0 || label[n] >= rows.vocab) {  // the message is built only on failure: hot loop
+      throw Error(std::string(op) + ": label " + std::to_string(label[n]) + " at row " + std::to_string(n) +
+                  " is outside the vocabulary [0, " + std::to_string(rows.vocab) + ")");
+    }
   }
   return rows;
 }
