@@ -102,14 +102,16 @@ void Optimizer::scale_grads(float factor) {
   }
 }
 
-void Optimizer::step(double lr, double weight_decay) {
+void Optimizer::step(double lr, double weight_decay, float grad_scale) {
   ++steps_;
+  if (on_gpu()) {
+    // One fused pass per group: clip scaling, the update and the compute copy.
+    for (size_t g = 0; g < params_.groups().size(); ++g) step_on_gpu(g, lr, weight_decay, grad_scale);
+    return;
+  }
+  if (grad_scale != 1.0f) scale_grads(grad_scale);
   const auto& groups = params_.groups();
   for (size_t g = 0; g < groups.size(); ++g) {
-    if (on_gpu()) {
-      step_on_gpu(g, lr, weight_decay);
-      continue;
-    }
     if (settings_.kind == "adam") {
       const optim::AdamStep step{static_cast<float>(lr), static_cast<float>(weight_decay), steps_};
       optim::adamw_update(settings_.adam, step, flat(groups[g].params), flat(groups[g].grads),
@@ -124,21 +126,26 @@ void Optimizer::step(double lr, double weight_decay) {
   params_.sync_compute_params();  // the layers' bf16 copy (mixed precision)
 }
 
-void Optimizer::step_on_gpu(size_t g, double lr, double weight_decay) {
+void Optimizer::step_on_gpu(size_t g, double lr, double weight_decay, float grad_scale) {
 #ifdef MCPP_HAVE_CUDA
   const profile::Scope timed("optimizer_step");
   const auto& group = params_.groups()[g];
   if (settings_.kind == "adam") {
     const optim::AdamStep step{static_cast<float>(lr), static_cast<float>(weight_decay), steps_};
+    const bool bf16_copy = group.compute_params.defined() && group.compute_params.dtype() == DType::BF16;
     optim::cuda::adamw_update(settings_.adam, step, group.params, group.grads, group_states_[g][0],
-                              group_states_[g][1], decay_masks_[g]);
+                              group_states_[g][1], decay_masks_[g], grad_scale,
+                              bf16_copy ? group.compute_params : Tensor());
+    if (group.compute_params.defined() && !bf16_copy) group.compute_params.copy_from(group.params);
   } else {
+    if (grad_scale != 1.0f) core::scale(group.grads, grad_scale);
     const optim::SgdStep step{static_cast<float>(lr), static_cast<float>(weight_decay), settings_.sgd_momentum,
                               steps_};
     optim::cuda::sgd_update(step, group.params, group.grads, group_states_[g][0], decay_masks_[g]);
+    if (group.compute_params.defined()) group.compute_params.copy_from(group.params);
   }
 #else
-  (void)g, (void)lr, (void)weight_decay;
+  (void)g, (void)lr, (void)weight_decay, (void)grad_scale;
   throw Error("internal: a CUDA optimizer step in a build without CUDA");
 #endif
 }

@@ -28,8 +28,9 @@ class Optimizer {
   bool grads_have_nan_or_inf() const;
   void scale_grads(float factor);
 
-  // One update with the scheduler's values; advances the step counter.
-  void step(double lr, double weight_decay);
+  // One update with the scheduler's values, the gradients taken times `grad_scale` (the clip
+  // coefficient); advances the step counter and refreshes the layers' compute copy.
+  void step(double lr, double weight_decay, float grad_scale = 1.0f);
 
   int64_t steps() const { return steps_; }
   void set_steps(int64_t steps) { steps_ = steps; }
@@ -41,7 +42,7 @@ class Optimizer {
 
  private:
   bool on_gpu() const { return params_.device() == Device::CUDA; }
-  void step_on_gpu(size_t group, double lr, double weight_decay);
+  void step_on_gpu(size_t group, double lr, double weight_decay, float grad_scale);
 
   model::ParamBuffer& params_;
   OptimizerSettings settings_;

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cmath>
 #include <csignal>
+#include <algorithm>
 #include <cstdio>
 
 #include "app/dry_run.h"
@@ -218,8 +219,7 @@ void Trainer::train_step(IterationRecord& record) {
     }
     record.grad_norm = norm;
     const double coefficient = optim::clip_coefficient(args_.training.clip_grad, norm);
-    if (coefficient < 1.0) optimizer_->scale_grads(static_cast<float>(coefficient));
-    optimizer_->step(scheduler_->lr(), scheduler_->weight_decay());
+    optimizer_->step(scheduler_->lr(), scheduler_->weight_decay(), static_cast<float>(std::min(coefficient, 1.0)));
     scheduler_->step(*args_.training.global_batch_size);
   }
   record.skipped = skip;

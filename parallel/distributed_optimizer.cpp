@@ -140,10 +140,11 @@ double DistributedOptimizer::step(const optim::AdamStep& step) {
 void DistributedOptimizer::step_on_gpu(Shard& shard, const optim::AdamStep& step, float clip_coefficient) {
   const auto& group = params_.groups()[shard.group];
   const Tensor grad = view_of(group.grads, shard.range);
-  if (clip_coefficient != 1.0f) core::scale(grad, clip_coefficient);
 #ifdef MCPP_HAVE_CUDA
+  // The clip coefficient is applied inside the update; the compute copy is refreshed after the
+  // parameter all-gather (by the caller).
   optim::cuda::adamw_update(options_.adam, step, view_of(group.params, shard.range), grad, shard.exp_avg,
-                            shard.exp_avg_sq, shard.decay_mask);
+                            shard.exp_avg_sq, shard.decay_mask, clip_coefficient);
 #else
   (void)step;
   throw Error("internal: a CUDA optimizer step in a build without CUDA");

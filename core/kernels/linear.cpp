@@ -6,6 +6,7 @@
 #include "core/kernels/cuda/gpu_ops.h"
 #endif
 #include "core/kernels/dispatch.h"
+#include "core/kernels/gelu.h"
 
 namespace mcpp::core {
 
@@ -36,6 +37,39 @@ void linear_backward(const Tensor& x, const Tensor& weight, const Tensor& dy, co
 #endif
   }
   detail::no_cuda_kernel("linear_backward");
+}
+
+void linear_gelu_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& pre,
+                         const Tensor& y) {
+  switch (detail::common_device("linear_gelu_forward", {&x, &weight, &bias, &pre, &y})) {
+    case Device::CPU:
+      cpu::linear_forward(x, weight, bias, pre);
+      return gelu_forward(pre, Tensor(), y);
+    case Device::CUDA:
+#ifdef MCPP_HAVE_CUDA
+      const profile::Scope timed("linear_gelu_forward");
+      return gpu::linear_gelu_forward(x, weight, bias, pre, y);
+#else
+      break;
+#endif
+  }
+  detail::no_cuda_kernel("linear_gelu_forward");
+}
+
+void linear_backward_dgelu(const Tensor& dy, const Tensor& weight, const Tensor& pre, const Tensor& dpre) {
+  switch (detail::common_device("linear_backward_dgelu", {&dy, &weight, &pre, &dpre})) {
+    case Device::CPU:
+      cpu::linear_backward(pre, weight, dy, dpre, Tensor(), Tensor());
+      return gelu_backward(pre, Tensor(), dpre, dpre, Tensor());
+    case Device::CUDA:
+#ifdef MCPP_HAVE_CUDA
+      const profile::Scope timed("linear_backward_dgelu");
+      return gpu::linear_backward_dgelu(dy, weight, pre, dpre);
+#else
+      break;
+#endif
+  }
+  detail::no_cuda_kernel("linear_backward_dgelu");
 }
 
 }  // namespace mcpp::core

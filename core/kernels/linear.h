@@ -14,4 +14,15 @@ void linear_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, c
 void linear_backward(const Tensor& x, const Tensor& weight, const Tensor& dy, const Tensor& dx,
                      const Tensor& dweight, const Tensor& dbias);
 
+// A linear layer followed by GELU (tanh form, core/kernels/gelu.h), the MLP's fc1 + activation:
+// pre [..., out] = x · weightᵀ + bias (kept for backward), y = gelu(pre). On the GPU one GEMM
+// whose epilogue adds the bias, stores pre and applies GELU; on the CPU the two ops in turn.
+void linear_gelu_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& pre,
+                         const Tensor& y);
+
+// The gradient reaching `pre` through gelu(pre) → linear(weight): dpre = (dy · weight) ⊙ gelu'(pre)
+// (dy [..., out], weight [out, in], pre and dpre [..., in]; dpre overwritten). On the GPU one GEMM
+// with the dGELU epilogue; on the CPU linear_backward's input gradient, then gelu_backward.
+void linear_backward_dgelu(const Tensor& dy, const Tensor& weight, const Tensor& pre, const Tensor& dpre);
+
 }  // namespace mcpp::core

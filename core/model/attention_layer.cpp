@@ -60,10 +60,12 @@ Tensor AttentionLayer::forward(const Tensor& x, const Tensor& doc_offsets, const
   // Row-parallel projection: partial sums over this rank's heads, reduced (and scattered along
   // the sequence under sequence parallelism), then the bias.
   Tensor partial = Tensor::empty({s, b, h}, dtype, device);
-  core::linear_forward(context_.view({s, b, int64_t(local_heads_) * head_dim_}),
-                       params_.proj_weight.value, Tensor(), partial);
+  const Tensor& proj_bias = params_.proj_bias.value;
+  const bool fold_bias = fold_row_parallel_bias(parallel_, partial);
+  core::linear_forward(context_.view({s, b, int64_t(local_heads_) * head_dim_}), params_.proj_weight.value,
+                       fold_bias ? proj_bias : Tensor(), partial);
   Tensor out = leave_row_parallel(parallel_, partial);
-  if (params_.proj_bias.defined()) core::bias_add(out, params_.proj_bias.value, out);
+  if (proj_bias.defined() && !fold_bias) core::bias_add(out, proj_bias, out);
   if (recompute_core_) {
     context_ = Tensor();
     lse_ = Tensor();

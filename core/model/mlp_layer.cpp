@@ -17,30 +17,35 @@ Tensor MlpLayer::forward(const Tensor& x) {
   const int64_t rows = params_.fc1_weight.value.dim(0);
   const int64_t width = swiglu_ ? rows / 2 : rows;
   fc1_out_ = Tensor::empty({s, b, rows}, x.dtype(), x.device());
-  core::linear_forward(x_, params_.fc1_weight.value, params_.fc1_bias.value, fc1_out_);
   activation_ = Tensor::empty({s, b, width}, x.dtype(), x.device());
-  if (swiglu_)
+  if (swiglu_) {
+    core::linear_forward(x_, params_.fc1_weight.value, params_.fc1_bias.value, fc1_out_);
     core::swiglu_forward(fc1_out_, activation_);
-  else
-    core::gelu_forward(fc1_out_, Tensor(), activation_);
+  } else {
+    core::linear_gelu_forward(x_, params_.fc1_weight.value, params_.fc1_bias.value, fc1_out_, activation_);
+  }
   Tensor partial = Tensor::empty({s, b, h}, x.dtype(), x.device());
-  core::linear_forward(activation_, params_.fc2_weight.value, Tensor(), partial);
+  const Tensor& fc2_bias = params_.fc2_bias.value;
+  const bool fold_bias = fold_row_parallel_bias(parallel_, partial);
+  core::linear_forward(activation_, params_.fc2_weight.value, fold_bias ? fc2_bias : Tensor(), partial);
   Tensor out = leave_row_parallel(parallel_, partial);
-  if (params_.fc2_bias.defined()) core::bias_add(out, params_.fc2_bias.value, out);
+  if (fc2_bias.defined() && !fold_bias) core::bias_add(out, fc2_bias, out);
   return out;
 }
 
 Tensor MlpLayer::backward(const Tensor& dy_local) {
   if (params_.fc2_bias.defined()) core::bias_grad(dy_local, params_.fc2_bias.grad);
   const Tensor dy = leave_row_parallel_backward(parallel_, dy_local);
-  Tensor dactivation = Tensor::empty(activation_.shape(), dy.dtype(), dy.device());
-  core::linear_backward(activation_, params_.fc2_weight.value, dy, dactivation,
-                        params_.fc2_weight.grad, Tensor());
   Tensor dfc1 = Tensor::empty(fc1_out_.shape(), dy.dtype(), dy.device());
-  if (swiglu_)
+  if (swiglu_) {
+    Tensor dactivation = Tensor::empty(activation_.shape(), dy.dtype(), dy.device());
+    core::linear_backward(activation_, params_.fc2_weight.value, dy, dactivation, params_.fc2_weight.grad, Tensor());
     core::swiglu_backward(fc1_out_, dactivation, dfc1);
-  else
-    core::gelu_backward(fc1_out_, Tensor(), dactivation, dfc1, Tensor());
+  } else {
+    // fc2's weight gradient, then its input gradient fused with GELU's derivative.
+    core::linear_backward(activation_, params_.fc2_weight.value, dy, Tensor(), params_.fc2_weight.grad, Tensor());
+    core::linear_backward_dgelu(dy, params_.fc2_weight.value, fc1_out_, dfc1);
+  }
   Tensor dx = Tensor::empty(x_.shape(), dy.dtype(), dy.device());
   core::linear_backward(x_, params_.fc1_weight.value, dfc1, dx, params_.fc1_weight.grad,
                         params_.fc1_bias.grad);

@@ -37,6 +37,13 @@ inline Tensor scatter_sequence_sum(const ParallelContext& parallel, const Tensor
 }
 }  // namespace tp_detail
 
+// Whether a row-parallel linear may add its bias inside the GEMM (the epilogue) instead of after
+// the reduction: only when there is no reduction (tp = 1). Kept to the GPU, where it saves a pass;
+// the CPU reference adds the bias separately as before (its results stay bit-identical).
+inline bool fold_row_parallel_bias(const ParallelContext& parallel, const Tensor& partial) {
+  return parallel.tp_size == 1 && partial.device() == Device::CUDA;
+}
+
 // Forward into a column-parallel linear: the full-sequence input.
 inline Tensor enter_column_parallel(const ParallelContext& parallel, const Tensor& x) {
   return sequence_parallel(parallel) ? tp_detail::gather_sequence(parallel, x) : x;

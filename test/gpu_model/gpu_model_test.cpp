@@ -8,6 +8,7 @@
 #include <limits>
 #include <vector>
 
+#include "core/kernels/linear.h"
 #include "core/model/param_buffer.h"
 #include "core/model/tensor_layout.h"
 #include "core/optim/adamw.h"
@@ -19,6 +20,8 @@ using namespace mcpp;
 using mcpp::test::device_poisoned;
 using mcpp::test::host_random;
 using mcpp::test::to_device;
+using mcpp::test::require_close_to_cpu;
+using mcpp::test::tolerance;
 using mcpp::test::to_host_f32;
 
 namespace {
@@ -122,4 +125,47 @@ TEST_CASE("a bf16 parameter buffer hands the layers bf16 copies of the fp32 main
   const Tensor back = to_host_f32(ref.value);
   for (int64_t i = 0; i < 15; ++i)
     CHECK(back.data<float>()[i] == bf16_to_float(float_to_bf16(values.data<float>()[i])));
+}
+
+TEST_CASE("fused linear + GELU and its dGELU input gradient on the GPU match the CPU ops") {
+  const int64_t rows = 96, in = 64, out = 256;  // out % 8 == 0: the cuBLASLt epilogue path
+  for (DType dtype : {DType::F32, DType::BF16}) {
+    INFO(dtype_name(dtype));
+    const Tensor x = host_random({rows, in}, 21, dtype), w = host_random({out, in}, 22, dtype, -0.2f, 0.2f);
+    const Tensor bias = host_random({out}, 23, dtype), dy = host_random({rows, in}, 24, dtype);
+    const Tensor w2 = host_random({in, out}, 25, dtype, -0.2f, 0.2f);
+    Tensor pre = Tensor::empty({rows, out}), y = Tensor::empty({rows, out}), dpre = Tensor::empty({rows, out});
+    core::linear_gelu_forward(x, w, bias, pre, y);
+    core::linear_backward_dgelu(dy, w2, pre, dpre);
+
+    Tensor gpu_pre = device_poisoned({rows, out}, dtype), gpu_y = device_poisoned({rows, out}, dtype);
+    core::linear_gelu_forward(to_device(x, dtype), to_device(w, dtype), to_device(bias, dtype), gpu_pre, gpu_y);
+    require_close_to_cpu(gpu_pre, pre, tolerance(dtype, double(in)), "pre-activation");
+    require_close_to_cpu(gpu_y, y, tolerance(dtype, double(in)), "gelu output");
+    // The backward from the CPU's pre-activation (rounded to the dtype), so only the op differs.
+    Tensor gpu_dpre = device_poisoned({rows, out}, dtype);
+    const Tensor pre_in = to_device(pre, dtype);
+    core::linear_backward_dgelu(to_device(dy, dtype), to_device(w2, dtype), pre_in, gpu_dpre);
+    Tensor expected = Tensor::empty({rows, out});
+    core::linear_backward_dgelu(dy, w2, to_host_f32(pre_in), expected);
+    require_close_to_cpu(gpu_dpre, expected, tolerance(dtype, double(in)), "dgelu input gradient");
+  }
+}
+
+TEST_CASE("the fused GPU AdamW applies the clip factor like a scaled gradient and writes the bf16 copy") {
+  const int64_t n = 4099;
+  const optim::AdamConfig config{0.9f, 0.95f, 1e-8f};
+  const optim::AdamStep values{1e-3f, 0.1f, 1};
+  const float clip = 0.37f;
+  Tensor p = host_random({n}, 31, DType::F32), g = host_random({n}, 32, DType::F32);
+  Tensor m = Tensor::zeros({n}), v = Tensor::zeros({n});
+  Tensor dp = to_device(p, DType::F32), dm = to_device(m, DType::F32), dv = to_device(v, DType::F32);
+  Tensor copy = device_poisoned({n}, DType::BF16);
+  optim::cuda::adamw_update(config, values, dp, to_device(g, DType::F32), dm, dv, Tensor(), clip, copy);
+  for (float& value : flat(g)) value *= clip;  // what the CPU loop does before its update
+  optim::adamw_update(config, values, flat(p), flat(g), flat(m), flat(v));
+  CHECK(bitwise_equal(to_host_f32(dp), p));
+  CHECK(bitwise_equal(to_host_f32(dm), m));
+  const Tensor back = to_host_f32(copy);
+  for (int64_t i = 0; i < n; ++i) REQUIRE(back.data<float>()[i] == bf16_to_float(float_to_bf16(p.data<float>()[i])));
 }

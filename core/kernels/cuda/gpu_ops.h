@@ -14,6 +14,12 @@ void linear_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, c
 void linear_backward(const Tensor& x, const Tensor& weight, const Tensor& dy, const Tensor& dx,
                      const Tensor& dweight, const Tensor& dbias);
 
+// Fused linear + GELU (GELU_AUX_BIAS epilogue) and its input gradient (DGELU epilogue); without
+// a bias, or when the epilogue's alignment rules are not met, the separate kernels.
+void linear_gelu_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& pre,
+                         const Tensor& y);
+void linear_backward_dgelu(const Tensor& dy, const Tensor& weight, const Tensor& pre, const Tensor& dpre);
+
 void layernorm_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta,
                        const NormOptions& options, const Tensor& y, const Tensor& mean,
                        const Tensor& rstd);

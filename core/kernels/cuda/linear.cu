@@ -104,4 +104,72 @@ void linear_backward(const Tensor& x, const Tensor& weight, const Tensor& dy, co
   }
 }
 
+namespace {
+// cuBLASLt's GELU epilogues want the aux (pre-activation) leading dimension a multiple of 8.
+bool epilogue_fits(int64_t features) { return features % 8 == 0; }
+}  // namespace
+
+void linear_gelu_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& pre,
+                         const Tensor& y) {
+  const char* op = "linear_gelu_forward";
+  DType dtype = activation_dtype(op, {&x, &weight, &bias, &pre, &y});
+  check(weight.rank() == 2, std::string(op) + ": weight must be [out, in], got " + weight.describe());
+  const int64_t out_features = weight.dim(0), in_features = weight.dim(1);
+  const int64_t rows = rows_of(op, "x", x, in_features);
+  check(rows_of(op, "pre", pre, out_features) == rows && rows_of(op, "y", y, out_features) == rows,
+        std::string(op) + ": pre/y rows differ from x rows");
+  if (!bias.defined() || !epilogue_fits(out_features) || rows == 0 || in_features == 0) {
+    linear_forward(x, weight, bias, pre);
+    return gelu_forward(pre, Tensor(), y);
+  }
+  require_shape(op, "bias", bias, Shape{out_features});
+  // preᵀ/yᵀ [out, rows] = W [out, in] · xᵀ [in, rows], as linear_forward.
+  GemmOptions g;
+  g.m = out_features;
+  g.n = rows;
+  g.k = in_features;
+  g.transpose_a = true;
+  g.a = weight.raw_data();
+  g.lda = in_features;
+  g.b = x.raw_data();
+  g.ldb = in_features;
+  g.d = y.raw_data();
+  g.ldd = out_features;
+  g.a_dtype = g.b_dtype = g.d_dtype = dtype;
+  g.epilogue = GemmEpilogue::kGeluAuxBias;
+  g.bias = bias.raw_data();
+  g.bias_dtype = dtype;
+  g.aux = pre.raw_data();
+  gemm(g);
+}
+
+void linear_backward_dgelu(const Tensor& dy, const Tensor& weight, const Tensor& pre, const Tensor& dpre) {
+  const char* op = "linear_backward_dgelu";
+  DType dtype = activation_dtype(op, {&dy, &weight, &pre, &dpre});
+  check(weight.rank() == 2, std::string(op) + ": weight must be [out, in], got " + weight.describe());
+  const int64_t out_features = weight.dim(0), in_features = weight.dim(1);
+  const int64_t rows = rows_of(op, "pre", pre, in_features);
+  check(rows_of(op, "dy", dy, out_features) == rows, std::string(op) + ": dy rows differ from pre rows");
+  require_shape(op, "dpre", dpre, pre.shape());
+  if (!epilogue_fits(in_features) || rows == 0 || out_features == 0) {
+    linear_backward(pre, weight, dy, dpre, Tensor(), Tensor());
+    return gelu_backward(pre, Tensor(), dpre, dpre, Tensor());
+  }
+  // dpreᵀ [in, rows] = (Wᵀ [in, out] · dyᵀ [out, rows]) ⊙ gelu'(preᵀ), as linear_backward's dx.
+  GemmOptions g;
+  g.m = in_features;
+  g.n = rows;
+  g.k = out_features;
+  g.a = weight.raw_data();
+  g.lda = in_features;
+  g.b = dy.raw_data();
+  g.ldb = out_features;
+  g.d = dpre.raw_data();
+  g.ldd = in_features;
+  g.a_dtype = g.b_dtype = g.d_dtype = dtype;
+  g.epilogue = GemmEpilogue::kDGelu;
+  g.aux = pre.raw_data();
+  gemm(g);
+}
+
 }  // namespace mcpp::core::gpu

@@ -4,6 +4,7 @@
 
 #include "core/base/cuda/cuda_check.h"
 #include "core/base/cuda/stream.h"
+#include "core/base/dtype.h"
 
 namespace mcpp::optim::cuda {
 
@@ -20,10 +21,10 @@ unsigned blocks_for(int64_t n) {
 
 __global__ void adamw_kernel(float* param, const float* grad, float* exp_avg, float* exp_avg_sq,
                              const uint8_t* decay_mask, int64_t n, float lr, float weight_decay, float b1,
-                             float b2, float eps, float bc1, float bc2) {
+                             float b2, float eps, float bc1, float bc2, float grad_scale, bf16* compute_copy) {
   MCPP_OPTIM_LOOP(i, n) {
     const float wd = (decay_mask == nullptr || decay_mask[i]) ? weight_decay : 0.0f;
-    const float g = grad[i];
+    const float g = grad_scale == 1.0f ? grad[i] : __fmul_rn(grad[i], grad_scale);
     // __fmul_rn/__fadd_rn keep nvcc from contracting into FMAs, so the result equals the CPU's.
     const float m = __fadd_rn(__fmul_rn(b1, exp_avg[i]), __fmul_rn(1.0f - b1, g));
     const float v = __fadd_rn(__fmul_rn(b2, exp_avg_sq[i]), __fmul_rn(__fmul_rn(1.0f - b2, g), g));
@@ -31,7 +32,9 @@ __global__ void adamw_kernel(float* param, const float* grad, float* exp_avg, fl
     exp_avg_sq[i] = v;
     const float denom = __fadd_rn(__fsqrt_rn(__fdiv_rn(v, bc2)), eps);
     const float update = __fadd_rn(__fdiv_rn(__fdiv_rn(m, bc1), denom), __fmul_rn(wd, param[i]));
-    param[i] = __fsub_rn(param[i], __fmul_rn(lr, update));
+    const float updated = __fsub_rn(param[i], __fmul_rn(lr, update));
+    param[i] = updated;
+    if (compute_copy != nullptr) compute_copy[i] = float_to_bf16(updated);
   }
 }
 
@@ -73,7 +76,8 @@ const uint8_t* mask_pointer(const char* op, const Tensor& mask, int64_t n) {
 }  // namespace
 
 void adamw_update(const AdamConfig& config, const AdamStep& step, const Tensor& param, const Tensor& grad,
-                  const Tensor& exp_avg, const Tensor& exp_avg_sq, const Tensor& decay_mask) {
+                  const Tensor& exp_avg, const Tensor& exp_avg_sq, const Tensor& decay_mask, float grad_scale,
+                  const Tensor& compute_copy) {
   const char* op = "adamw_update";
   const int64_t n = param.numel();
   require_f32(op, "param", param, n);
@@ -81,6 +85,9 @@ void adamw_update(const AdamConfig& config, const AdamStep& step, const Tensor& 
   require_f32(op, "exp_avg", exp_avg, n);
   require_f32(op, "exp_avg_sq", exp_avg_sq, n);
   check(step.step >= 1, "internal: AdamW step numbers start at 1");
+  check(!compute_copy.defined() || (compute_copy.dtype() == DType::BF16 && compute_copy.numel() == n &&
+                                    compute_copy.device() == Device::CUDA),
+        "adamw_update: compute_copy must be a BF16 CUDA tensor like param");
   if (n == 0) return;
   // Bias corrections in double on the host, then used in fp32 (as the CPU code does).
   const float bc1 = static_cast<float>(1.0 - std::pow(static_cast<double>(config.beta1), step.step));
@@ -88,7 +95,7 @@ void adamw_update(const AdamConfig& config, const AdamStep& step, const Tensor& 
   adamw_kernel<<<blocks_for(n), 256, 0, current_stream()>>>(
       param.data<float>(), grad.data<float>(), exp_avg.data<float>(), exp_avg_sq.data<float>(),
       mask_pointer(op, decay_mask, n), n, step.lr, step.weight_decay, config.beta1, config.beta2, config.eps, bc1,
-      bc2);
+      bc2, grad_scale, compute_copy.defined() ? compute_copy.data<bf16>() : nullptr);
   MCPP_CUDA_CHECK_LAUNCH();
 }
 

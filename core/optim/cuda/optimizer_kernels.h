@@ -9,8 +9,13 @@
 
 namespace mcpp::optim::cuda {
 
+// Fused for speed (one pass over the parameters): the gradient is read as grad · grad_scale (the
+// clip coefficient; the CPU code scales the buffer first, with the same fp32 product), and when
+// `compute_copy` (BF16, same length) is defined the updated parameter is also written there,
+// rounded as Tensor::copy_from rounds.
 void adamw_update(const AdamConfig& config, const AdamStep& step, const Tensor& param, const Tensor& grad,
-                  const Tensor& exp_avg, const Tensor& exp_avg_sq, const Tensor& decay_mask);
+                  const Tensor& exp_avg, const Tensor& exp_avg_sq, const Tensor& decay_mask, float grad_scale = 1.0f,
+                  const Tensor& compute_copy = Tensor());
 
 void sgd_update(const SgdStep& step, const Tensor& param, const Tensor& grad, const Tensor& momentum_buffer,
                 const Tensor& decay_mask);
