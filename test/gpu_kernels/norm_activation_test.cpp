@@ -87,18 +87,21 @@ TEST_CASE("gelu (with and without bias) and swiglu forward and backward match th
       require_close_to_cpu(gdx, dx, tolerance(dtype), "gelu dx");
       if (with_bias) require_close_to_cpu(gdbias, dbias, tolerance(dtype, 30), "gelu dbias");
     }
-    INFO(dtype_label(dtype) << " swiglu");
-    Tensor x = host_random(Shape{7, 2, 2 * 24}, 34, dtype, -4.0f, 4.0f);
-    Tensor dy = host_random(Shape{7, 2, 24}, 35, dtype);
-    Tensor y = Tensor::empty(dy.shape()), dx = Tensor::empty(x.shape());
-    core::swiglu_forward(x, y);
-    core::swiglu_backward(x, dy, dx);
-    Tensor gx = to_device(x, dtype), gdy = to_device(dy, dtype);
-    Tensor gy = device_poisoned(dy.shape(), dtype), gdx = device_poisoned(x.shape(), dtype);
-    core::swiglu_forward(gx, gy);
-    core::swiglu_backward(gx, gdy, gdx);
-    require_close_to_cpu(gy, y, tolerance(dtype), "swiglu y");
-    require_close_to_cpu(gdx, dx, tolerance(dtype), "swiglu dx");
+    // f = 24: the 16-byte packed kernels; f = 21: element by element.
+    for (int64_t f : {24, 21}) {
+      INFO(dtype_label(dtype) << " swiglu, f = " << f);
+      Tensor x = host_random(Shape{7, 2, 2 * f}, 34, dtype, -4.0f, 4.0f);
+      Tensor dy = host_random(Shape{7, 2, f}, 35, dtype);
+      Tensor y = Tensor::empty(dy.shape()), dx = Tensor::empty(x.shape());
+      core::swiglu_forward(x, y);
+      core::swiglu_backward(x, dy, dx);
+      Tensor gx = to_device(x, dtype), gdy = to_device(dy, dtype);
+      Tensor gy = device_poisoned(dy.shape(), dtype), gdx = device_poisoned(x.shape(), dtype);
+      core::swiglu_forward(gx, gy);
+      core::swiglu_backward(gx, gdy, gdx);
+      require_close_to_cpu(gy, y, tolerance(dtype), "swiglu y");
+      require_close_to_cpu(gdx, dx, tolerance(dtype), "swiglu dx");
+    }
   }
 }
 

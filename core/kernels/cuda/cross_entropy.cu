@@ -20,15 +20,6 @@ __device__ inline void merge(float& m, float& s, float other_m, float other_s) {
   m = mx;
 }
 
-// 16-byte packs of logits: 8 bf16 or 4 fp32 values per load when the row length allows it.
-template <typename T>
-struct Pack {
-  static constexpr int kSize = 16 / sizeof(T);
-  uint4 bits;
-  __device__ float get(int i) const { return to_float(reinterpret_cast<const T*>(&bits)[i]); }
-  __device__ void set(int i, float v) { reinterpret_cast<T*>(&bits)[i] = from_float<T>(v); }
-};
-
 // One thread's running softmax state over the values it sees: a single exp per value.
 __device__ inline void accumulate(float& m, float& s, float v) {
   if (v > m) {
@@ -46,11 +37,11 @@ __global__ void cross_entropy_forward_kernel(const T* logits, const int64_t* lab
   int64_t n = blockIdx.x;
   const T* row = logits + n * vocab;
   float m = -INFINITY, s = 0.0f, sum_logits = 0.0f;
-  constexpr int kPack = Pack<T>::kSize;
+  constexpr int kPack = Pack16<T>::kSize;
   const bool packed = vocab % kPack == 0;  // rows then start 16-byte aligned
   const int64_t head = packed ? vocab : 0;
   for (int64_t c = int64_t(threadIdx.x) * kPack; c < head; c += int64_t(blockDim.x) * kPack) {
-    Pack<T> pack;
+    Pack16<T> pack;
     pack.bits = *reinterpret_cast<const uint4*>(row + c);
 #pragma unroll
     for (int i = 0; i < kPack; ++i) {
@@ -128,10 +119,10 @@ __global__ void cross_entropy_backward_kernel(const T* logits, const int64_t* la
   float row_lse = lse[n];
   const T* row = logits + n * vocab;
   T* grad = dlogits + n * vocab;
-  constexpr int kPack = Pack<T>::kSize;
+  constexpr int kPack = Pack16<T>::kSize;
   const int64_t head = vocab % kPack == 0 ? vocab : 0;
   for (int64_t c = int64_t(threadIdx.x) * kPack; c < head; c += int64_t(blockDim.x) * kPack) {
-    Pack<T> pack;
+    Pack16<T> pack;
     pack.bits = *reinterpret_cast<const uint4*>(row + c);
 #pragma unroll
     for (int i = 0; i < kPack; ++i) {

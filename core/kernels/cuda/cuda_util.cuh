@@ -55,6 +55,16 @@ __device__ __forceinline__ float block_max(float v) {
   return warp_max(v);
 }
 
+// 16 bytes of elements (8 bf16 or 4 fp32) moved by one load or store: memory-bound kernels use
+// these when rows are multiples of kSize (and so 16-byte aligned: buffers are 256-byte aligned).
+template <typename T>
+struct Pack16 {
+  static constexpr int kSize = 16 / sizeof(T);
+  uint4 bits;
+  __device__ float get(int i) const { return to_float(reinterpret_cast<const T*>(&bits)[i]); }
+  __device__ void set(int i, float v) { reinterpret_cast<T*>(&bits)[i] = from_float<T>(v); }
+};
+
 // for (i over [0, n)) spread over the whole grid.
 #define MCPP_GRID_STRIDE(i, n)                                                \
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < (n); \

@@ -1,6 +1,9 @@
 // Rotary embedding and dropout on the GPU. Dropout draws the same Philox values at the same
 // element indices as the CPU reference, so masks are bit-identical across devices.
 #include <cmath>
+#include <map>
+#include <mutex>
+#include <tuple>
 
 #include "core/base/philox.h"
 #include "core/kernels/cuda/cuda_util.cuh"
@@ -11,28 +14,53 @@ namespace mcpp::core::gpu {
 namespace {
 
 // One thread per (s, b, n, k < rot/2) pair of rotated elements, plus pass-through of dims >= rot.
-template <typename T>
+// Index is int32_t when every element index fits (the usual case: 32-bit division is several
+// times cheaper than 64-bit on the GPU), else int64_t.
+template <typename T, typename Index>
 __global__ void rope_kernel(const T* x, const int64_t* positions, const float* inv_freq,
-                            int64_t s, int64_t b, int64_t n, int64_t d, int64_t rot,
+                            Index s, Index b, Index n, Index d, Index rot,
                             float interpolation, float direction, T* y) {
-  int64_t half = rot / 2;
-  int64_t pairs = s * b * n * half;
-  MCPP_GRID_STRIDE(t, pairs) {
-    int64_t k = t % half;
-    int64_t head_row = t / half;  // (i·b + r)·n + head
-    int64_t sb = head_row / n;    // i·b + r
-    int64_t i = sb / b;
+  Index half = rot / 2;
+  Index pairs = s * b * n * half;
+  for (Index t = Index(blockIdx.x) * blockDim.x + threadIdx.x; t < pairs; t += Index(gridDim.x) * blockDim.x) {
+    Index k = t % half;
+    Index head_row = t / half;  // (i·b + r)·n + head
+    Index sb = head_row / n;    // i·b + r
+    Index i = sb / b;
     float p = float(positions ? positions[sb] : i) / interpolation;
     float angle = p * inv_freq[k];
-    float c = cosf(angle), sn = direction * sinf(angle);
-    int64_t base = head_row * d;
+    float c, sn;
+    sincosf(angle, &sn, &c);
+    sn *= direction;
+    Index base = head_row * d;
     float x1 = to_float(x[base + k]), x2 = to_float(x[base + k + half]);
     y[base + k] = from_float<T>(x1 * c - x2 * sn);
     y[base + k + half] = from_float<T>(x2 * c + x1 * sn);
     if (x != y) {
-      for (int64_t e = rot + k; e < d; e += half) y[base + e] = x[base + e];
+      for (Index e = rot + k; e < d; e += half) y[base + e] = x[base + e];
     }
   }
+}
+
+// The rotation frequencies on the device, computed on the host exactly as the CPU reference
+// does and uploaded once per (rotated dims, base, device): a host-to-device copy per call would
+// stall the stream.
+const Tensor& inverse_frequencies(int64_t rot, float base) {
+  static std::mutex mutex;
+  static std::map<std::tuple<int64_t, float, int>, Tensor> cache;
+  int device = 0;
+  MCPP_CUDA_CHECK(cudaGetDevice(&device));
+  std::lock_guard<std::mutex> lock(mutex);
+  Tensor& cached = cache[{rot, base, device}];
+  if (!cached.defined()) {
+    const int64_t half = rot / 2;
+    Tensor host_freq = Tensor::empty(Shape{half});
+    float* freq = host_freq.data<float>();
+    for (int64_t k = 0; k < half; ++k) freq[k] = float(1.0 / std::pow(double(base), double(2 * k) / double(rot)));
+    cached = Tensor::empty(Shape{half}, DType::F32, Device::CUDA);
+    cached.copy_from(host_freq);
+  }
+  return cached;
 }
 
 template <typename T>
@@ -52,19 +80,18 @@ void rotate(const char* op, const Tensor& x, const Tensor& positions, const Rope
     require_shape(op, "positions", positions, Shape{s, b});
   }
   int64_t half = rot / 2;
-  // Frequencies computed on the host exactly as the CPU reference does.
-  Tensor host_freq = Tensor::empty(Shape{half});
-  float* freq = host_freq.data<float>();
-  for (int64_t k = 0; k < half; ++k) {
-    freq[k] = float(1.0 / std::pow(double(options.base), double(2 * k) / double(rot)));
-  }
-  Tensor inv_freq = Tensor::empty(Shape{half}, DType::F32, Device::CUDA);
-  inv_freq.copy_from(host_freq);
+  const Tensor& inv_freq = inverse_frequencies(rot, options.base);
   int64_t pairs = s * b * n * half;
   if (pairs == 0) return;
-  rope_kernel<<<elementwise_blocks(pairs), 256, 0, current_stream()>>>(
-      x.data<T>(), cptr<int64_t>(positions), inv_freq.data<float>(), s, b, n, d, rot,
-      options.seq_len_interpolation_factor, direction, y.data<T>());
+  if (x.numel() < (int64_t(1) << 31)) {
+    rope_kernel<T, int32_t><<<elementwise_blocks(pairs), 256, 0, current_stream()>>>(
+        x.data<T>(), cptr<int64_t>(positions), inv_freq.data<float>(), int32_t(s), int32_t(b), int32_t(n),
+        int32_t(d), int32_t(rot), options.seq_len_interpolation_factor, direction, y.data<T>());
+  } else {
+    rope_kernel<T, int64_t><<<elementwise_blocks(pairs), 256, 0, current_stream()>>>(
+        x.data<T>(), cptr<int64_t>(positions), inv_freq.data<float>(), s, b, n, d, rot,
+        options.seq_len_interpolation_factor, direction, y.data<T>());
+  }
   MCPP_CUDA_CHECK_LAUNCH();
 }
 
