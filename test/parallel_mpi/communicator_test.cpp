@@ -1,7 +1,7 @@
 // The MPI communicator's collectives on host tensors, at 3 ranks (odd on purpose).
 #include <catch2/catch.hpp>
 
-#include "mpi_test_util.h"
+#include "test/common/mpi_test_util.h"
 #include "parallel/mpi_communicator.h"
 #include "parallel/process_groups.h"
 

@@ -13,7 +13,7 @@
 #include "core/base/philox.h"
 #include "core/optim/adamw.h"
 #include "core/optim/grad_norm.h"
-#include "mpi_test_util.h"
+#include "test/common/mpi_test_util.h"
 #include "parallel/distributed_optimizer.h"
 #include "parallel/finalize_grads.h"
 #include "parallel/grad_buffer.h"

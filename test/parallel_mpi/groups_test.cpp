@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-#include "mpi_test_util.h"
+#include "test/common/mpi_test_util.h"
 #include "parallel/process_groups.h"
 
 using namespace mcpp;
