@@ -35,7 +35,9 @@ int device_count() {
   return count;
 }
 
+// Initialises MPI (first use) and selects this rank's GPU.
 void use_local_device() {
+  REQUIRE(mpi().size() == kRanks);
   const int device = device_for_local_rank(node_local_rank(MPI_COMM_WORLD), device_count());
   REQUIRE(cudaSetDevice(device) == cudaSuccess);
 }
