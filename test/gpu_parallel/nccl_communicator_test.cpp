@@ -13,6 +13,7 @@
 
 #include "core/base/cuda/stream.h"
 #include "core/comm/communicator.h"
+#include "parallel/cuda/local_device.h"
 #include "parallel/cuda/nccl_communicator.h"
 #include "parallel/group_communicator.h"
 #include "parallel/local_rank.h"
@@ -38,8 +39,11 @@ int device_count() {
 // Initialises MPI (first use) and selects this rank's GPU.
 void use_local_device() {
   REQUIRE(mpi().size() == kRanks);
-  const int device = device_for_local_rank(node_local_rank(MPI_COMM_WORLD), device_count());
-  REQUIRE(cudaSetDevice(device) == cudaSuccess);
+  const int device = use_local_cuda_device(MPI_COMM_WORLD);
+  CHECK(device == device_for_local_rank(node_local_rank(MPI_COMM_WORLD), device_count()));
+  int current = -1;
+  cudaGetDevice(&current);
+  CHECK(current == device);
 }
 
 // A host tensor of `n` elements with small integer values that differ by rank and position.
