@@ -29,7 +29,15 @@ MpiRuntime::MpiRuntime() {
   MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
   MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
   MPI_Comm_size(MPI_COMM_WORLD, &size_);
-  local_rank_ = node_local_rank(MPI_COMM_WORLD);
+
+  MPI_Comm node = MPI_COMM_NULL;
+  check_mpi(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &node),
+            "MPI_Comm_split_type");
+  MPI_Comm_rank(node, &local_rank_);
+  MPI_Comm_size(node, &local_size_);
+  MPI_Comm_free(&node);
+  // The launcher's numbering wins where it exists, as in node_local_rank().
+  local_rank_ = launcher_local_rank().value_or(local_rank_);
 }
 
 MpiRuntime::~MpiRuntime() {

@@ -17,13 +17,14 @@ class MpiRuntime {
 
   int rank() const { return rank_; }
   int size() const { return size_; }
-  // Rank among the processes of this node (device selection): node_local_rank(), local_rank.h.
+  // Rank among the processes of this node (device selection), as node_local_rank() (local_rank.h).
   int local_rank() const { return local_rank_; }
+  int local_size() const { return local_size_; }
   MPI_Comm world() const { return MPI_COMM_WORLD; }
 
  private:
   bool owns_mpi_ = false;
-  int rank_ = 0, size_ = 1, local_rank_ = 0;
+  int rank_ = 0, size_ = 1, local_rank_ = 0, local_size_ = 1;
 };
 
 // Throws mcpp::Error with MPI's message when `code` is not MPI_SUCCESS.
