@@ -23,7 +23,9 @@ struct ProcessGroupOptions {
   bool use_tp_pp_dp_mapping = false;      // order "tp-cp-ep-pp-dp" instead of "tp-cp-ep-dp-pp"
   bool tied_embeddings = true;            // embedding group = first and last pp stage (else first only)
   bool sequence_parallel = false;         // copied into the model's ParallelContext
-  Device device = Device::CPU;            // CUDA: every group also gets an NCCL communicator
+  // CUDA: every group also gets an NCCL communicator, on the CUDA device current at construction
+  // (use_local_cuda_device(), parallel/cuda/local_device.h, picks it).
+  Device device = Device::CPU;
   int64_t distributed_timeout_minutes = 10;  // watchdog limit (0: none); see distributed_timeout()
 };
 

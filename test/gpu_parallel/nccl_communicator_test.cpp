@@ -24,6 +24,7 @@
 using namespace mcpp;
 using namespace mcpp::parallel;
 using mcpp::parallel::testing::mpi;
+using mcpp::parallel::testing::launch_on_ranks;
 using mcpp::parallel::testing::run_on_ranks;
 
 namespace {
@@ -225,9 +226,35 @@ TEST_CASE("rank body: process groups on CUDA", "[.][rank-nccl-groups]") {
   CHECK(same_bytes(to_host(single), host_values(5, DType::F32, r)));
 }
 
+TEST_CASE("rank body: rank 1 skips an NCCL all-reduce", "[.][rank-nccl-skip]") {
+  use_local_device();
+  ProcessGroups groups(ProcessGroupOptions{.device = Device::CUDA});  // dp = 2
+  REQUIRE(groups.watchdog() != nullptr);
+  if (groups.world_rank() == 0) {
+    Tensor t = Tensor::zeros({1024}, DType::F32, Device::CUDA);
+    groups.dp.tensor_comm()->all_reduce(t);
+    to_host(t);  // waits for the GPU, which waits for rank 1
+    FAIL("the all-reduce without rank 1 finished");
+  } else {
+    std::this_thread::sleep_for(std::chrono::seconds(60));  // ended by mpirun once rank 0 exits
+  }
+}
+
 TEST_CASE("NCCL communicator equals the MPI communicator at 2 ranks (2 GPUs)") {
   REQUIRE(device_count() >= kRanks);
   CHECK(run_on_ranks(kRanks, "[rank-nccl]"));
   CHECK(run_on_ranks(kRanks, "[rank-nccl-order]"));
   CHECK(run_on_ranks(kRanks, "[rank-nccl-groups]"));
+}
+
+TEST_CASE("a rank whose NCCL all-reduce never completes exits after the timeout (2 GPUs)") {
+  REQUIRE(device_count() >= kRanks);
+  const auto start = std::chrono::steady_clock::now();
+  const mcpp::test::RunResult result =
+      launch_on_ranks(kRanks, "[rank-nccl-skip]", "timeout 120 env MCPP_DISTRIBUTED_TIMEOUT_SECONDS=3");
+  INFO(result.output);
+  CHECK(result.exit_code != 0);
+  CHECK(result.output.find("rank 0: collective all_reduce on group dp did not finish within 3 seconds "
+                           "(MCPP_DISTRIBUTED_TIMEOUT_SECONDS); exiting") != std::string::npos);
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(60));
 }
