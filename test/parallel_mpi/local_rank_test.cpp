@@ -9,6 +9,7 @@
 #include "core/base/error.h"
 #include "parallel/local_rank.h"
 #include "test/common/mpi_test_util.h"
+#include "test/common/test_support.h"
 
 using namespace mcpp;
 using namespace mcpp::parallel;
@@ -25,25 +26,11 @@ std::optional<std::string> get(const char* name) {
   return value ? std::optional<std::string>(value) : std::nullopt;
 }
 
-void put(const char* name, const std::optional<std::string>& value) {
-  if (value) {
-    setenv(name, value->c_str(), 1);
-  } else {
-    unsetenv(name);
-  }
-}
-
-// Restores both launcher variables when the test ends.
+// Both launcher variables set (or unset) for one scope.
 struct LauncherEnvironment {
-  std::optional<std::string> open_mpi = get(kOpenMpi), slurm = get(kSlurm);
-  LauncherEnvironment(std::optional<std::string> open_mpi_value, std::optional<std::string> slurm_value) {
-    put(kOpenMpi, open_mpi_value);
-    put(kSlurm, slurm_value);
-  }
-  ~LauncherEnvironment() {
-    put(kOpenMpi, open_mpi);
-    put(kSlurm, slurm);
-  }
+  mcpp::test::ScopedEnvironment open_mpi, slurm;
+  LauncherEnvironment(std::optional<std::string> open_mpi_value, std::optional<std::string> slurm_value)
+      : open_mpi(kOpenMpi, std::move(open_mpi_value)), slurm(kSlurm, std::move(slurm_value)) {}
 };
 
 }  // namespace

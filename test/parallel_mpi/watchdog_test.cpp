@@ -14,41 +14,19 @@
 #include "parallel/process_groups.h"
 #include "parallel/watchdog.h"
 #include "test/common/mpi_test_util.h"
+#include "test/common/test_support.h"
 
 using namespace mcpp;
 using namespace mcpp::parallel;
 using mcpp::parallel::testing::launch_on_ranks;
 using mcpp::parallel::testing::launch_without_launcher;
 using mcpp::parallel::testing::mpi;
+using mcpp::test::ScopedEnvironment;
 using namespace std::chrono_literals;
 
 namespace {
 
 constexpr const char* kVariable = "MCPP_DISTRIBUTED_TIMEOUT_SECONDS";
-
-// Sets (or with nullopt unsets) an environment variable for one scope.
-class ScopedEnvironment {
- public:
-  ScopedEnvironment(const char* name, std::optional<std::string> value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    if (value) {
-      setenv(name, value->c_str(), 1);
-    } else {
-      unsetenv(name);
-    }
-  }
-  ~ScopedEnvironment() {
-    if (old_) {
-      setenv(name_, old_->c_str(), 1);
-    } else {
-      unsetenv(name_);
-    }
-  }
-
- private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
