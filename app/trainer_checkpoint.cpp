@@ -28,7 +28,8 @@ class FullAdamState {
  public:
   explicit FullAdamState(const model::ParamBuffer& params) : params_(params) {
     for (const model::ParamBufferGroup& group : params.groups()) {
-      for (auto* moments : {&exp_avg_, &exp_avg_sq_}) moments->push_back(Tensor::zeros(group.params.shape()));
+      for (auto* moments : {&exp_avg_, &exp_avg_sq_})
+        moments->push_back(Tensor::zeros(group.params.shape(), DType::F32, group.params.device()));
     }
   }
 
@@ -58,7 +59,7 @@ class FullAdamState {
  private:
   static void copy(const Tensor& from, const Tensor& to) {
     check(from.numel() == to.numel(), "internal: optimizer shard sizes differ");
-    std::copy_n(from.data<float>(), from.numel(), to.data<float>());
+    to.copy_from(from);
   }
 
   const model::ParamBuffer& params_;
@@ -171,6 +172,7 @@ void Trainer::load_checkpoint() {
     }
   }
   if (parallel_state) parallel_state->scatter(*parallel_optimizer_);
+  params.sync_compute_params();
   if (skipped_padding) log::info_once("vocabulary padding differs from the checkpoint's: padded rows keep their initial values");
 
   if (finetune) {

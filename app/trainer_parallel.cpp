@@ -40,13 +40,13 @@ void Trainer::setup_parallel(int world_size) {
   const int pp = go.sizes.pp;
   ddp.tied_embedding_own_bucket = pp > 1 && tied;
 
-  const model::ModelConfig config = model_config(args_);
+  const model::ModelConfig config = model_config(args_, device_);
   model::PipelineStage stage;
   if (pp > 1) {
     const auto range = parallel::pipeline_layer_range(config.num_layers, pp, 1, groups_->pp_rank(), 0);
     stage = {range.first, range.count, groups_->is_first_pp_stage(), groups_->is_last_pp_stage()};
   }
-  model_ = std::make_unique<model::GPTModel>(config, parallel_, Device::CPU, parallel::ddp_buffer_layout(ddp), stage);
+  model_ = std::make_unique<model::GPTModel>(config, parallel_, model_device(), parallel::ddp_buffer_layout(ddp), stage);
 
   grad_reducer_ = std::make_unique<parallel::GradReducer>(model_->params(), *groups_->dp_cp.comm,
                                                           ddp.use_distributed_optimizer, config.num_layers);
@@ -134,6 +134,7 @@ void Trainer::train_step_parallel(IterationRecord& record) {
   const optim::AdamStep step{static_cast<float>(scheduler_->lr()), static_cast<float>(scheduler_->weight_decay()),
                              parallel_optimizer_steps_};
   const double norm = parallel_optimizer_->step(step);  // a NaN/Inf norm updates nothing
+  model_->params().sync_compute_params();               // the layers' bf16 copy (mixed precision)
   if (args_.training.check_for_nan_in_loss_and_grad && !std::isfinite(norm)) {
     throw Error("iteration " + std::to_string(iteration_ + 1) +
                 ": the gradient norm is NaN or infinite; lower --lr or resume from an earlier checkpoint");

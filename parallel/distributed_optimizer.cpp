@@ -3,7 +3,11 @@
 #include <cmath>
 
 #include "core/base/error.h"
+#include "core/kernels/elementwise.h"
 #include "core/optim/grad_norm.h"
+#ifdef MCPP_HAVE_CUDA
+#include "core/optim/cuda/optimizer_kernels.h"
+#endif
 
 namespace mcpp::parallel {
 
@@ -22,6 +26,19 @@ std::vector<optim::ElementRange> member_ranges(const model::ParamBuffer& params,
 
 std::span<float> span_of(const Tensor& buffer, const ShardRange& range) {
   return {buffer.data<float>() + range.begin, static_cast<size_t>(range.numel())};
+}
+
+Tensor view_of(const Tensor& buffer, const ShardRange& range) { return buffer.sub(range.begin, {range.numel()}); }
+
+// The no-decay ranges of a shard as a U8 mask on `device` (1 = decays), for the GPU kernel.
+Tensor decay_mask(int64_t numel, const std::vector<optim::ElementRange>& no_decay, Device device) {
+  Tensor host = Tensor::empty({numel}, DType::U8);
+  uint8_t* mask = host.data<uint8_t>();
+  std::fill_n(mask, numel, uint8_t{1});
+  for (const auto& range : no_decay) std::fill(mask + range.begin, mask + range.end, uint8_t{0});
+  Tensor out = Tensor::empty({numel}, DType::U8, device);
+  out.copy_from(host);
+  return out;
 }
 
 }  // namespace
@@ -53,9 +70,11 @@ DistributedOptimizer::DistributedOptimizer(const model::ParamBuffer& params, com
       shard.bucket = b;
       shard.range = options_.use_distributed_optimizer ? bucket_shard(bucket, dp_cp_.rank(), dp_cp_.size())
                                                        : ShardRange{bucket.begin, bucket.end};
-      shard.exp_avg = Tensor::zeros({shard.range.numel()});
-      shard.exp_avg_sq = Tensor::zeros({shard.range.numel()});
+      const Device device = groups[g].params.device();
+      shard.exp_avg = Tensor::zeros({shard.range.numel()}, DType::F32, device);
+      shard.exp_avg_sq = Tensor::zeros({shard.range.numel()}, DType::F32, device);
       shard.no_decay = optim::slice_ranges(no_decay, shard.range.begin, shard.range.numel());
+      if (device == Device::CUDA) shard.decay_mask = decay_mask(shard.range.numel(), shard.no_decay, device);
       shard.counted = optim::slice_ranges(counted, shard.range.begin, shard.range.numel());
       shards_.push_back(std::move(shard));
     }
@@ -63,15 +82,31 @@ DistributedOptimizer::DistributedOptimizer(const model::ParamBuffer& params, com
 }
 
 double DistributedOptimizer::grad_norm() const {
-  Tensor total = Tensor::zeros({1});
   double local = 0.0;
   for (const Shard& shard : shards_) {
-    const std::span<float> grad = span_of(params_.groups()[shard.group].grads, shard.range);
-    for (const auto& r : shard.counted) local += optim::sum_of_squares(grad.subspan(r.begin, r.end - r.begin));
+    const Tensor& grads = params_.groups()[shard.group].grads;
+    if (grads.device() == Device::CPU) {
+      const std::span<float> grad = span_of(grads, shard.range);
+      for (const auto& r : shard.counted) local += optim::sum_of_squares(grad.subspan(r.begin, r.end - r.begin));
+      continue;
+    }
+    for (const auto& r : shard.counted) {
+      const int64_t begin = shard.range.begin + static_cast<int64_t>(r.begin);
+      local += core::sum_of_squares(grads.sub(begin, {static_cast<int64_t>(r.end - r.begin)}));
+    }
   }
-  // Summed in fp32 over ranks as Megatron does (a float tensor all-reduce).
+  // Summed in fp32 over ranks as Megatron does (a float tensor all-reduce), on the buffers' device
+  // (the group's communicator may be NCCL).
+  Tensor total = Tensor::empty({1});
   total.data<float>()[0] = static_cast<float>(local);
-  grad_stats_.all_reduce(total, comm::ReduceOp::sum);
+  if (params_.device() != Device::CPU) {
+    Tensor on_device = Tensor::empty({1}, DType::F32, params_.device());
+    on_device.copy_from(total);
+    grad_stats_.all_reduce(on_device, comm::ReduceOp::sum);
+    total.copy_from(on_device);
+  } else {
+    grad_stats_.all_reduce(total, comm::ReduceOp::sum);
+  }
   return optim::norm_from_sum_of_squares(total.data<float>()[0]);
 }
 
@@ -81,6 +116,10 @@ double DistributedOptimizer::step(const optim::AdamStep& step) {
   const float coefficient = static_cast<float>(optim::clip_coefficient(options_.clip_grad, norm));
   for (Shard& shard : shards_) {
     const auto& group = params_.groups()[shard.group];
+    if (group.grads.device() != Device::CPU) {
+      step_on_gpu(shard, step, coefficient);
+      continue;
+    }
     const std::span<float> grad = span_of(group.grads, shard.range);
     optim::scale_in_place(grad, coefficient);
     optim::adamw_update(options_.adam, step, span_of(group.params, shard.range), grad,
@@ -96,6 +135,19 @@ double DistributedOptimizer::step(const optim::AdamStep& step) {
     }
   }
   return norm;
+}
+
+void DistributedOptimizer::step_on_gpu(Shard& shard, const optim::AdamStep& step, float clip_coefficient) {
+  const auto& group = params_.groups()[shard.group];
+  const Tensor grad = view_of(group.grads, shard.range);
+  if (clip_coefficient != 1.0f) core::scale(grad, clip_coefficient);
+#ifdef MCPP_HAVE_CUDA
+  optim::cuda::adamw_update(options_.adam, step, view_of(group.params, shard.range), grad, shard.exp_avg,
+                            shard.exp_avg_sq, shard.decay_mask);
+#else
+  (void)step;
+  throw Error("internal: a CUDA optimizer step in a build without CUDA");
+#endif
 }
 
 }  // namespace mcpp::parallel

@@ -42,6 +42,7 @@ class DistributedOptimizer {
     Tensor exp_avg, exp_avg_sq;                 // fp32 [range.numel()]
     std::vector<optim::ElementRange> no_decay;  // relative to range.begin
     std::vector<optim::ElementRange> counted;   // counted in the grad norm, relative to range.begin
+    Tensor decay_mask;                          // U8 [range.numel()], GPU buffers only (1 = decays)
   };
 
   // `dp_cp`: the data-parallel (×CP) group the buckets are sharded over (size 1 = no sharding
@@ -61,6 +62,7 @@ class DistributedOptimizer {
   const std::vector<Shard>& shards() const { return shards_; }
 
  private:
+  void step_on_gpu(Shard& shard, const optim::AdamStep& step, float clip_coefficient);
   const model::ParamBuffer& params_;
   comm::Communicator& dp_cp_;
   comm::Communicator& grad_stats_;
