@@ -27,6 +27,7 @@ void Trainer::setup_parallel(int world_size) {
   go.use_tp_pp_dp_mapping = p.use_tp_pp_dp_mapping;
   go.tied_embeddings = tied;
   go.sequence_parallel = p.sequence_parallel;
+  go.distributed_timeout_minutes = p.distributed_timeout_minutes;
   groups_ = std::make_unique<parallel::ProcessGroups>(go);
   check(groups_->world_size() == world_size, "internal: process groups disagree with the world size");
   parallel_ = groups_->parallel_context();

@@ -2,6 +2,7 @@
 
 #include <climits>
 #include <string>
+#include <unordered_map>
 
 #include "core/base/error.h"
 #include "parallel/mpi_runtime.h"
@@ -48,11 +49,27 @@ Tensor as_f32(const Tensor& tensor) {
   return widened;
 }
 
+// Non-blocking operations stay registered with the watchdog until wait() completes them; wait()
+// is static, so the registrations are kept by request (main thread only: MPI_THREAD_FUNNELED).
+struct WatchedRequest {
+  WatchedRequest(std::shared_ptr<Watchdog> watchdog, const std::string& group, const char* op)
+      : keep_alive(std::move(watchdog)), operation(keep_alive.get(), group, op) {}
+  std::shared_ptr<Watchdog> keep_alive;  // a request may outlive its communicator
+  WatchedOperation operation;
+};
+
+std::unordered_map<MPI_Request, std::unique_ptr<WatchedRequest>>& watched_requests() {
+  static std::unordered_map<MPI_Request, std::unique_ptr<WatchedRequest>> requests;
+  return requests;
+}
+
 }  // namespace
 
-MpiCommunicator::MpiCommunicator(MPI_Comm comm) : MpiCommunicator(comm, true) {}
+MpiCommunicator::MpiCommunicator(MPI_Comm comm, std::string name, std::shared_ptr<Watchdog> watchdog)
+    : MpiCommunicator(comm, true, std::move(name), std::move(watchdog)) {}
 
-MpiCommunicator::MpiCommunicator(MPI_Comm comm, bool owned) : comm_(comm), owned_(owned) {
+MpiCommunicator::MpiCommunicator(MPI_Comm comm, bool owned, std::string name, std::shared_ptr<Watchdog> watchdog)
+    : comm_(comm), owned_(owned), name_(std::move(name)), watchdog_(std::move(watchdog)) {
   check(comm != MPI_COMM_NULL, "internal: MpiCommunicator over MPI_COMM_NULL");
   MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN);
   MPI_Comm_rank(comm_, &rank_);
@@ -65,9 +82,15 @@ MpiCommunicator::~MpiCommunicator() {
   if (owned_ && !finalized && comm_ != MPI_COMM_WORLD && comm_ != MPI_COMM_SELF) MPI_Comm_free(&comm_);
 }
 
-MpiCommunicator MpiCommunicator::world() { return MpiCommunicator(MPI_COMM_WORLD, false); }
+MpiCommunicator MpiCommunicator::world() { return MpiCommunicator(MPI_COMM_WORLD, false, "world", nullptr); }
+
+void MpiCommunicator::watch_request(MPI_Request request, const char* op) {
+  if (watchdog_ && request != MPI_REQUEST_NULL)
+    watched_requests()[request] = std::make_unique<WatchedRequest>(watchdog_, name_, op);
+}
 
 void MpiCommunicator::all_reduce(const Tensor& tensor, comm::ReduceOp op) {
+  const WatchedOperation watched(watchdog_.get(), name_, "all_reduce");
   const int count = count_of(tensor, "all_reduce");
   if (is_16bit_float(tensor.dtype())) {
     Tensor widened = as_f32(tensor);
@@ -81,6 +104,7 @@ void MpiCommunicator::all_reduce(const Tensor& tensor, comm::ReduceOp op) {
 }
 
 void MpiCommunicator::reduce_scatter(const Tensor& input, const Tensor& output, comm::ReduceOp op) {
+  const WatchedOperation watched(watchdog_.get(), name_, "reduce_scatter");
   const int count = count_of(output, "reduce_scatter");
   check(input.numel() == int64_t(count) * size_ && input.dtype() == output.dtype(),
         "reduce_scatter: input " + input.describe() + " must hold " + std::to_string(size_) + " x output " +
@@ -103,6 +127,7 @@ void MpiCommunicator::reduce_scatter(const Tensor& input, const Tensor& output, 
 }
 
 void MpiCommunicator::all_gather(const Tensor& input, const Tensor& output) {
+  const WatchedOperation watched(watchdog_.get(), name_, "all_gather");
   const int bytes = byte_count(input, "all_gather");
   check(output.numel() == input.numel() * size_ && input.dtype() == output.dtype(),
         "all_gather: output " + output.describe() + " must hold " + std::to_string(size_) + " x input " +
@@ -125,17 +150,20 @@ void MpiCommunicator::all_gather(const Tensor& input, const Tensor& output) {
 }
 
 void MpiCommunicator::broadcast(const Tensor& tensor, int root) {
+  const WatchedOperation watched(watchdog_.get(), name_, "broadcast");
   check(root >= 0 && root < size_, "broadcast root " + std::to_string(root) + " is not a rank of a group of " +
                                        std::to_string(size_));
   check_mpi(MPI_Bcast(tensor.raw_data(), byte_count(tensor, "broadcast"), MPI_BYTE, root, comm_), "MPI_Bcast");
 }
 
 void MpiCommunicator::send(const Tensor& tensor, int peer) {
+  const WatchedOperation watched(watchdog_.get(), name_, "send");
   check(peer >= 0 && peer < size_ && peer != rank_, "send: bad peer " + std::to_string(peer));
   check_mpi(MPI_Send(tensor.raw_data(), byte_count(tensor, "send"), MPI_BYTE, peer, 0, comm_), "MPI_Send");
 }
 
 void MpiCommunicator::recv(const Tensor& tensor, int peer) {
+  const WatchedOperation watched(watchdog_.get(), name_, "recv");
   check(peer >= 0 && peer < size_ && peer != rank_, "recv: bad peer " + std::to_string(peer));
   const int bytes = byte_count(tensor, "recv");
   MPI_Status status;
@@ -147,6 +175,7 @@ void MpiCommunicator::recv(const Tensor& tensor, int peer) {
 }
 
 void MpiCommunicator::send_recv(const Tensor& send, int dest, const Tensor& recv, int source) {
+  const WatchedOperation watched(watchdog_.get(), name_, "send_recv");
   check(dest >= 0 && dest < size_ && dest != rank_ && source >= 0 && source < size_ && source != rank_,
         "send_recv: bad peers " + std::to_string(dest) + " / " + std::to_string(source));
   const int bytes = byte_count(recv, "send_recv");
@@ -160,7 +189,10 @@ void MpiCommunicator::send_recv(const Tensor& send, int dest, const Tensor& recv
                                std::to_string(source) + ", got " + std::to_string(received));
 }
 
-void MpiCommunicator::barrier() { check_mpi(MPI_Barrier(comm_), "MPI_Barrier"); }
+void MpiCommunicator::barrier() {
+  const WatchedOperation watched(watchdog_.get(), name_, "barrier");
+  check_mpi(MPI_Barrier(comm_), "MPI_Barrier");
+}
 
 MPI_Request MpiCommunicator::start_all_reduce(const Tensor& tensor) {
   check(tensor.dtype() == DType::F32, "start_all_reduce: fp32 tensors only, got " + tensor.describe());
@@ -168,6 +200,7 @@ MPI_Request MpiCommunicator::start_all_reduce(const Tensor& tensor) {
   check_mpi(MPI_Iallreduce(MPI_IN_PLACE, tensor.raw_data(), count_of(tensor, "start_all_reduce"), MPI_FLOAT,
                            MPI_SUM, comm_, &request),
             "MPI_Iallreduce");
+  watch_request(request, "all_reduce");
   return request;
 }
 
@@ -180,10 +213,13 @@ MPI_Request MpiCommunicator::start_reduce_scatter(const Tensor& input, const Ten
   check_mpi(MPI_Ireduce_scatter_block(input.raw_data(), output.raw_data(), count, MPI_FLOAT, MPI_SUM, comm_,
                                       &request),
             "MPI_Ireduce_scatter_block");
+  watch_request(request, "reduce_scatter");
   return request;
 }
 
 void MpiCommunicator::wait(MPI_Request& request) {
+  std::unique_ptr<WatchedRequest> watched;  // cleared when this returns (or throws)
+  if (auto node = watched_requests().extract(request); !node.empty()) watched = std::move(node.mapped());
   check_mpi(MPI_Wait(&request, MPI_STATUS_IGNORE), "MPI_Wait");
 }
 

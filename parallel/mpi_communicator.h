@@ -5,16 +5,20 @@
 // back. Non-reducing operations move raw bytes, so every dtype works.
 #include <mpi.h>
 
-#include <vector>
+#include <memory>
+#include <string>
 
 #include "core/comm/communicator.h"
+#include "parallel/watchdog.h"
 
 namespace mcpp::parallel {
 
 class MpiCommunicator final : public comm::Communicator {
  public:
-  // Takes ownership of `comm` (freed in the destructor unless it is MPI_COMM_WORLD/SELF).
-  explicit MpiCommunicator(MPI_Comm comm);
+  // Takes ownership of `comm` (freed in the destructor unless it is MPI_COMM_WORLD/SELF). `name`
+  // (tp, dp, ...) names the group in watchdog messages; with a watchdog every operation is
+  // registered with it while in flight.
+  explicit MpiCommunicator(MPI_Comm comm, std::string name = "world", std::shared_ptr<Watchdog> watchdog = nullptr);
   ~MpiCommunicator() override;
   MpiCommunicator(const MpiCommunicator&) = delete;
   MpiCommunicator& operator=(const MpiCommunicator&) = delete;
@@ -25,6 +29,7 @@ class MpiCommunicator final : public comm::Communicator {
   int rank() const override { return rank_; }
   int size() const override { return size_; }
   MPI_Comm handle() const { return comm_; }
+  const std::string& name() const { return name_; }
 
   void all_reduce(const Tensor& tensor, comm::ReduceOp op = comm::ReduceOp::sum) override;
   void reduce_scatter(const Tensor& input, const Tensor& output, comm::ReduceOp op = comm::ReduceOp::sum) override;
@@ -36,7 +41,7 @@ class MpiCommunicator final : public comm::Communicator {
   void barrier() override;
 
   // Non-blocking all-reduce (sum) of an fp32 tensor, e.g. one gradient bucket; complete it with
-  // wait(). The tensor must not be touched until then.
+  // wait(). The tensor must not be touched until then. The watchdog sees it in flight until wait().
   MPI_Request start_all_reduce(const Tensor& tensor);
   // Non-blocking reduce-scatter (sum) of fp32 `input` into `output` (same rules as reduce_scatter;
   // output must not overlap input).
@@ -44,10 +49,13 @@ class MpiCommunicator final : public comm::Communicator {
   static void wait(MPI_Request& request);
 
  private:
-  MpiCommunicator(MPI_Comm comm, bool owned);
+  MpiCommunicator(MPI_Comm comm, bool owned, std::string name, std::shared_ptr<Watchdog> watchdog);
+  void watch_request(MPI_Request request, const char* op);
 
   MPI_Comm comm_ = MPI_COMM_NULL;
   bool owned_ = false;
+  std::string name_;
+  std::shared_ptr<Watchdog> watchdog_;
   int rank_ = 0, size_ = 1;
 };
 

@@ -1,9 +1,9 @@
 #include "parallel/mpi_runtime.h"
 
-#include <cstdlib>
 #include <string>
 
 #include "core/base/error.h"
+#include "parallel/local_rank.h"
 
 namespace mcpp::parallel {
 
@@ -14,17 +14,6 @@ void check_mpi(int code, const char* what) {
   MPI_Error_string(code, message, &length);
   throw Error(std::string(what) + " failed: " + std::string(message, length));
 }
-
-namespace {
-// A non-negative integer from the environment, or -1.
-int env_int(const char* name) {
-  const char* value = std::getenv(name);
-  if (value == nullptr || *value == '\0') return -1;
-  char* end = nullptr;
-  const long parsed = std::strtol(value, &end, 10);
-  return (*end == '\0' && parsed >= 0) ? static_cast<int>(parsed) : -1;
-}
-}  // namespace
 
 MpiRuntime::MpiRuntime() {
   int initialized = 0;
@@ -47,12 +36,8 @@ MpiRuntime::MpiRuntime() {
   MPI_Comm_rank(node, &local_rank_);
   MPI_Comm_size(node, &local_size_);
   MPI_Comm_free(&node);
-  // The launcher's numbering wins where it exists (it is what CUDA_VISIBLE_DEVICES setups expect).
-  if (const int ompi = env_int("OMPI_COMM_WORLD_LOCAL_RANK"); ompi >= 0) {
-    local_rank_ = ompi;
-  } else if (const int slurm = env_int("SLURM_LOCALID"); slurm >= 0) {
-    local_rank_ = slurm;
-  }
+  // The launcher's numbering wins where it exists, as in node_local_rank().
+  local_rank_ = launcher_local_rank().value_or(local_rank_);
 }
 
 MpiRuntime::~MpiRuntime() {

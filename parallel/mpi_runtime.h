@@ -17,8 +17,7 @@ class MpiRuntime {
 
   int rank() const { return rank_; }
   int size() const { return size_; }
-  // Rank among the processes of this node (device selection): OMPI_COMM_WORLD_LOCAL_RANK, else
-  // SLURM_LOCALID, else the rank within MPI_Comm_split_type(MPI_COMM_TYPE_SHARED).
+  // Rank among the processes of this node (device selection), as node_local_rank() (local_rank.h).
   int local_rank() const { return local_rank_; }
   int local_size() const { return local_size_; }
   MPI_Comm world() const { return MPI_COMM_WORLD; }

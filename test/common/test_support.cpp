@@ -92,4 +92,21 @@ std::string read_file(const fs::path& path) {
   return ss.str();
 }
 
+namespace {
+void set_or_unset(const char* name, const std::optional<std::string>& value) {
+  if (value) {
+    ::setenv(name, value->c_str(), 1);
+  } else {
+    ::unsetenv(name);
+  }
+}
+}  // namespace
+
+ScopedEnvironment::ScopedEnvironment(const char* name, std::optional<std::string> value) : name_(name) {
+  if (const char* old = std::getenv(name)) old_ = old;
+  set_or_unset(name, value);
+}
+
+ScopedEnvironment::~ScopedEnvironment() { set_or_unset(name_, old_); }
+
 }  // namespace mcpp::test

@@ -2,6 +2,7 @@
 // Helpers every test uses: where the shared test data is, where the built programs are, a fresh
 // scratch directory, and running a program to capture its exit status and output.
 #include <filesystem>
+#include <optional>
 #include <string>
 
 namespace mcpp::test {
@@ -35,5 +36,19 @@ RunResult run(const std::string& command);
 
 // Reads a whole file as bytes.
 std::string read_file(const std::filesystem::path& path);
+
+// Sets an environment variable (unsets it for nullopt) for the lifetime of the object, then
+// restores what was there before.
+class ScopedEnvironment {
+ public:
+  ScopedEnvironment(const char* name, std::optional<std::string> value);
+  ~ScopedEnvironment();
+  ScopedEnvironment(const ScopedEnvironment&) = delete;
+  ScopedEnvironment& operator=(const ScopedEnvironment&) = delete;
+
+ private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
 
 }  // namespace mcpp::test

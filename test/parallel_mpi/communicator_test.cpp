@@ -1,9 +1,10 @@
 // The MPI communicator's collectives on host tensors, at 3 ranks (odd on purpose).
 #include <catch2/catch.hpp>
 
-#include "mpi_test_util.h"
+#include "parallel/group_communicator.h"
 #include "parallel/mpi_communicator.h"
 #include "parallel/process_groups.h"
+#include "test/common/mpi_test_util.h"
 
 using namespace mcpp;
 using namespace mcpp::parallel;
@@ -90,6 +91,18 @@ TEST_CASE("rank body: MPI communicator", "[.][rank-comm]") {
   MpiCommunicator::wait(request);
   CHECK(async.data<float>()[6] == 2.0f * n);
   world.barrier();
+
+  // The group-communicator factory on CPU: MPI over a duplicate, so the caller's stays its own.
+  const auto everyone = make_group_communicator(Device::CPU, world.handle(), "everyone");
+  const auto* duplicate = dynamic_cast<const MpiCommunicator*>(everyone.get());
+  REQUIRE(duplicate != nullptr);
+  CHECK(duplicate->name() == "everyone");
+  CHECK(duplicate->handle() != world.handle());
+  CHECK(everyone->rank() == r);
+  Tensor counted = Tensor::empty({2});
+  counted.fill(1.0);
+  everyone->all_reduce(counted);
+  CHECK(counted.data<float>()[1] == float(n));
 }
 
 TEST_CASE("MPI communicator collectives at 3 ranks") { CHECK(run_on_ranks(3, "[rank-comm]")); }

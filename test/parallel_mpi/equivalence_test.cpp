@@ -13,13 +13,13 @@
 #include "core/base/philox.h"
 #include "core/optim/adamw.h"
 #include "core/optim/grad_norm.h"
-#include "mpi_test_util.h"
 #include "parallel/distributed_optimizer.h"
 #include "parallel/finalize_grads.h"
 #include "parallel/grad_buffer.h"
 #include "parallel/pipeline_executor.h"
 #include "parallel/pipeline_schedule.h"
 #include "parallel/process_groups.h"
+#include "test/common/mpi_test_util.h"
 
 using namespace mcpp;
 using namespace mcpp::parallel;

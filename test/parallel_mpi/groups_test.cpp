@@ -4,8 +4,8 @@
 
 #include <algorithm>
 
-#include "mpi_test_util.h"
 #include "parallel/process_groups.h"
+#include "test/common/mpi_test_util.h"
 
 using namespace mcpp;
 using namespace mcpp::parallel;

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "parallel/mpi_runtime.h"
+#include "test/common/test_support.h"
 
 namespace mcpp::parallel::testing {
 
@@ -17,5 +18,10 @@ bool run_on_ranks(int ranks, const std::string& tag);
 
 // Runs them in one plain process, without any launcher (MPI's singleton start).
 bool run_without_launcher(const std::string& tag);
+
+// The same launches returning the exit status and output instead of judging them (tests of
+// failing runs); `environment` ("NAME=value ...") is set for every rank.
+mcpp::test::RunResult launch_on_ranks(int ranks, const std::string& tag, const std::string& environment = "");
+mcpp::test::RunResult launch_without_launcher(const std::string& tag, const std::string& environment = "");
 
 }  // namespace mcpp::parallel::testing

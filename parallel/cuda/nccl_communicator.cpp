@@ -1,0 +1,224 @@
+#include "parallel/cuda/nccl_communicator.h"
+
+#include <cstring>
+#include <string>
+
+#include "core/base/cuda/cuda_check.h"
+#include "core/base/cuda/stream.h"
+#include "core/base/error.h"
+#include "parallel/mpi_runtime.h"
+
+namespace mcpp::parallel {
+
+namespace {
+
+void check_nccl(ncclResult_t result, const char* what, ncclComm_t comm = nullptr) {
+  if (result == ncclSuccess || result == ncclInProgress) return;
+  std::string message = std::string(what) + " failed: " + ncclGetErrorString(result);
+  if (const char* detail = ncclGetLastError(comm); detail != nullptr && *detail != '\0')
+    message += std::string(" (") + detail + ")";
+  throw Error(message + "; run with NCCL_DEBUG=WARN for NCCL's own report");
+}
+
+void check_device_tensor(const Tensor& tensor, const char* op) {
+  check(tensor.defined(), std::string(op) + ": undefined tensor");
+  check(tensor.device() == Device::CUDA,
+        std::string(op) + ": the NCCL communicator moves CUDA tensors only, got " + tensor.describe());
+}
+
+ncclDataType_t reduce_type(DType dtype, const char* op) {
+  switch (dtype) {
+    case DType::F32: return ncclFloat32;
+    case DType::BF16: return ncclBfloat16;
+    case DType::F16: return ncclFloat16;
+    case DType::I32: return ncclInt32;
+    case DType::I64: return ncclInt64;
+    case DType::U8: return ncclUint8;
+    default: break;
+  }
+  throw Error(std::string(op) + ": cannot reduce " + dtype_name(dtype) + " tensors over NCCL");
+}
+
+ncclRedOp_t nccl_op(comm::ReduceOp op) { return op == comm::ReduceOp::sum ? ncclSum : ncclMax; }
+
+const char* bytes_of(const Tensor& tensor) { return static_cast<const char*>(tensor.raw_data()); }
+
+// A completion event handed to the watchdog, destroyed with its last probe copy.
+struct CompletionEvent {
+  int device = 0;
+  cudaEvent_t event = nullptr;
+  ~CompletionEvent() {
+    cudaSetDevice(device);
+    cudaEventDestroy(event);
+  }
+  bool finished() const {
+    cudaSetDevice(device);  // the watchdog thread has no current device of its own
+    // Any answer but "not ready" ends the watch: errors surface on the main thread.
+    return cudaEventQuery(event) != cudaErrorNotReady;
+  }
+};
+
+}  // namespace
+
+NcclCommunicator::NcclCommunicator(MPI_Comm group, std::string name, std::shared_ptr<Watchdog> watchdog)
+    : name_(std::move(name)), watchdog_(std::move(watchdog)) {
+  check(group != MPI_COMM_NULL, "internal: NcclCommunicator over MPI_COMM_NULL");
+  MPI_Comm_rank(group, &rank_);
+  MPI_Comm_size(group, &size_);
+  MCPP_CUDA_CHECK(cudaGetDevice(&device_));
+
+  ncclUniqueId id;
+  std::memset(&id, 0, sizeof id);
+  if (rank_ == 0) check_nccl(ncclGetUniqueId(&id), "ncclGetUniqueId");
+  check_mpi(MPI_Bcast(&id, sizeof id, MPI_BYTE, 0, group), "MPI_Bcast of the NCCL unique id");
+  check_nccl(ncclCommInitRank(&comm_, size_, id, rank_),
+             ("ncclCommInitRank for group " + name_ + " (rank " + std::to_string(rank_) + " of " +
+              std::to_string(size_) + ", CUDA device " + std::to_string(device_) + ")")
+                 .c_str());
+
+  MCPP_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+  MCPP_CUDA_CHECK(cudaEventCreateWithFlags(&compute_ready_, cudaEventDisableTiming));
+  MCPP_CUDA_CHECK(cudaEventCreateWithFlags(&nccl_done_, cudaEventDisableTiming));
+}
+
+NcclCommunicator::~NcclCommunicator() {
+  // Errors are ignored: destructors run during unwinding too.
+  cudaSetDevice(device_);
+  if (stream_) cudaStreamSynchronize(stream_);  // nothing of ours in flight when NCCL tears down
+  if (comm_) ncclCommDestroy(comm_);
+  if (compute_ready_) cudaEventDestroy(compute_ready_);
+  if (nccl_done_) cudaEventDestroy(nccl_done_);
+  if (stream_) cudaStreamDestroy(stream_);
+}
+
+template <typename Enqueue>
+void NcclCommunicator::run(const char* op, Enqueue&& enqueue) {
+  WatchedOperation watched(watchdog_.get(), name_, op);
+  MCPP_CUDA_CHECK(cudaEventRecord(compute_ready_, current_stream()));
+  MCPP_CUDA_CHECK(cudaStreamWaitEvent(stream_, compute_ready_, 0));
+  enqueue();
+  cudaEvent_t done = nccl_done_;
+  std::shared_ptr<CompletionEvent> completion;
+  if (watchdog_) {
+    // One event per operation: the watchdog may still be polling the previous ones.
+    completion = std::make_shared<CompletionEvent>();
+    completion->device = device_;
+    MCPP_CUDA_CHECK(cudaEventCreateWithFlags(&completion->event, cudaEventDisableTiming));
+    done = completion->event;
+  }
+  MCPP_CUDA_CHECK(cudaEventRecord(done, stream_));
+  MCPP_CUDA_CHECK(cudaStreamWaitEvent(current_stream(), done, 0));
+  if (completion) watched.release_when([completion] { return completion->finished(); });
+}
+
+void NcclCommunicator::all_reduce(const Tensor& tensor, comm::ReduceOp op) {
+  check_device_tensor(tensor, "all_reduce");
+  const ncclDataType_t type = reduce_type(tensor.dtype(), "all_reduce");
+  if (tensor.numel() == 0) return;
+  run("all_reduce", [&] {
+    check_nccl(ncclAllReduce(tensor.raw_data(), tensor.raw_data(), size_t(tensor.numel()), type, nccl_op(op), comm_,
+                             stream_),
+               "ncclAllReduce", comm_);
+  });
+}
+
+void NcclCommunicator::reduce_scatter(const Tensor& input, const Tensor& output, comm::ReduceOp op) {
+  check_device_tensor(input, "reduce_scatter");
+  check_device_tensor(output, "reduce_scatter");
+  check(input.numel() == output.numel() * size_ && input.dtype() == output.dtype(),
+        "reduce_scatter: input " + input.describe() + " must hold " + std::to_string(size_) + " x output " +
+            output.describe());
+  const ncclDataType_t type = reduce_type(input.dtype(), "reduce_scatter");
+  if (output.numel() == 0) return;
+  // NCCL's in-place form: the output is this rank's part of the input. Other overlaps go through
+  // a separate result.
+  const bool in_place = input.storage() == output.storage() &&
+                        output.raw_data() == bytes_of(input) + size_t(rank_) * output.nbytes();
+  if (!in_place && input.overlaps(output)) {
+    Tensor result = Tensor::empty(output.shape(), output.dtype(), Device::CUDA);
+    reduce_scatter(input, result, op);
+    output.copy_from(result);
+    return;
+  }
+  run("reduce_scatter", [&] {
+    check_nccl(ncclReduceScatter(input.raw_data(), output.raw_data(), size_t(output.numel()), type, nccl_op(op),
+                                 comm_, stream_),
+               "ncclReduceScatter", comm_);
+  });
+}
+
+void NcclCommunicator::all_gather(const Tensor& input, const Tensor& output) {
+  check_device_tensor(input, "all_gather");
+  check_device_tensor(output, "all_gather");
+  check(output.numel() == input.numel() * size_ && input.dtype() == output.dtype(),
+        "all_gather: output " + output.describe() + " must hold " + std::to_string(size_) + " x input " +
+            input.describe());
+  if (input.numel() == 0) return;
+  // NCCL's in-place form: the input already sits in this rank's part of the output.
+  const bool in_place = input.storage() == output.storage() &&
+                        input.raw_data() == bytes_of(output) + size_t(rank_) * input.nbytes();
+  if (!in_place && input.overlaps(output)) {
+    Tensor copy = Tensor::empty(input.shape(), input.dtype(), Device::CUDA);
+    copy.copy_from(input);
+    all_gather(copy, output);
+    return;
+  }
+  run("all_gather", [&] {
+    check_nccl(ncclAllGather(input.raw_data(), output.raw_data(), input.nbytes(), ncclUint8, comm_, stream_),
+               "ncclAllGather", comm_);
+  });
+}
+
+void NcclCommunicator::broadcast(const Tensor& tensor, int root) {
+  check(root >= 0 && root < size_, "broadcast root " + std::to_string(root) + " is not a rank of a group of " +
+                                       std::to_string(size_));
+  check_device_tensor(tensor, "broadcast");
+  if (tensor.numel() == 0) return;
+  run("broadcast", [&] {
+    check_nccl(ncclBroadcast(tensor.raw_data(), tensor.raw_data(), tensor.nbytes(), ncclUint8, root, comm_, stream_),
+               "ncclBroadcast", comm_);
+  });
+}
+
+void NcclCommunicator::send(const Tensor& tensor, int peer) {
+  check(peer >= 0 && peer < size_ && peer != rank_, "send: bad peer " + std::to_string(peer));
+  check_device_tensor(tensor, "send");
+  run("send", [&] {
+    check_nccl(ncclSend(tensor.raw_data(), tensor.nbytes(), ncclUint8, peer, comm_, stream_), "ncclSend", comm_);
+  });
+}
+
+void NcclCommunicator::recv(const Tensor& tensor, int peer) {
+  check(peer >= 0 && peer < size_ && peer != rank_, "recv: bad peer " + std::to_string(peer));
+  check_device_tensor(tensor, "recv");
+  run("recv", [&] {
+    check_nccl(ncclRecv(tensor.raw_data(), tensor.nbytes(), ncclUint8, peer, comm_, stream_), "ncclRecv", comm_);
+  });
+}
+
+void NcclCommunicator::send_recv(const Tensor& send, int dest, const Tensor& recv, int source) {
+  check(dest >= 0 && dest < size_ && dest != rank_ && source >= 0 && source < size_ && source != rank_,
+        "send_recv: bad peers " + std::to_string(dest) + " / " + std::to_string(source));
+  check_device_tensor(send, "send_recv");
+  check_device_tensor(recv, "send_recv");
+  run("send_recv", [&] {
+    // One group: NCCL matches both directions together, so crossing exchanges cannot deadlock.
+    check_nccl(ncclGroupStart(), "ncclGroupStart");
+    const ncclResult_t sent = ncclSend(send.raw_data(), send.nbytes(), ncclUint8, dest, comm_, stream_);
+    const ncclResult_t received = ncclRecv(recv.raw_data(), recv.nbytes(), ncclUint8, source, comm_, stream_);
+    const ncclResult_t ended = ncclGroupEnd();  // always closes the group, even after an error
+    check_nccl(sent, "ncclSend", comm_);
+    check_nccl(received, "ncclRecv", comm_);
+    check_nccl(ended, "ncclGroupEnd", comm_);
+  });
+}
+
+void NcclCommunicator::barrier() {
+  // A one-element all-reduce that the host waits for: no rank returns before every rank entered.
+  const Tensor token = Tensor::zeros({1}, DType::F32, Device::CUDA);
+  all_reduce(token);
+  const WatchedOperation watched(watchdog_.get(), name_, "barrier");
+  MCPP_CUDA_CHECK(cudaStreamSynchronize(stream_));
+}
+
+}  // namespace mcpp::parallel

@@ -1,0 +1,72 @@
+#pragma once
+// The Communicator over NCCL, for CUDA tensors: the GPU counterpart of MpiCommunicator, with the
+// same operations and semantics (parts, in-place forms, peers as group ranks).
+//
+// Creation: the group's rank 0 makes an ncclUniqueId and broadcasts it over the group's MPI
+// communicator; every member then joins with ncclCommInitRank on the current CUDA device. Each
+// group bootstraps on its own (no world NCCL communicator to split from), so a group costs
+// nothing on ranks outside it and its rank order is exactly the MPI group's.
+//
+// Ordering: NCCL work runs on a stream of its own, fenced with events against the compute stream
+// (current_stream()) on both sides: it starts after all compute work issued before the call and
+// all compute work issued after the call starts after it. "Blocking" therefore means what it
+// means for kernels: the result is there for everything issued later, and a host copy of it
+// waits for it.
+//
+// Reductions: fp32, bf16, fp16, int32, int64 and uint8 reduce natively in NCCL (bf16 sums are
+// accumulated the way NCCL does, as in Megatron, not in fp32 like the MPI communicator; results
+// agree exactly where every partial sum is representable). Operations that do not reduce move
+// bytes, so every dtype works.
+#include <cuda_runtime.h>
+#include <mpi.h>
+#include <nccl.h>
+
+#include <memory>
+#include <string>
+
+#include "core/comm/communicator.h"
+#include "parallel/watchdog.h"
+
+namespace mcpp::parallel {
+
+class NcclCommunicator final : public comm::Communicator {
+ public:
+  // Collective over `group` (every member calls it, on the CUDA device it will use). `group` is
+  // only used while constructing and stays the caller's. `name` names the group in watchdog
+  // messages; with a watchdog every operation is in flight until the GPU has finished it.
+  NcclCommunicator(MPI_Comm group, std::string name, std::shared_ptr<Watchdog> watchdog = nullptr);
+  ~NcclCommunicator() override;
+  NcclCommunicator(const NcclCommunicator&) = delete;
+  NcclCommunicator& operator=(const NcclCommunicator&) = delete;
+
+  int rank() const override { return rank_; }
+  int size() const override { return size_; }
+  const std::string& name() const { return name_; }
+  int device() const { return device_; }
+
+  void all_reduce(const Tensor& tensor, comm::ReduceOp op = comm::ReduceOp::sum) override;
+  void reduce_scatter(const Tensor& input, const Tensor& output, comm::ReduceOp op = comm::ReduceOp::sum) override;
+  void all_gather(const Tensor& input, const Tensor& output) override;
+  void broadcast(const Tensor& tensor, int root) override;
+  void send(const Tensor& tensor, int peer) override;
+  void recv(const Tensor& tensor, int peer) override;
+  void send_recv(const Tensor& send, int dest, const Tensor& recv, int source) override;
+  void barrier() override;
+
+ private:
+  // Fences `enqueue` (NCCL calls on stream_) between the compute stream's past and future work,
+  // registered with the watchdog as `op` until the GPU has finished it.
+  template <typename Enqueue>
+  void run(const char* op, Enqueue&& enqueue);
+
+  ncclComm_t comm_ = nullptr;
+  cudaStream_t stream_ = nullptr;
+  cudaEvent_t compute_ready_ = nullptr;  // recorded on the compute stream before each operation
+  cudaEvent_t nccl_done_ = nullptr;      // recorded on stream_ after each one (no watchdog)
+  int device_ = 0;
+  int rank_ = 0, size_ = 1;
+  std::string name_;
+  std::shared_ptr<Watchdog> watchdog_;
+};
+
+}  // namespace mcpp::parallel

@@ -1,0 +1,260 @@
+// The NCCL communicator against the MPI communicator under `mpirun -np 2` (one GPU per rank):
+// every operation on the same data must give the same bytes. Inputs are small integers, so
+// fp32 and bf16 sums are exact whatever the order of accumulation.
+#include <catch2/catch.hpp>
+
+#include <cuda_runtime.h>
+
+#include <chrono>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <thread>
+
+#include "core/base/cuda/stream.h"
+#include "core/comm/communicator.h"
+#include "parallel/cuda/local_device.h"
+#include "parallel/cuda/nccl_communicator.h"
+#include "parallel/group_communicator.h"
+#include "parallel/local_rank.h"
+#include "parallel/process_groups.h"
+#include "parallel/watchdog.h"
+#include "test/common/mpi_test_util.h"
+
+using namespace mcpp;
+using namespace mcpp::parallel;
+using mcpp::parallel::testing::mpi;
+using mcpp::parallel::testing::launch_on_ranks;
+using mcpp::parallel::testing::run_on_ranks;
+
+namespace {
+
+constexpr int kRanks = 2;
+
+int device_count() {
+  int count = 0;
+  if (cudaGetDeviceCount(&count) != cudaSuccess) return 0;
+  return count;
+}
+
+// Initialises MPI (first use) and selects this rank's GPU.
+void use_local_device() {
+  REQUIRE(mpi().size() == kRanks);
+  const int device = use_local_cuda_device(MPI_COMM_WORLD);
+  CHECK(device == device_for_local_rank(node_local_rank(MPI_COMM_WORLD), device_count()));
+  int current = -1;
+  cudaGetDevice(&current);
+  CHECK(current == device);
+}
+
+// A host tensor of `n` elements with small integer values that differ by rank and position.
+Tensor host_values(int64_t n, DType dtype, int rank, int salt = 0) {
+  Tensor values = Tensor::empty({n});
+  for (int64_t i = 0; i < n; ++i) values.data<float>()[i] = float((i * 7 + rank * 3 + salt) % 17 - 8);
+  if (dtype == DType::F32) return values;
+  Tensor converted = Tensor::empty({n}, dtype);
+  if (dtype == DType::I64) {
+    for (int64_t i = 0; i < n; ++i)
+      converted.data<int64_t>()[i] = (int64_t(1) << 40) * (rank + 1) + int64_t(values.data<float>()[i]);
+  } else {
+    converted.copy_from(values);
+  }
+  return converted;
+}
+
+Tensor on(Device device, const Tensor& host) {
+  if (device == Device::CPU) return host;
+  Tensor copy = Tensor::empty(host.shape(), host.dtype(), device);
+  copy.copy_from(host);
+  return copy;
+}
+
+Tensor to_host(const Tensor& tensor) {
+  Tensor copy = Tensor::empty(tensor.shape(), tensor.dtype());
+  copy.copy_from(tensor);
+  return copy;
+}
+
+bool same_bytes(const Tensor& a, const Tensor& b) {
+  return a.dtype() == b.dtype() && a.nbytes() == b.nbytes() && std::memcmp(a.raw_data(), b.raw_data(), a.nbytes()) == 0;
+}
+
+// Runs `operation` through the MPI communicator on host tensors and through the NCCL one on
+// device tensors; the results must be equal bytes.
+using Operation = std::function<Tensor(comm::Communicator&, Device)>;
+
+struct Communicators {
+  std::shared_ptr<Watchdog> watchdog = std::make_shared<Watchdog>(DistributedTimeout{std::chrono::minutes(2), "test"},
+                                                                  mpi().rank());
+  std::unique_ptr<comm::Communicator> host = make_group_communicator(Device::CPU, MPI_COMM_WORLD, "world", watchdog);
+  std::unique_ptr<comm::Communicator> device = make_group_communicator(Device::CUDA, MPI_COMM_WORLD, "world", watchdog);
+
+  void check_same(const char* what, DType dtype, const Operation& operation) {
+    INFO(what << " " << dtype_name(dtype) << " on rank " << mpi().rank());
+    const Tensor expected = operation(*host, Device::CPU);
+    const Tensor got = to_host(operation(*device, Device::CUDA));
+    CHECK(same_bytes(expected, got));
+  }
+};
+
+}  // namespace
+
+TEST_CASE("rank body: NCCL against MPI", "[.][rank-nccl]") {
+  REQUIRE(mpi().size() == kRanks);
+  use_local_device();
+  Communicators c;
+  const int r = mpi().rank(), n = mpi().size();
+  REQUIRE(c.device->rank() == r);
+  REQUIRE(c.device->size() == n);
+  REQUIRE(dynamic_cast<NcclCommunicator*>(c.device.get()) != nullptr);
+
+  for (DType dtype : {DType::F32, DType::BF16, DType::I64}) {
+    for (comm::ReduceOp op : {comm::ReduceOp::sum, comm::ReduceOp::max}) {
+      const char* name = op == comm::ReduceOp::sum ? "all_reduce sum" : "all_reduce max";
+      c.check_same(name, dtype, [&](comm::Communicator& comm, Device device) {
+        Tensor t = on(device, host_values(1000, dtype, r));
+        comm.all_reduce(t, op);
+        return t;
+      });
+      c.check_same("reduce_scatter", dtype, [&](comm::Communicator& comm, Device device) {
+        Tensor input = on(device, host_values(6 * n, dtype, r));
+        Tensor output = Tensor::empty({6}, dtype, device);
+        comm.reduce_scatter(input, output, op);
+        return output;
+      });
+      c.check_same("reduce_scatter in place", dtype, [&](comm::Communicator& comm, Device device) {
+        Tensor input = on(device, host_values(5 * n, dtype, r));
+        comm.reduce_scatter(input, input.sub(5 * r, {5}), op);
+        return input.sub(5 * r, {5});
+      });
+      c.check_same("reduce_scatter overlapping", dtype, [&](comm::Communicator& comm, Device device) {
+        Tensor input = on(device, host_values(4 * n, dtype, r));
+        comm.reduce_scatter(input, input.sub(1, {4}), op);  // overlaps, but not the in-place part
+        return input;
+      });
+    }
+    c.check_same("all_gather", dtype, [&](comm::Communicator& comm, Device device) {
+      Tensor input = on(device, host_values(7, dtype, r));
+      Tensor output = Tensor::empty({int64_t(7 * n)}, dtype, device);
+      comm.all_gather(input, output);
+      return output;
+    });
+    c.check_same("all_gather in place", dtype, [&](comm::Communicator& comm, Device device) {
+      Tensor output = on(device, host_values(3 * n, dtype, r));
+      comm.all_gather(output.sub(3 * r, {3}), output);
+      return output;
+    });
+    c.check_same("broadcast", dtype, [&](comm::Communicator& comm, Device device) {
+      Tensor t = on(device, host_values(9, dtype, r));
+      comm.broadcast(t, n - 1);
+      return t;
+    });
+    c.check_same("send/recv", dtype, [&](comm::Communicator& comm, Device device) {
+      Tensor out = on(device, host_values(11, dtype, r, 1));
+      Tensor in = Tensor::zeros({11}, dtype, device);
+      const int next = (r + 1) % n, prev = (r + n - 1) % n;
+      if (r % 2 == 0) {
+        comm.send(out, next);
+        comm.recv(in, prev);
+      } else {
+        comm.recv(in, prev);
+        comm.send(out, next);
+      }
+      return in;
+    });
+    c.check_same("send_recv", dtype, [&](comm::Communicator& comm, Device device) {
+      Tensor out = on(device, host_values(13, dtype, r, 2));
+      Tensor in = Tensor::zeros({13}, dtype, device);
+      comm.send_recv(out, (r + 1) % n, in, (r + n - 1) % n);
+      return in;
+    });
+  }
+  c.device->barrier();
+  CHECK_THROWS_WITH(c.device->all_reduce(Tensor::zeros({2})), Catch::Contains("CUDA tensors only"));
+  CHECK_THROWS_WITH(c.device->all_reduce(Tensor::empty({2}, DType::F8E4M3, Device::CUDA)),
+                    Catch::Contains("cannot reduce"));
+  // Every operation's GPU work has finished and been noticed by the watchdog.
+  cudaDeviceSynchronize();
+  for (int i = 0; i < 300 && c.watchdog->in_flight() > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  CHECK(c.watchdog->in_flight() == 0);
+}
+
+TEST_CASE("rank body: NCCL work is ordered with the compute stream", "[.][rank-nccl-order]") {
+  use_local_device();
+  Communicators c;
+  const int r = mpi().rank(), n = mpi().size();
+  // Large enough that an unordered kernel would visibly overtake or trail the all-reduce.
+  const int64_t count = int64_t(1) << 26;
+  Tensor t = Tensor::empty({count}, DType::F32, Device::CUDA);
+  for (int round = 0; round < 3; ++round) {
+    t.fill(double(r + 1));  // compute stream, before: the all-reduce must see it
+    c.device->all_reduce(t);
+    Tensor sum = Tensor::empty({count}, DType::F32, Device::CUDA);
+    sum.copy_from(t);       // compute stream, after: must see the result
+    t.fill(-1.0);           // and must not be overwritten by the all-reduce finishing late
+    const Tensor host_sum = to_host(sum), host_t = to_host(t);
+    const float expected = float(n * (n + 1) / 2);
+    int64_t wrong_sum = 0, wrong_fill = 0;
+    for (int64_t i = 0; i < count; i += 4093) {
+      wrong_sum += host_sum.data<float>()[i] != expected;
+      wrong_fill += host_t.data<float>()[i] != -1.0f;
+    }
+    CHECK(wrong_sum == 0);
+    CHECK(wrong_fill == 0);
+  }
+}
+
+TEST_CASE("rank body: process groups on CUDA", "[.][rank-nccl-groups]") {
+  use_local_device();
+  ProcessGroupOptions options;
+  options.sizes.tp = 2;
+  options.device = Device::CUDA;
+  ProcessGroups groups(options);
+  const int r = groups.world_rank();
+  REQUIRE(groups.tp.device_comm != nullptr);
+  REQUIRE(groups.dp.device_comm != nullptr);
+  CHECK(groups.parallel_context().tp_comm == groups.tp.tensor_comm());
+  CHECK(dynamic_cast<NcclCommunicator*>(groups.tp.tensor_comm())->name() == "tp");
+  Tensor t = on(Device::CUDA, host_values(8, DType::BF16, r));
+  Tensor expected = host_values(8, DType::BF16, r);
+  groups.tp.tensor_comm()->all_reduce(t);
+  groups.tp.comm->all_reduce(expected);
+  CHECK(same_bytes(to_host(t), expected));
+  // A group of one rank (dp at world 2, tp 2): the identity.
+  Tensor single = on(Device::CUDA, host_values(5, DType::F32, r));
+  groups.dp.tensor_comm()->all_reduce(single);
+  CHECK(same_bytes(to_host(single), host_values(5, DType::F32, r)));
+}
+
+TEST_CASE("rank body: rank 1 skips an NCCL all-reduce", "[.][rank-nccl-skip]") {
+  use_local_device();
+  ProcessGroups groups(ProcessGroupOptions{.device = Device::CUDA});  // dp = 2
+  REQUIRE(groups.watchdog() != nullptr);
+  if (groups.world_rank() == 0) {
+    Tensor t = Tensor::zeros({1024}, DType::F32, Device::CUDA);
+    groups.dp.tensor_comm()->all_reduce(t);
+    to_host(t);  // waits for the GPU, which waits for rank 1
+    FAIL("the all-reduce without rank 1 finished");
+  } else {
+    std::this_thread::sleep_for(std::chrono::seconds(60));  // ended by mpirun once rank 0 exits
+  }
+}
+
+TEST_CASE("NCCL communicator equals the MPI communicator at 2 ranks (2 GPUs)") {
+  REQUIRE(device_count() >= kRanks);
+  CHECK(run_on_ranks(kRanks, "[rank-nccl]"));
+  CHECK(run_on_ranks(kRanks, "[rank-nccl-order]"));
+  CHECK(run_on_ranks(kRanks, "[rank-nccl-groups]"));
+}
+
+TEST_CASE("a rank whose NCCL all-reduce never completes exits after the timeout (2 GPUs)") {
+  REQUIRE(device_count() >= kRanks);
+  const auto start = std::chrono::steady_clock::now();
+  const mcpp::test::RunResult result =
+      launch_on_ranks(kRanks, "[rank-nccl-skip]", "timeout 120 env MCPP_DISTRIBUTED_TIMEOUT_SECONDS=3");
+  INFO(result.output);
+  CHECK(result.exit_code != 0);
+  CHECK(result.output.find("rank 0: collective all_reduce on group dp did not finish within 3 seconds "
+                           "(MCPP_DISTRIBUTED_TIMEOUT_SECONDS); exiting") != std::string::npos);
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(60));
+}
