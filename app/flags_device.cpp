@@ -8,6 +8,7 @@
 
 #include "core/base/cuda/device_allocator.h"
 #include "core/kernels/cuda/attention_cudnn.h"
+#include "parallel/cuda/local_device.h"
 #endif
 
 #include "core/base/error.h"
@@ -40,12 +41,10 @@ void log_startup_notes(const TrainArgs& args, const std::string& device) {
   }
 }
 
-void reject_unsupported_on_device(const TrainArgs& args, const std::string& device, int64_t world_size) {
+void reject_unsupported_on_device(const TrainArgs& args, const std::string& device) {
   if (device != "cuda") return;
   const std::string on_gpu = " is not supported on the GPU yet";
   check(!args.precision.fp16, "--fp16" + on_gpu + "; use --bf16 (or --device cpu)");
-  check(world_size == 1, "megatron-train on GPUs under mpirun (world size " + std::to_string(world_size) + ")" +
-                             on_gpu + "; run one process, or add --device cpu");
   check(args.parallel.pipeline_model_parallel_size == 1,
         "--pipeline-model-parallel-size > 1" + on_gpu + "; use 1 (or --device cpu)");
 }
@@ -56,10 +55,11 @@ void select_cuda_device(const TrainArgs& args, int64_t world_size) {
   core::gpu::set_deterministic(args.training.deterministic_mode);
   int count = 0;
   check(cudaGetDeviceCount(&count) == cudaSuccess && count > 0, "--device cuda: no usable GPU found");
-  const char* local = std::getenv("OMPI_COMM_WORLD_LOCAL_RANK");
-  if (!local) local = std::getenv("SLURM_LOCALID");
-  const int local_rank = world_size > 1 && local ? std::atoi(local) : 0;
-  check(cudaSetDevice(local_rank % count) == cudaSuccess, "cannot select GPU " + std::to_string(local_rank % count));
+  if (world_size > 1) {
+    parallel::use_local_cuda_device(MPI_COMM_WORLD);  // node-local rank modulo the GPU count
+  } else {
+    check(cudaSetDevice(0) == cudaSuccess, "cannot select GPU 0");
+  }
 #else
   (void)args, (void)world_size;
   throw Error("--device cuda: this build has no CUDA support; use --device cpu");

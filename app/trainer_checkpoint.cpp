@@ -92,7 +92,7 @@ void Trainer::save_checkpoint() {
   if (parallel_run() && with_optimizer) {
     parallel_state.emplace(params);
     parallel_state->gather(*parallel_optimizer_,
-                           args_.parallel.use_distributed_optimizer ? groups_->dp_cp.comm.get() : nullptr);
+                           args_.parallel.use_distributed_optimizer ? groups_->dp_cp.tensor_comm() : nullptr);
   }
   for (int i = 0; i < params.size(); ++i) {
     const model::ParamInfo& info = params.info(i);

@@ -28,6 +28,7 @@ void Trainer::setup_parallel(int world_size) {
   go.tied_embeddings = tied;
   go.sequence_parallel = p.sequence_parallel;
   go.distributed_timeout_minutes = p.distributed_timeout_minutes;
+  go.device = model_device();  // NCCL communicators for the model's tensors on GPUs
   groups_ = std::make_unique<parallel::ProcessGroups>(go);
   check(groups_->world_size() == world_size, "internal: process groups disagree with the world size");
   parallel_ = groups_->parallel_context();
@@ -48,15 +49,15 @@ void Trainer::setup_parallel(int world_size) {
   }
   model_ = std::make_unique<model::GPTModel>(config, parallel_, model_device(), parallel::ddp_buffer_layout(ddp), stage);
 
-  grad_reducer_ = std::make_unique<parallel::GradReducer>(model_->params(), *groups_->dp_cp.comm,
+  grad_reducer_ = std::make_unique<parallel::GradReducer>(model_->params(), *groups_->dp_cp.tensor_comm(),
                                                           ddp.use_distributed_optimizer, config.num_layers);
   overlap_grad_reduce_ = ddp.overlap_grad_reduce;
   if (overlap_grad_reduce_) model_->set_backward_hook([this](int part) { grad_reducer_->part_ready(part); });
 
   parallel::OptimizerOptions oo{adam_config(args_), args_.training.clip_grad, ddp.use_distributed_optimizer};
   comm::Communicator& grad_stats =
-      ddp.use_distributed_optimizer ? *groups_->grad_stats.comm : *groups_->model_parallel.comm;
-  parallel_optimizer_ = std::make_unique<parallel::DistributedOptimizer>(model_->params(), *groups_->dp_cp.comm,
+      ddp.use_distributed_optimizer ? *groups_->grad_stats.tensor_comm() : *groups_->model_parallel.tensor_comm();
+  parallel_optimizer_ = std::make_unique<parallel::DistributedOptimizer>(model_->params(), *groups_->dp_cp.tensor_comm(),
                                                                          grad_stats, groups_->tp_rank(), oo);
 }
 
@@ -120,7 +121,7 @@ void Trainer::train_step_parallel(IterationRecord& record) {
     grad_reducer_->reduce_gradients();
   }
   model_->reduce_sequence_parallel_grads();
-  parallel::all_reduce_embedding_grads(model_->params(), groups_->embedding.comm.get());
+  parallel::all_reduce_embedding_grads(model_->params(), groups_->embedding.tensor_comm());
 
   const BatchLoss loss = sum_over_data_parallel(local);
   record.lm_loss = loss.mean();
