@@ -267,9 +267,10 @@ std::vector<FlagSpec> build_registry() {
            TO(parallel.num_layers_per_virtual_pipeline_stage), "vp = (layers/pp)/this"));
   add(rejected("--virtual-pipeline-model-parallel-size", kParallel, K::kInt, "",
                "not a command-line flag in current Megatron; use --num-layers-per-virtual-pipeline-stage"));
-  add(rejected("--num-virtual-stages-per-pipeline-rank", kParallel, K::kInt, "",
-               "not implemented yet; use --num-layers-per-virtual-pipeline-stage"));
-  add(rejected("--microbatch-group-size-per-virtual-pipeline-stage", kParallel, K::kInt, "", kNotYet));
+  add(impl("--num-virtual-stages-per-pipeline-rank", kParallel, K::kInt, "",
+           TO(parallel.num_virtual_stages_per_pipeline_rank), "vp given directly"));
+  add(impl("--microbatch-group-size-per-virtual-pipeline-stage", kParallel, K::kInt, "",
+           TO(parallel.microbatch_group_size_per_virtual_pipeline_stage), "unset: pipeline size"));
   add(impl("--decoder-first-pipeline-num-layers", kParallel, K::kInt, "",
            TO(parallel.decoder_first_pipeline_num_layers)));
   add(impl("--decoder-last-pipeline-num-layers", kParallel, K::kInt, "",

@@ -81,9 +81,11 @@ void GradReducer::launch(BucketState& b) {
   const Tensor& buffer = params_.groups()[b.group].grads;
   const Tensor grads = buffer.sub(b.bucket.begin, {b.bucket.numel()});
   // Megatron pre-scales by the gradient scaling factor 1/(dp·cp) and then sums.
-  const float scale = 1.0f / static_cast<float>(dp);
-  float* g = grads.data<float>();
-  for (int64_t i = 0; i < b.bucket.numel(); ++i) g[i] *= scale;
+  if (average_) {
+    const float scale = 1.0f / static_cast<float>(dp);
+    float* g = grads.data<float>();
+    for (int64_t i = 0; i < b.bucket.numel(); ++i) g[i] *= scale;
+  }
   auto* mpi = overlapping_ ? dynamic_cast<MpiCommunicator*>(&dp_cp_) : nullptr;
   if (sharded_) {
     const ShardRange mine = bucket_shard(b.bucket, dp_cp_.rank(), dp);

@@ -18,6 +18,7 @@
 #include "parallel/finalize_grads.h"
 #include "parallel/grad_buffer.h"
 #include "parallel/pipeline_executor.h"
+#include "parallel/pipeline_layout.h"
 #include "parallel/pipeline_schedule.h"
 #include "parallel/process_groups.h"
 
