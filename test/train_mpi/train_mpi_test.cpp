@@ -93,7 +93,7 @@ TEST_CASE("DP2 with the distributed optimizer and overlapped grad reduce trains 
                                       "--use-distributed-optimizer --overlap-grad-reduce --ddp-bucket-size 20000");
 }
 
-TEST_CASE("--overlap-param-gather gives the same losses as gathering in the optimizer step") {
+TEST_CASE("DP2 with --overlap-param-gather gives the same losses as gathering in the optimizer step") {
   const std::string layout = "--use-distributed-optimizer --overlap-grad-reduce --ddp-bucket-size 20000";
   check_layout_matches_single_process(2, layout + " --overlap-param-gather");
   const std::vector<double>& gathered_in_step = layout_losses(2, layout);
@@ -102,13 +102,13 @@ TEST_CASE("--overlap-param-gather gives the same losses as gathering in the opti
   for (size_t i = 0; i < overlapped.size(); ++i) CHECK(overlapped[i] == gathered_in_step[i]);  // bit-exact
 }
 
-TEST_CASE("--optimizer sgd trains like one process at DP2 with the distributed optimizer and at PP2") {
+TEST_CASE("SGD (--optimizer sgd) trains like one process at DP2 with the distributed optimizer and at PP2") {
   const std::string sgd = "--optimizer sgd --sgd-momentum 0.9";
   check_layout_matches_single_process(2, "--use-distributed-optimizer", sgd);
   check_layout_matches_single_process(2, "--pipeline-model-parallel-size 2", sgd);
 }
 
-TEST_CASE("--fp16 loss scaling trains like one process at DP2 with the distributed optimizer and at PP2") {
+TEST_CASE("fp16 loss scaling trains like one process at DP2 with the distributed optimizer and at PP2") {
   const std::string fp16 = "--fp16 --initial-loss-scale 65536";
   check_layout_matches_single_process(2, "--use-distributed-optimizer", fp16);
   check_layout_matches_single_process(2, "--pipeline-model-parallel-size 2", fp16);
@@ -133,7 +133,7 @@ std::vector<std::pair<std::optional<double>, double>> losses_and_scales(const fs
 
 }  // namespace
 
-TEST_CASE("--fp16 overflow steps are skipped on every rank like in one process") {
+TEST_CASE("fp16 overflow steps are skipped on every rank like in one process") {
   // A loss scale beyond fp32 makes every gradient Inf: those steps are skipped (Megatron logs no
   // loss for them) and, with --hysteresis 1, each halves the scale until the gradients are finite
   // and training starts. A rank that updated during a skipped step would change later losses.
@@ -157,7 +157,7 @@ TEST_CASE("--fp16 overflow steps are skipped on every rank like in one process")
   }
 }
 
-TEST_CASE("--calculate-per-token-loss trains like one process at DP2 and at PP2") {
+TEST_CASE("per-token loss (--calculate-per-token-loss) trains like one process at DP2 and at PP2") {
   check_layout_matches_single_process(2, "--use-distributed-optimizer", "--calculate-per-token-loss");
   check_layout_matches_single_process(2, "--pipeline-model-parallel-size 2", "--calculate-per-token-loss");
 }
@@ -201,6 +201,16 @@ TEST_CASE("PP2 x DP2 interleaved with the distributed optimizer and overlapped g
   check_layout_matches_single_process(
       4, kInterleavedPp2 + " --use-distributed-optimizer --overlap-grad-reduce --ddp-bucket-size 2000",
       "--num-layers 4 --global-batch-size 16 --micro-batch-size 2");
+}
+
+TEST_CASE("PP2 interleaved with an uneven split (2 + 4 layers, 2 chunks per rank) trains like one process") {
+  check_layout_matches_single_process(2, kInterleavedPp2 + " --decoder-first-pipeline-num-layers 2 "
+                                         "--decoder-last-pipeline-num-layers 4", "--num-layers 6");
+}
+
+TEST_CASE("TP2 x PP2 interleaved with SP trains like one process") {
+  check_layout_matches_single_process(4, kInterleavedPp2 + " --tensor-model-parallel-size 2 --sequence-parallel",
+                                      "--num-layers 4");
 }
 
 TEST_CASE("TP2 x PP2 x DP2 with SP and the distributed optimizer trains like one process") {
