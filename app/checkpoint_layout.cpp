@@ -13,7 +13,13 @@ float* rows_data(const Tensor& tensor, int64_t row_begin) {
   return tensor.data<float>() + row_begin * row_elems;
 }
 
-
+// The tensor itself when it lives on the host, else a host copy of it.
+Tensor host_copy(const Tensor& tensor) {
+  if (tensor.device() == Device::CPU) return tensor;
+  Tensor host = Tensor::empty(tensor.shape(), tensor.dtype());
+  host.copy_from(tensor);
+  return host;
+}
 
 bool is_vocab_matrix(const std::string& key) {
   return key == "embedding.word_embeddings.weight" || key == "output_layer.weight";
@@ -89,7 +95,8 @@ std::vector<StoredPiece> stored_pieces(const model::ParamInfo& info, int64_t voc
 }
 
 void write_shard(ckpt::CheckpointWriter& writer, const model::ParamInfo& info, int64_t vocab_size,
-                 const std::string& key_prefix, const Tensor& local, bool designated_writer) {
+                 const std::string& key_prefix, const Tensor& device_local, bool designated_writer) {
+  const Tensor local = host_copy(device_local);
   for (const StoredPiece& piece : stored_pieces(info, vocab_size)) {
     writer.add(key_prefix + piece.key, ckpt::DType::kFloat32, piece.global_shape, piece.offsets, piece.shape,
                rows_data(local, piece.local_row_begin), designated_writer);
@@ -97,7 +104,9 @@ void write_shard(ckpt::CheckpointWriter& writer, const model::ParamInfo& info, i
 }
 
 bool read_shard(const ckpt::CheckpointReader& reader, const model::ParamInfo& info, int64_t vocab_size,
-                const std::string& key_prefix, const Tensor& local) {
+                const std::string& key_prefix, const Tensor& device_local) {
+  // A GPU shard is read into a host copy, then copied over.
+  const Tensor local = host_copy(device_local);
   bool complete = true;
   for (const StoredPiece& piece : stored_pieces(info, vocab_size)) {
     const std::string key = key_prefix + piece.key;
@@ -108,6 +117,7 @@ bool read_shard(const ckpt::CheckpointReader& reader, const model::ParamInfo& in
     reader.check_shape(key, piece.global_shape);
     reader.read(key, piece.offsets, piece.shape, ckpt::DType::kFloat32, rows_data(local, piece.local_row_begin));
   }
+  if (device_local.device() != Device::CPU) device_local.copy_from(local);
   return complete;
 }
 

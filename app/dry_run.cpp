@@ -70,8 +70,9 @@ LayerActivations layer_activations(const Shapes& s, int64_t micro_batch, double 
   const double qkv_out = static_cast<double>(s.q + 2 * s.groups * s.kv);
   const double fc1_out = static_cast<double>(s.swiglu ? 2 * s.ffn : s.ffn);
   LayerActivations a;
-  // Inputs of the two norms, their outputs, and two 1-byte dropout masks.
-  a.replicated = tokens * (4.0 * s.h * element_bytes + 2.0 * s.h);
+  // Inputs of the two norms and their outputs (dropout masks are regenerated from Philox in
+  // backward, never stored).
+  a.replicated = tokens * 4.0 * s.h * element_bytes;
   // QKV output, attention output (proj input), fc1 output, activation output (fc2 input).
   a.sharded = tokens * element_bytes * (qkv_out + s.q + fc1_out + s.ffn);
   return a;
@@ -129,16 +130,13 @@ ModelBudget estimate_model_budget(const TrainArgs& args, const std::string& devi
   b.flops_per_iteration = megatron_flops(args, *args.training.global_batch_size);
   b.flops_per_token = megatron_flops(args, 1) / static_cast<double>(s.seq);
 
-  // Weights + grads + optimizer state per parameter (compat §6.2); fp32 on CPU.
+  // Weights + grads + optimizer state per parameter as this implementation keeps them: fp32
+  // main parameters and fp32 gradients on every rank, the Adam moments sharded by the
+  // distributed optimizer, plus the bf16 copy the layers read under mixed precision on the GPU
+  // (Megatron's own layout, compat §6.2, shards the fp32 main parameters too).
   const bool half = device != "cpu" && (args.precision.bf16 || args.precision.fp16);
   const double shards = par.use_distributed_optimizer ? static_cast<double>(dp * cp) : 1.0;
-  if (!half) {
-    b.bytes_per_parameter = 8.0 + 8.0 / shards;
-  } else if (args.precision.bf16) {
-    b.bytes_per_parameter = 6.0 + 12.0 / shards;
-  } else {
-    b.bytes_per_parameter = 4.0 + 16.0 / shards;
-  }
+  b.bytes_per_parameter = (half ? 10.0 : 8.0) + 8.0 / shards;
   b.state_bytes_per_gpu = b.bytes_per_parameter * static_cast<double>(b.parameters_per_gpu);
 
   // Activations: layers of the first stage (it holds the most micro-batches under 1F1B).
@@ -156,8 +154,8 @@ ModelBudget estimate_model_budget(const TrainArgs& args, const std::string& devi
     // Selective recompute drops the s x s attention scores, which fused attention never stores.
     stage = first_layers * per_layer;
   }
-  // fp32 logits for the loss (vocab-sharded) on the last stage.
-  const double logits = static_cast<double>(s.seq * mbs) * (s.vocab / tp) * 4.0 / cp;
+  // Logits for the loss (vocab-sharded, in the compute dtype) on the last stage.
+  const double logits = static_cast<double>(s.seq * mbs) * (s.vocab / tp) * element_bytes / cp;
   b.activation_bytes_per_microbatch = stage + (pp == 1 ? logits : 0.0);
   b.microbatches_in_flight = pp == 1 ? 1 : std::min(pp, args.derived.num_microbatches);
   b.activation_bytes_per_gpu = b.activation_bytes_per_microbatch * static_cast<double>(b.microbatches_in_flight);

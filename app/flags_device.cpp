@@ -1,8 +1,12 @@
 // Device choice and the notes logged once at start-up.
 #include "app/train_args.h"
 
+#include <cstdlib>
+
 #ifdef MCPP_HAVE_CUDA
 #include <cuda_runtime_api.h>
+
+#include "core/base/cuda/device_allocator.h"
 #endif
 
 #include "core/base/error.h"
@@ -33,6 +37,39 @@ void log_startup_notes(const TrainArgs& args, const std::string& device) {
     log::info_once(std::string(args.precision.bf16 ? "--bf16" : "--fp16") +
                    ": on CPU all compute stays fp32 (the flag still selects the loss-scaling behaviour)");
   }
+}
+
+void reject_unsupported_on_device(const TrainArgs& args, const std::string& device, int64_t world_size) {
+  if (device != "cuda") return;
+  const std::string on_gpu = " is not supported on the GPU yet";
+  check(!args.precision.fp16, "--fp16" + on_gpu + "; use --bf16 (or --device cpu)");
+  check(world_size == 1, "megatron-train on GPUs under mpirun (world size " + std::to_string(world_size) + ")" +
+                             on_gpu + "; run one process, or add --device cpu");
+  check(args.parallel.pipeline_model_parallel_size == 1,
+        "--pipeline-model-parallel-size > 1" + on_gpu + "; use 1 (or --device cpu)");
+}
+
+void select_cuda_device(const TrainArgs& args, int64_t world_size) {
+#ifdef MCPP_HAVE_CUDA
+  (void)args;
+  int count = 0;
+  check(cudaGetDeviceCount(&count) == cudaSuccess && count > 0, "--device cuda: no usable GPU found");
+  const char* local = std::getenv("OMPI_COMM_WORLD_LOCAL_RANK");
+  if (!local) local = std::getenv("SLURM_LOCALID");
+  const int local_rank = world_size > 1 && local ? std::atoi(local) : 0;
+  check(cudaSetDevice(local_rank % count) == cudaSuccess, "cannot select GPU " + std::to_string(local_rank % count));
+#else
+  (void)args, (void)world_size;
+  throw Error("--device cuda: this build has no CUDA support; use --device cpu");
+#endif
+}
+
+double peak_device_memory_gb() {
+#ifdef MCPP_HAVE_CUDA
+  return static_cast<double>(device_memory_stats().peak_allocated_bytes) / 1e9;
+#else
+  return 0.0;
+#endif
 }
 
 }  // namespace mcpp::app

@@ -4,12 +4,28 @@
 
 #include "core/base/error.h"
 #include "core/optim/grad_norm.h"
+#include "core/kernels/elementwise.h"
 #include "core/optim/sgd.h"
+#ifdef MCPP_HAVE_CUDA
+#include "core/base/cuda/op_profile.h"
+#include "core/optim/cuda/optimizer_kernels.h"
+#endif
 
 namespace mcpp::app {
 namespace {
 
 std::span<float> flat(const Tensor& t) { return {t.data<float>(), static_cast<size_t>(t.numel())}; }
+
+// The no-decay ranges of a buffer as a U8 mask on `device` (1 = decays), for the GPU kernels.
+Tensor decay_mask(int64_t numel, const std::vector<optim::ElementRange>& no_decay, Device device) {
+  Tensor host = Tensor::empty({numel}, DType::U8);
+  uint8_t* mask = host.data<uint8_t>();
+  std::fill_n(mask, numel, uint8_t{1});
+  for (const auto& range : no_decay) std::fill(mask + range.begin, mask + range.end, uint8_t{0});
+  Tensor out = Tensor::empty({numel}, DType::U8, device);
+  out.copy_from(host);
+  return out;
+}
 
 }  // namespace
 
@@ -21,8 +37,7 @@ Optimizer::Optimizer(model::ParamBuffer& params, OptimizerSettings settings)
   group_states_.resize(groups.size());
   no_decay_.resize(groups.size());
   for (size_t g = 0; g < groups.size(); ++g) {
-    check(groups[g].params.dtype() == DType::F32,
-          "internal: the CPU optimizer expects fp32 parameters");
+    check(groups[g].params.dtype() == DType::F32, "internal: the optimizer expects fp32 main parameters");
     for (size_t s = 0; s < state_names().size(); ++s) {
       group_states_[g].push_back(Tensor::zeros(groups[g].params.shape(), DType::F32, groups[g].params.device()));
     }
@@ -33,6 +48,7 @@ Optimizer::Optimizer(model::ParamBuffer& params, OptimizerSettings settings)
     }
     std::sort(no_decay_[g].begin(), no_decay_[g].end(),
               [](const auto& a, const auto& b) { return a.begin < b.begin; });
+    if (on_gpu()) decay_masks_.push_back(decay_mask(groups[g].params.numel(), no_decay_[g], Device::CUDA));
   }
 }
 
@@ -51,28 +67,49 @@ Tensor Optimizer::state(const std::string& name, int index) const {
 
 double Optimizer::grad_sum_of_squares() const {
   double total = 0;
+  if (on_gpu()) {
+    // One reduction per buffer group (padding is zero) unless a tied duplicate lives in it.
+    bool whole_groups = true;
+    for (int i = 0; i < params_.size(); ++i) whole_groups &= !params_.info(i).shared;
+    if (whole_groups) {
+      for (const auto& group : params_.groups()) total += core::sum_of_squares(group.grads);
+      return total;
+    }
+  }
   for (int i = 0; i < params_.size(); ++i) {
     if (params_.info(i).shared) continue;  // a tied duplicate is counted once, on its owner
-    total += optim::sum_of_squares(flat(params_.grad(i)));
+    total += on_gpu() ? core::sum_of_squares(params_.grad(i)) : optim::sum_of_squares(flat(params_.grad(i)));
   }
   return total;
 }
 
 bool Optimizer::grads_have_nan_or_inf() const {
   for (const auto& group : params_.groups()) {
-    if (optim::has_nan_or_inf(flat(group.grads))) return true;
+#ifdef MCPP_HAVE_CUDA
+    if (on_gpu() && optim::cuda::has_nan_or_inf(group.grads)) return true;
+#endif
+    if (!on_gpu() && optim::has_nan_or_inf(flat(group.grads))) return true;
   }
   return false;
 }
 
 void Optimizer::scale_grads(float factor) {
-  for (const auto& group : params_.groups()) optim::scale_in_place(flat(group.grads), factor);
+  for (const auto& group : params_.groups()) {
+    if (on_gpu())
+      core::scale(group.grads, factor);
+    else
+      optim::scale_in_place(flat(group.grads), factor);
+  }
 }
 
 void Optimizer::step(double lr, double weight_decay) {
   ++steps_;
   const auto& groups = params_.groups();
   for (size_t g = 0; g < groups.size(); ++g) {
+    if (on_gpu()) {
+      step_on_gpu(g, lr, weight_decay);
+      continue;
+    }
     if (settings_.kind == "adam") {
       const optim::AdamStep step{static_cast<float>(lr), static_cast<float>(weight_decay), steps_};
       optim::adamw_update(settings_.adam, step, flat(groups[g].params), flat(groups[g].grads),
@@ -84,6 +121,26 @@ void Optimizer::step(double lr, double weight_decay) {
                         flat(group_states_[g][0]), no_decay_[g]);
     }
   }
+  params_.sync_compute_params();  // the layers' bf16 copy (mixed precision)
+}
+
+void Optimizer::step_on_gpu(size_t g, double lr, double weight_decay) {
+#ifdef MCPP_HAVE_CUDA
+  const profile::Scope timed("optimizer_step");
+  const auto& group = params_.groups()[g];
+  if (settings_.kind == "adam") {
+    const optim::AdamStep step{static_cast<float>(lr), static_cast<float>(weight_decay), steps_};
+    optim::cuda::adamw_update(settings_.adam, step, group.params, group.grads, group_states_[g][0],
+                              group_states_[g][1], decay_masks_[g]);
+  } else {
+    const optim::SgdStep step{static_cast<float>(lr), static_cast<float>(weight_decay), settings_.sgd_momentum,
+                              steps_};
+    optim::cuda::sgd_update(step, group.params, group.grads, group_states_[g][0], decay_masks_[g]);
+  }
+#else
+  (void)g, (void)lr, (void)weight_decay;
+  throw Error("internal: a CUDA optimizer step in a build without CUDA");
+#endif
 }
 
 }  // namespace mcpp::app

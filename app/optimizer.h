@@ -1,8 +1,8 @@
 #pragma once
 // The (non-distributed) optimizer of one model shard: AdamW or SGD over every fp32 parameter
-// group buffer, with the fp32 Adam moments laid out exactly like the parameters so that the
-// moment of parameter k is the same view into the moment buffer as the parameter is into the
-// parameter buffer. Grad norm, clipping and the NaN check follow Megatron's clip_grads.py.
+// group buffer (on the CPU, or with the GPU kernels for a CUDA model), with the fp32 Adam moments
+// laid out exactly like the parameters so that the moment of parameter k is the same view into
+// the moment buffer as the parameter is into the parameter buffer. Grad norm, clipping and the NaN check follow Megatron's clip_grads.py.
 // The distributed optimizer (ZeRO-1 over data parallelism) will shard these same buffers.
 #include <string>
 #include <vector>
@@ -40,12 +40,16 @@ class Optimizer {
   Tensor state(const std::string& name, int index) const;
 
  private:
+  bool on_gpu() const { return params_.device() == Device::CUDA; }
+  void step_on_gpu(size_t group, double lr, double weight_decay);
+
   model::ParamBuffer& params_;
   OptimizerSettings settings_;
   int64_t steps_ = 0;
   // Per buffer group: state buffers (same size as the group's params) and no-decay ranges.
   std::vector<std::vector<Tensor>> group_states_;
   std::vector<std::vector<optim::ElementRange>> no_decay_;
+  std::vector<Tensor> decay_masks_;  // per group, on the GPU only
 };
 
 }  // namespace mcpp::app

@@ -20,7 +20,7 @@ std::optional<data::TokenizerOptions> tokenizer_options(const TrainArgs& args) {
   return options;
 }
 
-model::ModelConfig model_config(const TrainArgs& args) {
+model::ModelConfig model_config(const TrainArgs& args, const std::string& device) {
   const ModelArgs& m = args.model;
   check(args.derived.padded_vocab_size > 0,
         "the vocabulary size is unknown: give --tokenizer-type (and its files) or --vocab-size");
@@ -57,6 +57,9 @@ model::ModelConfig model_config(const TrainArgs& args) {
                                                 : model::RecomputeMethod::none;
   config.recompute_num_layers = static_cast<int>(args.training.recompute_num_layers.value_or(0));
   config.seed = static_cast<uint64_t>(args.training.seed);
+  // Megatron's mixed precision: bf16 layers over fp32 main parameters (on the GPU; the CPU
+  // reference computes in fp32).
+  if (device == "cuda" && args.precision.bf16) config.compute_dtype = DType::BF16;
   config.finalize(static_cast<int>(args.parallel.tensor_model_parallel_size));
   return config;
 }

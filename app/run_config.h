@@ -15,7 +15,7 @@ namespace mcpp::app {
 std::optional<data::TokenizerOptions> tokenizer_options(const TrainArgs& args);
 
 // Needs validate_train_args() with a known vocabulary (args.derived.padded_vocab_size > 0).
-model::ModelConfig model_config(const TrainArgs& args);
+model::ModelConfig model_config(const TrainArgs& args, const std::string& device = "cpu");
 
 // --data-path / --split / per-split paths / --mock-data / reset and mask flags. `tokenizer`
 // supplies EOD and pad ids; without one (mock data) EOD is the last id of --vocab-size.

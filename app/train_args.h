@@ -230,6 +230,14 @@ std::string resolve_device(const TrainArgs& args);
 // Logs once the notes that only make sense at run time (no-effect flags, fp32 compute on CPU).
 void log_startup_notes(const TrainArgs& args, const std::string& device);
 
+// Rejects, with one line naming the flag, what the chosen device cannot run yet.
+void reject_unsupported_on_device(const TrainArgs& args, const std::string& device, int64_t world_size);
+// Binds this process to its GPU (the node-local rank modulo the GPU count) and switches on the
+// GPU kernels' deterministic choices under --deterministic-mode.
+void select_cuda_device(const TrainArgs& args, int64_t world_size);
+// The caching allocator's peak of live device memory, in GB (0 without CUDA).
+double peak_device_memory_gb();
+
 // Where --config NAME is looked up: <exe dir>/../../configs and ./configs.
 std::string resolve_config_path(const std::string& path_or_name);
 

@@ -14,11 +14,17 @@
 #include "core/base/log.h"
 #include "core/optim/grad_norm.h"
 #include "parallel/mpi_runtime.h"
+#ifdef MCPP_HAVE_CUDA
+#include "core/base/cuda/op_profile.h"
+#endif
 
 namespace mcpp::app {
 namespace {
 
 std::atomic<bool> g_exit_signal{false};
+
+// Iterations left out of the MCPP_PROFILE table (module loading, GEMM algorithm selection).
+constexpr int64_t kProfileWarmupIterations = 2;
 
 void on_exit_signal(int) { g_exit_signal = true; }
 
@@ -77,11 +83,6 @@ int mpi_world_size() {
 
 Trainer::Trainer(TrainArgs args) : args_(std::move(args)), start_time_(std::chrono::steady_clock::now()) {
   device_ = resolve_device(args_);
-  if (device_ == "cuda" && !args_.own.device) {
-    log::info_once("a GPU is present, but the model's CUDA path is not wired into training yet: training on the CPU");
-    device_ = "cpu";
-  }
-  check(device_ == "cpu", "--device cuda: the model's CUDA path is not wired into training yet; use --device cpu");
 
   if (auto options = tokenizer_options(args_)) {
     tokenizer_ = data::make_tokenizer(*options);
@@ -94,14 +95,16 @@ Trainer::Trainer(TrainArgs args) : args_(std::move(args)), start_time_(std::chro
   const int world_size = mpi_world_size();
   validate_train_args(args_, world_size, vocab_size_);
   reject_unsupported(args_, world_size);
+  reject_unsupported_on_device(args_, device_, world_size);
   log_startup_notes(args_, device_);
+  if (device_ == "cuda") select_cuda_device(args_, world_size);
 
   if (world_size > 1) {
     setup_parallel(world_size);
   } else {
     comm_ = std::make_unique<comm::SingleRankCommunicator>();
     parallel_ = model::ParallelContext::single(*comm_);
-    model_ = std::make_unique<model::GPTModel>(model_config(args_), parallel_, Device::CPU);
+    model_ = std::make_unique<model::GPTModel>(model_config(args_, device_), parallel_, model_device());
     OptimizerSettings settings;
     settings.kind = args_.training.optimizer;
     settings.adam = adam_config(args_);
@@ -240,8 +243,11 @@ int Trainer::train() {
     record.consumed_samples = consumed_train_samples_;
     record.global_batch_size = gbs;
     record.tokens = gbs * seq;
-    record.memory_gb = peak_rss_gb();
+    record.memory_gb = model_device() == Device::CUDA ? peak_device_memory_gb() : peak_rss_gb();
     log_interval(record);
+#ifdef MCPP_HAVE_CUDA
+    if (iteration_ == kProfileWarmupIterations) profile::reset();  // MCPP_PROFILE: warm-up excluded
+#endif
 
     if (valid_loader_ && args_.logging.eval_interval > 0 && iteration_ % args_.logging.eval_interval == 0) {
       evaluate_and_print("iteration " + std::to_string(iteration_), data::SplitName::valid);

@@ -58,6 +58,7 @@ class Trainer {
   void build_model_chunks(const parallel::DdpOptions& ddp);
   std::vector<model::GPTModel*> model_chunks() const;
   bool parallel_run() const { return groups_ != nullptr; }
+  Device model_device() const { return device_ == "cuda" ? Device::CUDA : Device::CPU; }
   // The rank that prints the log line and writes metrics and TensorBoard (Megatron: the last).
   bool is_logging_rank() const { return !groups_ || groups_->world_rank() == groups_->world_size() - 1; }
   void train_step_parallel(IterationRecord& record);

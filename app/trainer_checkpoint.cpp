@@ -30,7 +30,8 @@ class FullOptimizerState {
   FullOptimizerState(const model::ParamBuffer& params, std::vector<std::string> names)
       : params_(params), names_(std::move(names)), buffers_(names_.size()) {
     for (auto& per_group : buffers_) {
-      for (const model::ParamBufferGroup& group : params.groups()) per_group.push_back(Tensor::zeros(group.params.shape()));
+      for (const model::ParamBufferGroup& group : params.groups())
+        per_group.push_back(Tensor::zeros(group.params.shape(), DType::F32, group.params.device()));
     }
   }
 
@@ -66,7 +67,7 @@ class FullOptimizerState {
   }
   static void copy(const Tensor& from, const Tensor& to) {
     check(from.numel() == to.numel(), "internal: optimizer shard sizes differ");
-    std::copy_n(from.data<float>(), from.numel(), to.data<float>());
+    to.copy_from(from);
   }
 
   const model::ParamBuffer& params_;
@@ -186,6 +187,7 @@ void Trainer::load_checkpoint() {
       }
     }
     if (parallel_state) parallel_state->scatter(*parallel_optimizers_[c]);
+    params.sync_compute_params();
   }
   if (skipped_padding) log::info_once("vocabulary padding differs from the checkpoint's: padded rows keep their initial values");
 

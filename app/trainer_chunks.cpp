@@ -12,7 +12,7 @@
 namespace mcpp::app {
 
 void Trainer::build_model_chunks(const parallel::DdpOptions& ddp) {
-  const model::ModelConfig config = model_config(args_);
+  const model::ModelConfig config = model_config(args_, device_);
   const int pp = groups_->pp.size();
   const int vp = static_cast<int>(args_.derived.virtual_pipeline_size);
   const bool overlap_param_gather = ddp.use_distributed_optimizer && args_.parallel.overlap_param_gather;
@@ -30,7 +30,7 @@ void Trainer::build_model_chunks(const parallel::DdpOptions& ddp) {
                groups_->is_last_pp_stage() && c == vp - 1};
     }
     auto chunk =
-        std::make_unique<model::GPTModel>(config, parallel_, Device::CPU, parallel::ddp_buffer_layout(ddp), stage);
+        std::make_unique<model::GPTModel>(config, parallel_, model_device(), parallel::ddp_buffer_layout(ddp), stage);
     chunk->dropout().seed = static_cast<uint64_t>(args_.training.seed);
     grad_reducers_.push_back(std::make_unique<parallel::GradReducer>(
         chunk->params(), *groups_->dp_cp.comm, ddp.use_distributed_optimizer, config.num_layers));

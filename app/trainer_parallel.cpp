@@ -10,6 +10,7 @@
 
 #include "app/trainer.h"
 #include "core/base/error.h"
+#include "core/kernels/elementwise.h"
 #include "parallel/finalize_grads.h"
 #include "parallel/mpi_runtime.h"
 #include "parallel/pipeline_executor.h"
@@ -132,10 +133,7 @@ void Trainer::train_step_parallel(IterationRecord& record) {
   if (it.per_token_loss) {
     const float inverse_tokens = static_cast<float>(1.0 / std::max(loss.num_tokens, 1.0));
     for (model::GPTModel* chunk : chunks) {
-      for (const model::ParamBufferGroup& group : chunk->params().groups()) {
-        float* grads = group.grads.data<float>();
-        for (int64_t i = 0; i < group.grads.numel(); ++i) grads[i] *= inverse_tokens;
-      }
+      for (const model::ParamBufferGroup& group : chunk->params().groups()) core::scale(group.grads, inverse_tokens);
     }
   }
   std::vector<parallel::DistributedOptimizer*> optimizers;
@@ -155,8 +153,12 @@ void Trainer::train_step_parallel(IterationRecord& record) {
     const optim::AdamStep step{static_cast<float>(scheduler_->lr()), static_cast<float>(scheduler_->weight_decay()),
                                parallel_optimizer_steps_};
     const double norm = parallel::step_together(optimizers, step);  // a NaN/Inf norm updates nothing
-    // --overlap-param-gather: the next forward waits for each bucket's updated parameters.
-    for (const auto& gatherer : param_gatherers_) gatherer->start();
+    if (param_gatherers_.empty()) {
+      for (model::GPTModel* chunk : chunks) chunk->params().sync_compute_params();  // mixed precision copy
+    } else {
+      // --overlap-param-gather: the next forward waits for each bucket's updated parameters.
+      for (const auto& gatherer : param_gatherers_) gatherer->start();
+    }
     if (args_.training.check_for_nan_in_loss_and_grad && !std::isfinite(norm)) {
       throw Error("iteration " + std::to_string(iteration_ + 1) +
                   ": the gradient norm is NaN or infinite; lower --lr or resume from an earlier checkpoint");

@@ -32,6 +32,10 @@ if(MCPP_ENABLE_CUDA)
     string(APPEND CMAKE_CUDA_FLAGS " -gencode arch=compute_90a,code=sm_90a --expt-relaxed-constexpr -lineinfo")
     find_package(CUDAToolkit REQUIRED)
     find_library(CUDNN_LIBRARY cudnn HINTS ${CUDAToolkit_LIBRARY_DIR} REQUIRED)
+    # cuDNN headers: the toolkit's include dir, or <prefix>/include of CMAKE_PREFIX_PATH (a GPU
+    # machine with only the cuDNN libraries gets them from scripts/device-bundle.sh).
+    find_path(CUDNN_INCLUDE_DIR cudnn_graph.h HINTS ${CUDAToolkit_INCLUDE_DIRS} REQUIRED)
+    include_directories(SYSTEM ${CUDNN_INCLUDE_DIR})
     find_library(NCCL_LIBRARY nccl HINTS ${CUDAToolkit_LIBRARY_DIR} /usr/lib/x86_64-linux-gnu REQUIRED)
     set(MCPP_HAVE_CUDA ON)
   endif()

@@ -3,8 +3,12 @@
 #include <cmath>
 
 #include "core/base/error.h"
+#include "core/kernels/elementwise.h"
 #include "core/optim/grad_norm.h"
 #include "core/optim/sgd.h"
+#ifdef MCPP_HAVE_CUDA
+#include "core/optim/cuda/optimizer_kernels.h"
+#endif
 
 namespace mcpp::parallel {
 
@@ -23,6 +27,19 @@ std::vector<optim::ElementRange> member_ranges(const model::ParamBuffer& params,
 
 std::span<float> span_of(const Tensor& buffer, const ShardRange& range) {
   return {buffer.data<float>() + range.begin, static_cast<size_t>(range.numel())};
+}
+
+Tensor view_of(const Tensor& buffer, const ShardRange& range) { return buffer.sub(range.begin, {range.numel()}); }
+
+// The no-decay ranges of a shard as a U8 mask on `device` (1 = decays), for the GPU kernel.
+Tensor decay_mask(int64_t numel, const std::vector<optim::ElementRange>& no_decay, Device device) {
+  Tensor host = Tensor::empty({numel}, DType::U8);
+  uint8_t* mask = host.data<uint8_t>();
+  std::fill_n(mask, numel, uint8_t{1});
+  for (const auto& range : no_decay) std::fill(mask + range.begin, mask + range.end, uint8_t{0});
+  Tensor out = Tensor::empty({numel}, DType::U8, device);
+  out.copy_from(host);
+  return out;
 }
 
 }  // namespace
@@ -54,9 +71,11 @@ DistributedOptimizer::DistributedOptimizer(const model::ParamBuffer& params, com
       shard.bucket = b;
       shard.range = options_.use_distributed_optimizer ? bucket_shard(bucket, dp_cp_.rank(), dp_cp_.size())
                                                        : ShardRange{bucket.begin, bucket.end};
-      shard.exp_avg = Tensor::zeros({shard.range.numel()});
-      if (!options_.sgd) shard.exp_avg_sq = Tensor::zeros({shard.range.numel()});
+      const Device device = groups[g].params.device();
+      shard.exp_avg = Tensor::zeros({shard.range.numel()}, DType::F32, device);
+      if (!options_.sgd) shard.exp_avg_sq = Tensor::zeros({shard.range.numel()}, DType::F32, device);
       shard.no_decay = optim::slice_ranges(no_decay, shard.range.begin, shard.range.numel());
+      if (device == Device::CUDA) shard.decay_mask = decay_mask(shard.range.numel(), shard.no_decay, device);
       shard.counted = optim::slice_ranges(counted, shard.range.begin, shard.range.numel());
       shards_.push_back(std::move(shard));
     }
@@ -66,22 +85,44 @@ DistributedOptimizer::DistributedOptimizer(const model::ParamBuffer& params, com
 double DistributedOptimizer::local_sum_of_squares() const {
   double local = 0.0;
   for (const Shard& shard : shards_) {
-    const std::span<float> grad = span_of(params_.groups()[shard.group].grads, shard.range);
-    for (const auto& r : shard.counted) local += optim::sum_of_squares(grad.subspan(r.begin, r.end - r.begin));
+    const Tensor& grads = params_.groups()[shard.group].grads;
+    if (grads.device() == Device::CPU) {
+      const std::span<float> grad = span_of(grads, shard.range);
+      for (const auto& r : shard.counted) local += optim::sum_of_squares(grad.subspan(r.begin, r.end - r.begin));
+      continue;
+    }
+    for (const auto& r : shard.counted) {
+      const int64_t begin = shard.range.begin + static_cast<int64_t>(r.begin);
+      local += core::sum_of_squares(grads.sub(begin, {static_cast<int64_t>(r.end - r.begin)}));
+    }
   }
   return local;
 }
 
 namespace {
 
+// All-reduces one fp32 value over `group` on `device` (the group's communicator may be NCCL).
+float all_reduce_scalar(comm::Communicator& group, float value, Device device, comm::ReduceOp op) {
+  Tensor total = Tensor::empty({1});
+  total.data<float>()[0] = value;
+  if (device != Device::CPU) {
+    Tensor on_device = Tensor::empty({1}, DType::F32, device);
+    on_device.copy_from(total);
+    group.all_reduce(on_device, op);
+    total.copy_from(on_device);
+  } else {
+    group.all_reduce(total, op);
+  }
+  return total.data<float>()[0];
+}
+
 double global_norm(const std::vector<const DistributedOptimizer*>& optimizers) {
   double local = 0.0;
   for (const DistributedOptimizer* optimizer : optimizers) local += optimizer->local_sum_of_squares();
   // Summed in fp32 over ranks as Megatron does (a float tensor all-reduce).
-  Tensor total = Tensor::zeros({1});
-  total.data<float>()[0] = static_cast<float>(local);
-  optimizers.front()->grad_stats().all_reduce(total, comm::ReduceOp::sum);
-  return optim::norm_from_sum_of_squares(total.data<float>()[0]);
+  const DistributedOptimizer& first = *optimizers.front();
+  return optim::norm_from_sum_of_squares(
+      all_reduce_scalar(first.grad_stats(), static_cast<float>(local), first.device(), comm::ReduceOp::sum));
 }
 
 }  // namespace
@@ -91,6 +132,10 @@ double DistributedOptimizer::grad_norm() const { return global_norm({this}); }
 void DistributedOptimizer::update(const optim::AdamStep& step, float coefficient) {
   for (Shard& shard : shards_) {
     const auto& group = params_.groups()[shard.group];
+    if (group.grads.device() != Device::CPU) {
+      step_on_gpu(shard, step, coefficient);
+      continue;
+    }
     const std::span<float> grad = span_of(group.grads, shard.range);
     optim::scale_in_place(grad, coefficient);
     const std::span<float> first_moment{shard.exp_avg.data<float>(), static_cast<size_t>(shard.range.numel())};
@@ -122,7 +167,9 @@ std::vector<std::string> DistributedOptimizer::state_names() const {
 bool DistributedOptimizer::unscale_and_find_inf(float inverse_scale) {
   bool found = false;
   for (const Shard& shard : shards_) {
-    const std::span<float> grad = span_of(params_.groups()[shard.group].grads, shard.range);
+    const Tensor& grads = params_.groups()[shard.group].grads;
+    check(grads.device() == Device::CPU, "--fp16 loss scaling under mpirun needs CPU gradient buffers for now");
+    const std::span<float> grad = span_of(grads, shard.range);
     optim::scale_in_place(grad, inverse_scale);
     for (float g : grad) found |= !std::isfinite(g);
   }
@@ -133,10 +180,8 @@ bool unscale_together(const std::vector<DistributedOptimizer*>& optimizers, floa
   check(!optimizers.empty(), "internal: no optimizer to unscale");
   bool found = false;
   for (DistributedOptimizer* optimizer : optimizers) found |= optimizer->unscale_and_find_inf(inverse_scale);
-  Tensor flag = Tensor::zeros({1});
-  flag.data<float>()[0] = found ? 1.0f : 0.0f;
-  optimizers.front()->grad_stats().all_reduce(flag, comm::ReduceOp::max);
-  return flag.data<float>()[0] > 0.0f;
+  const DistributedOptimizer& first = *optimizers.front();
+  return all_reduce_scalar(first.grad_stats(), found ? 1.0f : 0.0f, first.device(), comm::ReduceOp::max) > 0.0f;
 }
 
 double step_together(const std::vector<DistributedOptimizer*>& optimizers, const optim::AdamStep& step) {
@@ -147,6 +192,20 @@ double step_together(const std::vector<DistributedOptimizer*>& optimizers, const
   const float coefficient = static_cast<float>(optim::clip_coefficient(optimizers.front()->clip_grad(), norm));
   for (DistributedOptimizer* optimizer : optimizers) optimizer->update(step, coefficient);
   return norm;
+}
+
+void DistributedOptimizer::step_on_gpu(Shard& shard, const optim::AdamStep& step, float clip_coefficient) {
+  const auto& group = params_.groups()[shard.group];
+  check(!options_.sgd, "--optimizer sgd runs on CPU gradient buffers only for now; use adam on the GPU");
+  const Tensor grad = view_of(group.grads, shard.range);
+  if (clip_coefficient != 1.0f) core::scale(grad, clip_coefficient);
+#ifdef MCPP_HAVE_CUDA
+  optim::cuda::adamw_update(options_.adam, step, view_of(group.params, shard.range), grad, shard.exp_avg,
+                            shard.exp_avg_sq, shard.decay_mask);
+#else
+  (void)step;
+  throw Error("internal: a CUDA optimizer step in a build without CUDA");
+#endif
 }
 
 }  // namespace mcpp::parallel

@@ -50,6 +50,7 @@ class DistributedOptimizer {
     const Tensor& state(const std::string& name) const { return name == "exp_avg_sq" ? exp_avg_sq : exp_avg; }
     std::vector<optim::ElementRange> no_decay;  // relative to range.begin
     std::vector<optim::ElementRange> counted;   // counted in the grad norm, relative to range.begin
+    Tensor decay_mask;                          // U8 [range.numel()], GPU buffers only (1 = decays)
   };
 
   // `dp_cp`: the data-parallel (×CP) group the buckets are sharded over (size 1 = no sharding
@@ -73,6 +74,7 @@ class DistributedOptimizer {
   void update(const optim::AdamStep& step, float clip_coefficient);
   comm::Communicator& grad_stats() const { return grad_stats_; }
   double clip_grad() const { return options_.clip_grad; }
+  Device device() const { return params_.device(); }
 
   const std::vector<Shard>& shards() const { return shards_; }
   // The per-parameter states as the single-process optimizer names them in checkpoints.
@@ -83,6 +85,7 @@ class DistributedOptimizer {
   bool unscale_and_find_inf(float inverse_scale);
 
  private:
+  void step_on_gpu(Shard& shard, const optim::AdamStep& step, float clip_coefficient);
   const model::ParamBuffer& params_;
   comm::Communicator& dp_cp_;
   comm::Communicator& grad_stats_;

@@ -4,6 +4,7 @@
 #include <numeric>
 
 #include "core/base/error.h"
+#include "core/kernels/elementwise.h"
 #include "parallel/mpi_communicator.h"
 
 namespace mcpp::parallel {
@@ -81,16 +82,12 @@ void GradReducer::launch(BucketState& b) {
   const Tensor& buffer = params_.groups()[b.group].grads;
   const Tensor grads = buffer.sub(b.bucket.begin, {b.bucket.numel()});
   // Megatron pre-scales by the gradient scaling factor 1/(dp·cp) and then sums.
-  if (average_) {
-    const float scale = 1.0f / static_cast<float>(dp);
-    float* g = grads.data<float>();
-    for (int64_t i = 0; i < b.bucket.numel(); ++i) g[i] *= scale;
-  }
+  if (average_) core::scale(grads, 1.0f / static_cast<float>(dp));
   auto* mpi = overlapping_ ? dynamic_cast<MpiCommunicator*>(&dp_cp_) : nullptr;
   if (sharded_) {
     const ShardRange mine = bucket_shard(b.bucket, dp_cp_.rank(), dp);
     if (mpi) {
-      b.scattered = Tensor::empty({mine.numel()});
+      b.scattered = Tensor::empty({mine.numel()}, DType::F32, grads.device());
       b.request = mpi->start_reduce_scatter(grads, b.scattered);
     } else {
       dp_cp_.reduce_scatter(grads, buffer.sub(mine.begin, {mine.numel()}), comm::ReduceOp::sum);

@@ -8,11 +8,13 @@
 
 namespace mcpp::parallel {
 
-ParamGatherer::ParamGatherer(const model::ParamBuffer& params, MpiCommunicator& dp_cp, int num_layers)
+ParamGatherer::ParamGatherer(model::ParamBuffer& params, MpiCommunicator& dp_cp, int num_layers)
     : params_(params), dp_cp_(dp_cp) {
   const auto& groups = params_.groups();
   for (int g = 0; g < static_cast<int>(groups.size()); ++g) {
     check(groups[g].param_dtype == DType::F32, "--overlap-param-gather gathers fp32 parameters only");
+    check(groups[g].params.device() == Device::CPU, "--overlap-param-gather needs CPU parameter buffers for now");
+    has_compute_copy_ |= groups[g].compute_params.defined();
     for (const model::Bucket& bucket : groups[g].buckets) {
       BucketGather gather{g, bucket, {}, MPI_REQUEST_NULL};
       for (int index : bucket.members) gather.parts.push_back(backward_part(params_.info(index).key, num_layers));
@@ -31,6 +33,7 @@ ParamGatherer::~ParamGatherer() {
 }
 
 void ParamGatherer::start() {
+  sync_pending_ = has_compute_copy_;
   if (dp_cp_.size() == 1) return;
   for (BucketGather& b : buckets_) {
     check(b.request == MPI_REQUEST_NULL, "internal: a parameter gather started twice");
@@ -44,15 +47,26 @@ void ParamGatherer::start() {
 }
 
 void ParamGatherer::part_needed(int part) {
+  if (sync_pending_) {
+    // The layers read the compute copy, refreshed for the whole buffer at once.
+    finish();
+    return;
+  }
   for (BucketGather& b : buckets_) {
     if (b.request == MPI_REQUEST_NULL) continue;
     if (std::binary_search(b.parts.begin(), b.parts.end(), part)) MpiCommunicator::wait(b.request);
   }
 }
 
-void ParamGatherer::finish() {
+void ParamGatherer::wait_all() {
   for (BucketGather& b : buckets_)
     if (b.request != MPI_REQUEST_NULL) MpiCommunicator::wait(b.request);
+}
+
+void ParamGatherer::finish() {
+  wait_all();
+  if (sync_pending_) params_.sync_compute_params();
+  sync_pending_ = false;
 }
 
 }  // namespace mcpp::parallel

@@ -4,7 +4,8 @@
 // before they are used again. Instead of gathering synchronously in the optimizer step, one
 // non-blocking all-gather per bucket is started right after the step, and each is waited for
 // just before the next forward first uses a parameter of that bucket (GPTModel's forward hook).
-// The gathered values are the same as without overlap; only the waiting moves.
+// The gathered values are the same as without overlap; only the waiting moves. With a separate
+// compute copy of the parameters (mixed precision), the copy is refreshed once every gather is in.
 #include <vector>
 
 #include "core/model/param_buffer.h"
@@ -16,12 +17,13 @@ class ParamGatherer {
  public:
   // `dp_cp`: the group the buckets are sharded over. `num_layers`: the model's total layer count
   // (for backward_part(), whose part numbers the forward hook uses too).
-  ParamGatherer(const model::ParamBuffer& params, MpiCommunicator& dp_cp, int num_layers);
+  ParamGatherer(model::ParamBuffer& params, MpiCommunicator& dp_cp, int num_layers);
   ~ParamGatherer();
   ParamGatherer(const ParamGatherer&) = delete;
   ParamGatherer& operator=(const ParamGatherer&) = delete;
 
-  // After the optimizer has updated this rank's slices: start every bucket's all-gather.
+  // After the optimizer has updated this rank's slices: start every bucket's all-gather (in
+  // place of the step's gather and its compute-copy refresh).
   void start();
   // Forward hook: wait for the gathers of the buckets that hold parameters of `part`.
   void part_needed(int part);
@@ -36,9 +38,13 @@ class ParamGatherer {
     MPI_Request request = MPI_REQUEST_NULL;
   };
 
-  const model::ParamBuffer& params_;
+  void wait_all();
+
+  model::ParamBuffer& params_;
   MpiCommunicator& dp_cp_;
   std::vector<BucketGather> buckets_;
+  bool has_compute_copy_ = false;
+  bool sync_pending_ = false;  // the compute copy is behind the gathered parameters
 };
 
 }  // namespace mcpp::parallel

@@ -5,8 +5,9 @@
 # configures with -DCMAKE_PREFIX_PATH=$PWD/device/prefix (scripts/gpu-check.sh does this).
 #
 # Bundled: CLI11, nlohmann-json, spdlog + fmt, Catch2 v2, simdjson (headers, CMake packages,
-# shared libraries). OpenBLAS is 36 MB and usually present on GPU machines (libopenblas-dev):
-# pass --with-openblas to bundle it as well (library, headers, libgfortran, a relocatable .pc).
+# shared libraries), the cuDNN headers. OpenBLAS is 36 MB and usually present on GPU machines
+# (libopenblas-dev): pass --with-openblas to bundle it as well (library, headers, libgfortran,
+# a relocatable .pc).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 with_openblas=0
@@ -29,6 +30,11 @@ for header in CLI nlohmann spdlog fmt catch2 simdjson.h; do
   need "/usr/include/$header"
   cp -rL "/usr/include/$header" "$prefix/include/"
 done
+# cuDNN headers (GPU machines may have the cuDNN libraries without them; the backend API is
+# stable across 9.x, and the code checks the runtime version before using newer features).
+cudnn_headers=(/usr/local/cuda/include/cudnn*.h)
+need "${cudnn_headers[0]}"
+cp -L "${cudnn_headers[@]}" "$prefix/include/"
 # CMake package files (they locate their prefix relative to themselves).
 for package in fmt spdlog simdjson; do
   need "/usr/lib/$arch/cmake/$package"
@@ -74,6 +80,17 @@ find "$prefix" -type l | while read -r link; do
   target=$(readlink "$link")
   case "$target" in /*) cp -L --remove-destination "$target" "$link" ;; esac
 done
+
+# The shared test data the GPU tests read (the tiny training corpus and the GPT-2 tokenizer);
+# scripts/gpu-check.sh points MEGATRON_TEST_DATA here when ../shared/data is absent.
+data_src=${MEGATRON_TEST_DATA:-../shared/data}
+if [ -d "$data_src" ]; then
+  mkdir -p device/data/text device/data/tokenizers
+  cp "$data_src/text/fortunes.jsonl" device/data/text/
+  cp -r "$data_src/tokenizers/gpt2" device/data/tokenizers/
+else
+  echo "device-bundle: no test data at $data_src (GPU training tests will fail there)" >&2
+fi
 
 cat > device/README <<'TXT'
 Build dependencies copied from the development machine by scripts/device-bundle.sh.

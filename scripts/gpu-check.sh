@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the CUDA backend (Release, into build-gpu/ or $BUILD_DIR) and runs the GPU tests
-# (ctest label `gpu`), then prints a summary: tests passed/failed, GPU, CUDA and cuDNN versions.
+# (ctest label `gpu`) and the throughput benchmark (scripts/bench.sh; BENCH=0 skips it), then
+# prints a summary: tests passed/failed, GPU, CUDA and cuDNN versions, the benchmark table.
 # When device/prefix exists (made by scripts/device-bundle.sh on a development machine), the
 # header libraries and small shared libraries are taken from there.
 # Exit status: 0 when everything built and every GPU test passed.
@@ -14,6 +15,11 @@ configure_args=(-DCMAKE_BUILD_TYPE=Release -DMCPP_ENABLE_CUDA=ON)
 command -v ninja >/dev/null 2>&1 && configure_args+=(-G Ninja)
 [ -f "$BUILD_DIR/CMakeCache.txt" ] && configure_args=(-DCMAKE_BUILD_TYPE=Release)
 
+# Test data: ../shared/data beside the checkout, else the copy scripts/device-bundle.sh made.
+if [ -z "${MEGATRON_TEST_DATA:-}" ] && [ ! -d ../shared/data ] && [ -d device/data ]; then
+  export MEGATRON_TEST_DATA=$PWD/device/data
+fi
+
 mkdir -p "$BUILD_DIR"
 log="$BUILD_DIR/gpu-check.log"
 status=ok
@@ -26,7 +32,10 @@ else
 fi
 
 passed=0 failed=0 total=0
-if [ "$status" = ok ]; then
+if [ "$status" = ok ] && [ "${TESTS:-1}" = 0 ]; then
+  echo "gpu-check: TESTS=0, GPU tests skipped" > "$log"
+  status="tests skipped (TESTS=0)"
+elif [ "$status" = ok ]; then
   ctest --test-dir "$BUILD_DIR" -L gpu --output-on-failure 2>&1 | tee "$log"
   # ctest ends with "100% tests passed out of N" or "P% tests passed, F tests failed out of N".
   summary_line=$(grep -E "tests passed.* out of [0-9]+" "$log" | tail -1)
@@ -41,6 +50,12 @@ if [ "$status" = ok ]; then
     status="no GPU tests ran"
   fi
   [ "$failed" != 0 ] && status="$failed GPU test(s) failed"
+fi
+
+bench_table=""
+if { [ "$status" = ok ] || [ "$status" = "tests skipped (TESTS=0)" ]; } && [ "${BENCH:-1}" != 0 ]; then
+  bench_table=$(bash scripts/bench.sh "$BUILD_DIR" "${BENCH_ITERS:-30}" 2>&1) || status="benchmark failed"
+  echo "$bench_table"
 fi
 
 gpu=$(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null | head -1)
@@ -60,5 +75,9 @@ printf '%-14s %s\n' "GPU" "${gpu:-none found (nvidia-smi)}"
 printf '%-14s %s\n' "CUDA" "${cuda:-unknown}"
 printf '%-14s %s\n' "cuDNN" "${cudnn:-not found}"
 printf '%-14s %s\n' "build dir" "$BUILD_DIR"
+if [ -n "$bench_table" ]; then
+  echo "benchmark (scripts/bench.sh, last logging interval):"
+  sed 's/^/  /' <<<"$bench_table"
+fi
 echo "==================================================="
 [ "$status" = ok ]

@@ -6,6 +6,7 @@
 #include "core/kernels/cpu/cpu_ops.h"
 #include "core/kernels/cpu/cpu_util.h"
 #ifdef MCPP_HAVE_CUDA
+#include "core/base/cuda/op_profile.h"
 #include "core/kernels/cuda/gpu_ops.h"
 #endif
 #include "core/kernels/dispatch.h"
@@ -41,6 +42,7 @@ void attention_forward(const Tensor& q, const Tensor& k, const Tensor& v,
     case Device::CPU: return cpu::attention_forward(q, k, v, options, out, lse);
     case Device::CUDA:
 #ifdef MCPP_HAVE_CUDA
+      const profile::Scope timed("attention_forward");
       return gpu::attention_forward(q, k, v, options, out, lse);
 #else
       break;
@@ -56,6 +58,7 @@ void attention_backward(const Tensor& q, const Tensor& k, const Tensor& v, const
     case Device::CPU: return cpu::attention_backward(q, k, v, out, lse, dout, options, dq, dk, dv);
     case Device::CUDA:
 #ifdef MCPP_HAVE_CUDA
+      const profile::Scope timed("attention_backward");
       return gpu::attention_backward(q, k, v, out, lse, dout, options, dq, dk, dv);
 #else
       break;

@@ -2,6 +2,7 @@
 
 #include "core/kernels/cpu/cpu_ops.h"
 #ifdef MCPP_HAVE_CUDA
+#include "core/base/cuda/op_profile.h"
 #include "core/kernels/cuda/gpu_ops.h"
 #endif
 #include "core/kernels/dispatch.h"
@@ -15,6 +16,7 @@ void cross_entropy_forward(const Tensor& logits, const Tensor& labels, const Ten
     case Device::CPU: return cpu::cross_entropy_forward(logits, labels, loss_mask, options, losses, lse, totals);
     case Device::CUDA:
 #ifdef MCPP_HAVE_CUDA
+      const profile::Scope timed("cross_entropy_forward");
       return gpu::cross_entropy_forward(logits, labels, loss_mask, options, losses, lse, totals);
 #else
       break;
@@ -30,6 +32,7 @@ void cross_entropy_backward(const Tensor& logits, const Tensor& labels, const Te
     case Device::CPU: return cpu::cross_entropy_backward(logits, labels, loss_mask, lse, grad_scale, options, dlogits);
     case Device::CUDA:
 #ifdef MCPP_HAVE_CUDA
+      const profile::Scope timed("cross_entropy_backward");
       return gpu::cross_entropy_backward(logits, labels, loss_mask, lse, grad_scale, options, dlogits);
 #else
       break;

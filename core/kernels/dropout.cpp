@@ -2,6 +2,7 @@
 
 #include "core/kernels/cpu/cpu_ops.h"
 #ifdef MCPP_HAVE_CUDA
+#include "core/base/cuda/op_profile.h"
 #include "core/kernels/cuda/gpu_ops.h"
 #endif
 #include "core/kernels/dispatch.h"
@@ -13,6 +14,7 @@ void dropout_forward(const Tensor& x, float p, const PhiloxStream& rng, const Te
     case Device::CPU: return cpu::dropout_forward(x, p, rng, y);
     case Device::CUDA:
 #ifdef MCPP_HAVE_CUDA
+      const profile::Scope timed("dropout_forward");
       return gpu::dropout_forward(x, p, rng, y);
 #else
       break;
@@ -26,6 +28,7 @@ void dropout_backward(const Tensor& dy, float p, const PhiloxStream& rng, const 
     case Device::CPU: return cpu::dropout_backward(dy, p, rng, dx);
     case Device::CUDA:
 #ifdef MCPP_HAVE_CUDA
+      const profile::Scope timed("dropout_backward");
       return gpu::dropout_backward(dy, p, rng, dx);
 #else
       break;

@@ -2,6 +2,7 @@
 
 #include "core/kernels/cpu/cpu_ops.h"
 #ifdef MCPP_HAVE_CUDA
+#include "core/base/cuda/op_profile.h"
 #include "core/kernels/cuda/gpu_ops.h"
 #endif
 #include "core/kernels/dispatch.h"
@@ -13,6 +14,7 @@ void add(const Tensor& a, const Tensor& b, const Tensor& out) {
     case Device::CPU: return cpu::add(a, b, out);
     case Device::CUDA:
 #ifdef MCPP_HAVE_CUDA
+      const profile::Scope timed("add");
       return gpu::add(a, b, out);
 #else
       break;
@@ -26,6 +28,7 @@ void axpy(float alpha, const Tensor& x, const Tensor& y) {
     case Device::CPU: return cpu::axpy(alpha, x, y);
     case Device::CUDA:
 #ifdef MCPP_HAVE_CUDA
+      const profile::Scope timed("axpy");
       return gpu::axpy(alpha, x, y);
 #else
       break;
@@ -39,6 +42,7 @@ void scale(const Tensor& x, float alpha) {
     case Device::CPU: return cpu::scale(x, alpha);
     case Device::CUDA:
 #ifdef MCPP_HAVE_CUDA
+      const profile::Scope timed("scale");
       return gpu::scale(x, alpha);
 #else
       break;
@@ -52,6 +56,7 @@ void bias_add(const Tensor& x, const Tensor& bias, const Tensor& out) {
     case Device::CPU: return cpu::bias_add(x, bias, out);
     case Device::CUDA:
 #ifdef MCPP_HAVE_CUDA
+      const profile::Scope timed("bias_add");
       return gpu::bias_add(x, bias, out);
 #else
       break;
@@ -65,6 +70,7 @@ void bias_grad(const Tensor& dy, const Tensor& dbias) {
     case Device::CPU: return cpu::bias_grad(dy, dbias);
     case Device::CUDA:
 #ifdef MCPP_HAVE_CUDA
+      const profile::Scope timed("bias_grad");
       return gpu::bias_grad(dy, dbias);
 #else
       break;
@@ -78,6 +84,7 @@ double sum_of_squares(const Tensor& x) {
     case Device::CPU: return cpu::sum_of_squares(x);
     case Device::CUDA:
 #ifdef MCPP_HAVE_CUDA
+      const profile::Scope timed("sum_of_squares");
       return gpu::sum_of_squares(x);
 #else
       break;

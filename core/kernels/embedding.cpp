@@ -2,6 +2,7 @@
 
 #include "core/kernels/cpu/cpu_ops.h"
 #ifdef MCPP_HAVE_CUDA
+#include "core/base/cuda/op_profile.h"
 #include "core/kernels/cuda/gpu_ops.h"
 #endif
 #include "core/kernels/dispatch.h"
@@ -14,6 +15,7 @@ void embedding_forward(const Tensor& ids, const Tensor& weight, int64_t vocab_st
     case Device::CPU: return cpu::embedding_forward(ids, weight, vocab_start, out);
     case Device::CUDA:
 #ifdef MCPP_HAVE_CUDA
+      const profile::Scope timed("embedding_forward");
       return gpu::embedding_forward(ids, weight, vocab_start, out);
 #else
       break;
@@ -28,6 +30,7 @@ void embedding_backward(const Tensor& ids, const Tensor& dout, int64_t vocab_sta
     case Device::CPU: return cpu::embedding_backward(ids, dout, vocab_start, dweight);
     case Device::CUDA:
 #ifdef MCPP_HAVE_CUDA
+      const profile::Scope timed("embedding_backward");
       return gpu::embedding_backward(ids, dout, vocab_start, dweight);
 #else
       break;

@@ -2,6 +2,7 @@
 
 #include "core/kernels/cpu/cpu_ops.h"
 #ifdef MCPP_HAVE_CUDA
+#include "core/base/cuda/op_profile.h"
 #include "core/kernels/cuda/gpu_ops.h"
 #endif
 #include "core/kernels/dispatch.h"
@@ -13,6 +14,7 @@ void gelu_forward(const Tensor& x, const Tensor& bias, const Tensor& y) {
     case Device::CPU: return cpu::gelu_forward(x, bias, y);
     case Device::CUDA:
 #ifdef MCPP_HAVE_CUDA
+      const profile::Scope timed("gelu_forward");
       return gpu::gelu_forward(x, bias, y);
 #else
       break;
@@ -27,6 +29,7 @@ void gelu_backward(const Tensor& x, const Tensor& bias, const Tensor& dy, const 
     case Device::CPU: return cpu::gelu_backward(x, bias, dy, dx, dbias);
     case Device::CUDA:
 #ifdef MCPP_HAVE_CUDA
+      const profile::Scope timed("gelu_backward");
       return gpu::gelu_backward(x, bias, dy, dx, dbias);
 #else
       break;

@@ -2,6 +2,7 @@
 
 #include "core/kernels/cpu/cpu_ops.h"
 #ifdef MCPP_HAVE_CUDA
+#include "core/base/cuda/op_profile.h"
 #include "core/kernels/cuda/gpu_ops.h"
 #endif
 #include "core/kernels/dispatch.h"
@@ -15,6 +16,7 @@ void layernorm_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta,
     case Device::CPU: return cpu::layernorm_forward(x, gamma, beta, options, y, mean, rstd);
     case Device::CUDA:
 #ifdef MCPP_HAVE_CUDA
+      const profile::Scope timed("layernorm_forward");
       return gpu::layernorm_forward(x, gamma, beta, options, y, mean, rstd);
 #else
       break;
@@ -30,6 +32,7 @@ void layernorm_backward(const Tensor& x, const Tensor& gamma, const Tensor& mean
     case Device::CPU: return cpu::layernorm_backward(x, gamma, mean, rstd, dy, options, dx, dgamma, dbeta);
     case Device::CUDA:
 #ifdef MCPP_HAVE_CUDA
+      const profile::Scope timed("layernorm_backward");
       return gpu::layernorm_backward(x, gamma, mean, rstd, dy, options, dx, dgamma, dbeta);
 #else
       break;

@@ -2,6 +2,7 @@
 
 #include "core/kernels/cpu/cpu_ops.h"
 #ifdef MCPP_HAVE_CUDA
+#include "core/base/cuda/op_profile.h"
 #include "core/kernels/cuda/gpu_ops.h"
 #endif
 #include "core/kernels/dispatch.h"
@@ -13,6 +14,7 @@ void linear_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, c
     case Device::CPU: return cpu::linear_forward(x, weight, bias, y);
     case Device::CUDA:
 #ifdef MCPP_HAVE_CUDA
+      const profile::Scope timed("linear_forward");
       return gpu::linear_forward(x, weight, bias, y);
 #else
       break;
@@ -27,6 +29,7 @@ void linear_backward(const Tensor& x, const Tensor& weight, const Tensor& dy, co
     case Device::CPU: return cpu::linear_backward(x, weight, dy, dx, dweight, dbias);
     case Device::CUDA:
 #ifdef MCPP_HAVE_CUDA
+      const profile::Scope timed("linear_backward");
       return gpu::linear_backward(x, weight, dy, dx, dweight, dbias);
 #else
       break;

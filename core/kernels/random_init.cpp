@@ -2,6 +2,7 @@
 
 #include "core/kernels/cpu/cpu_ops.h"
 #ifdef MCPP_HAVE_CUDA
+#include "core/base/cuda/op_profile.h"
 #include "core/kernels/cuda/gpu_ops.h"
 #endif
 #include "core/kernels/dispatch.h"
@@ -14,6 +15,7 @@ void init_normal(const Tensor& out, float mean, float std, const PhiloxStream& r
     case Device::CPU: return cpu::init_normal(out, mean, std, rng, full_shape, shard_start);
     case Device::CUDA:
 #ifdef MCPP_HAVE_CUDA
+      const profile::Scope timed("init_normal");
       return gpu::init_normal(out, mean, std, rng, full_shape, shard_start);
 #else
       break;
@@ -28,6 +30,7 @@ void init_uniform(const Tensor& out, float low, float high, const PhiloxStream& 
     case Device::CPU: return cpu::init_uniform(out, low, high, rng, full_shape, shard_start);
     case Device::CUDA:
 #ifdef MCPP_HAVE_CUDA
+      const profile::Scope timed("init_uniform");
       return gpu::init_uniform(out, low, high, rng, full_shape, shard_start);
 #else
       break;

@@ -2,6 +2,7 @@
 
 #include "core/kernels/cpu/cpu_ops.h"
 #ifdef MCPP_HAVE_CUDA
+#include "core/base/cuda/op_profile.h"
 #include "core/kernels/cuda/gpu_ops.h"
 #endif
 #include "core/kernels/dispatch.h"
@@ -14,6 +15,7 @@ void rmsnorm_forward(const Tensor& x, const Tensor& gamma, const NormOptions& op
     case Device::CPU: return cpu::rmsnorm_forward(x, gamma, options, y, rstd);
     case Device::CUDA:
 #ifdef MCPP_HAVE_CUDA
+      const profile::Scope timed("rmsnorm_forward");
       return gpu::rmsnorm_forward(x, gamma, options, y, rstd);
 #else
       break;
@@ -28,6 +30,7 @@ void rmsnorm_backward(const Tensor& x, const Tensor& gamma, const Tensor& rstd, 
     case Device::CPU: return cpu::rmsnorm_backward(x, gamma, rstd, dy, options, dx, dgamma);
     case Device::CUDA:
 #ifdef MCPP_HAVE_CUDA
+      const profile::Scope timed("rmsnorm_backward");
       return gpu::rmsnorm_backward(x, gamma, rstd, dy, options, dx, dgamma);
 #else
       break;

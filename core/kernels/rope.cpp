@@ -2,6 +2,7 @@
 
 #include "core/kernels/cpu/cpu_ops.h"
 #ifdef MCPP_HAVE_CUDA
+#include "core/base/cuda/op_profile.h"
 #include "core/kernels/cuda/gpu_ops.h"
 #endif
 #include "core/kernels/dispatch.h"
@@ -14,6 +15,7 @@ void rope_forward(const Tensor& x, const Tensor& positions, const RopeOptions& o
     case Device::CPU: return cpu::rope_forward(x, positions, options, y);
     case Device::CUDA:
 #ifdef MCPP_HAVE_CUDA
+      const profile::Scope timed("rope_forward");
       return gpu::rope_forward(x, positions, options, y);
 #else
       break;
@@ -28,6 +30,7 @@ void rope_backward(const Tensor& dy, const Tensor& positions, const RopeOptions&
     case Device::CPU: return cpu::rope_backward(dy, positions, options, dx);
     case Device::CUDA:
 #ifdef MCPP_HAVE_CUDA
+      const profile::Scope timed("rope_backward");
       return gpu::rope_backward(dy, positions, options, dx);
 #else
       break;

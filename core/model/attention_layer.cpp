@@ -26,7 +26,7 @@ AttentionLayer::AttentionLayer(const ModelConfig& config, const ParallelContext&
 
 void AttentionLayer::run_core() {
   const int64_t s = q_.dim(0), b = q_.dim(1);
-  context_ = Tensor::empty({s, b, local_heads_, head_dim_}, DType::F32, q_.device());
+  context_ = Tensor::empty({s, b, local_heads_, head_dim_}, q_.dtype(), q_.device());
   lse_ = Tensor::empty({b, local_heads_, s}, DType::F32, q_.device());
   core::attention_forward(q_, k_, v_, options_, context_, lse_);
 }
@@ -36,11 +36,12 @@ Tensor AttentionLayer::forward(const Tensor& x, const Tensor& doc_offsets, const
   x_ = enter_column_parallel(parallel_, x);
   const int64_t s = x_.dim(0), b = x_.dim(1), h = x_.dim(2);
   const Device device = x.device();
-  Tensor qkv = Tensor::empty({s, b, params_.qkv_weight.value.dim(0)}, DType::F32, device);
+  const DType dtype = x.dtype();  // activations follow the input (bf16 under mixed precision)
+  Tensor qkv = Tensor::empty({s, b, params_.qkv_weight.value.dim(0)}, dtype, device);
   core::linear_forward(x_, params_.qkv_weight.value, params_.qkv_bias.value, qkv);
-  q_ = Tensor::empty({s, b, local_heads_, head_dim_}, DType::F32, device);
-  k_ = Tensor::empty({s, b, local_groups_, head_dim_}, DType::F32, device);
-  v_ = Tensor::empty({s, b, local_groups_, head_dim_}, DType::F32, device);
+  q_ = Tensor::empty({s, b, local_heads_, head_dim_}, dtype, device);
+  k_ = Tensor::empty({s, b, local_groups_, head_dim_}, dtype, device);
+  v_ = Tensor::empty({s, b, local_groups_, head_dim_}, dtype, device);
   split_qkv(qkv, heads_per_group_, q_, k_, v_);
   if (rope_) {
     const core::RopeOptions rope{rotary_base_, rotary_percent_, 1.0f};
@@ -58,7 +59,7 @@ Tensor AttentionLayer::forward(const Tensor& x, const Tensor& doc_offsets, const
   run_core();
   // Row-parallel projection: partial sums over this rank's heads, reduced (and scattered along
   // the sequence under sequence parallelism), then the bias.
-  Tensor partial = Tensor::empty({s, b, h}, DType::F32, device);
+  Tensor partial = Tensor::empty({s, b, h}, dtype, device);
   core::linear_forward(context_.view({s, b, int64_t(local_heads_) * head_dim_}),
                        params_.proj_weight.value, Tensor(), partial);
   Tensor out = leave_row_parallel(parallel_, partial);
@@ -76,22 +77,23 @@ Tensor AttentionLayer::backward(const Tensor& dy_local) {
   const Tensor dy = leave_row_parallel_backward(parallel_, dy_local);
   const int64_t s = dy.dim(0), b = dy.dim(1);
   const Device device = dy.device();
+  const DType dtype = dy.dtype();
   const int64_t width = int64_t(local_heads_) * head_dim_;
-  Tensor dcontext = Tensor::empty({s, b, local_heads_, head_dim_}, DType::F32, device);
+  Tensor dcontext = Tensor::empty({s, b, local_heads_, head_dim_}, dtype, device);
   core::linear_backward(context_.view({s, b, width}), params_.proj_weight.value, dy,
                         dcontext.view({s, b, width}), params_.proj_weight.grad, Tensor());
-  Tensor dq = Tensor::empty(q_.shape(), DType::F32, device);
-  Tensor dk = Tensor::empty(k_.shape(), DType::F32, device);
-  Tensor dv = Tensor::empty(v_.shape(), DType::F32, device);
+  Tensor dq = Tensor::empty(q_.shape(), dtype, device);
+  Tensor dk = Tensor::empty(k_.shape(), dtype, device);
+  Tensor dv = Tensor::empty(v_.shape(), dtype, device);
   core::attention_backward(q_, k_, v_, context_, lse_, dcontext, options_, dq, dk, dv);
   if (rope_) {
     const core::RopeOptions rope{rotary_base_, rotary_percent_, 1.0f};
     core::rope_backward(dq, Tensor(), rope, dq);
     core::rope_backward(dk, Tensor(), rope, dk);
   }
-  Tensor dqkv = Tensor::empty({s, b, params_.qkv_weight.value.dim(0)}, DType::F32, device);
+  Tensor dqkv = Tensor::empty({s, b, params_.qkv_weight.value.dim(0)}, dtype, device);
   merge_qkv(dq, dk, dv, heads_per_group_, dqkv);
-  Tensor dx = Tensor::empty(x_.shape(), DType::F32, device);
+  Tensor dx = Tensor::empty(x_.shape(), dtype, device);
   core::linear_backward(x_, params_.qkv_weight.value, dqkv, dx, params_.qkv_weight.grad,
                         params_.qkv_bias.grad);
   if (recompute_core_) {

@@ -18,7 +18,7 @@ EmbeddingLayer::EmbeddingLayer(const ModelConfig& config, const ParallelContext&
 Tensor EmbeddingLayer::forward(const Tensor& tokens, const Tensor& positions, const DropoutState& dropout) {
   const int64_t s = tokens.dim(0), b = tokens.dim(1), h = word_.value.dim(1);
   tokens_ = tokens;
-  Tensor partial = Tensor::empty({s, b, h}, DType::F32, word_.value.device());
+  Tensor partial = Tensor::empty({s, b, h}, word_.value.dtype(), word_.value.device());
   core::embedding_forward(tokens, word_.value, vocab_start_, partial);
   // Each rank looked up only its vocabulary range: sum the shards (and keep this rank's part of
   // the sequence under sequence parallelism).
@@ -28,12 +28,17 @@ Tensor EmbeddingLayer::forward(const Tensor& tokens, const Tensor& positions, co
     if (positions.defined()) {
       positions_ = positions;
     } else {
-      positions_ = Tensor::empty({s, b}, DType::I64);
-      int64_t* p = positions_.data<int64_t>();
+      Tensor host = Tensor::empty({s, b}, DType::I64);
+      int64_t* p = host.data<int64_t>();
       for (int64_t i = 0; i < s; ++i)
         for (int64_t j = 0; j < b; ++j) p[i * b + j] = i;
+      positions_ = host;
+      if (out.device() != Device::CPU) {
+        positions_ = Tensor::empty({s, b}, DType::I64, out.device());
+        positions_.copy_from(host);
+      }
     }
-    Tensor pos = Tensor::empty({local_s, b, h}, DType::F32, out.device());
+    Tensor pos = Tensor::empty({local_s, b, h}, out.dtype(), out.device());
     core::embedding_forward(positions_.slice(first, first + local_s), position_.value, 0, pos);
     core::add(out, pos, out);
   }

@@ -56,15 +56,20 @@ GPTModel::GPTModel(ModelConfig config, const ParallelContext& parallel, Device d
             std::to_string(parallel.tp_size) + " with --sequence-parallel");
   check(parallel.cp_size == 1 && parallel.ep_size == 1,
         "context and expert parallelism are not supported by the model yet");
-  check(device == Device::CPU, "the model runs on the CPU backend only for now");
+  check(device == Device::CPU || config_.compute_dtype != DType::F16,
+        "internal: the GPU model computes in fp32 or bf16 (fp16 is not supported yet)");
+  check(device == Device::CUDA || config_.compute_dtype == DType::F32,
+        "internal: the CPU model computes in fp32");
   if (stage_.num_layers < 0) stage_.num_layers = config_.num_layers - stage_.first_layer;
   check(stage_.first_layer >= 0 && stage_.num_layers >= 0 &&
             stage_.first_layer + stage_.num_layers <= config_.num_layers,
         "internal: pipeline stage layers outside the model");
   check(parallel.pp_size > 1 || (stage_.pre_process && stage_.post_process && stage_.num_layers == config_.num_layers),
         "internal: a partial model needs a pipeline-parallel context");
-  params_ = std::make_unique<ParamBuffer>(stage_param_infos(config_, parallel, stage_), DType::F32, device, layout);
+  params_ = std::make_unique<ParamBuffer>(stage_param_infos(config_, parallel, stage_), DType::F32, device, layout,
+                                          config_.compute_dtype);
   initialize_parameters(*params_, config_.seed);
+  params_->sync_compute_params();
   dropout_.seed = config_.seed;
 
   const ParamBuffer& p = *params_;
@@ -97,13 +102,13 @@ LossPair GPTModel::forward(const MicroBatch& batch, const Tensor& input) {
         "micro-batch sequence length " + std::to_string(s) + " exceeds --max-position-embeddings " +
             std::to_string(config_.max_position_embeddings));
   forward_dropout_ = dropout_;
-  doc_offsets_ = batch.doc_offsets;
+  doc_offsets_ = to_device(batch.doc_offsets);
   forward_done_ = true;
 
   Tensor hidden;
   if (stage_.pre_process) {
-    const Tensor tokens = to_sequence_first(batch.tokens);
-    const Tensor positions = batch.position_ids.defined() ? to_sequence_first(batch.position_ids) : Tensor();
+    const Tensor tokens = to_device(to_sequence_first(batch.tokens));
+    const Tensor positions = batch.position_ids.defined() ? to_device(to_sequence_first(batch.position_ids)) : Tensor();
     if (forward_hook_) forward_hook_(-1);
     hidden = embedding_->forward(tokens, positions, forward_dropout_);
   } else {
@@ -126,13 +131,14 @@ LossPair GPTModel::forward(const MicroBatch& batch, const Tensor& input) {
     return LossPair{};
   }
 
-  const Tensor labels = to_sequence_first(batch.labels).view({s * b});
-  const Tensor loss_mask = batch.loss_mask.defined() ? to_sequence_first(batch.loss_mask).view({s * b}) : Tensor();
+  const Tensor labels = to_device(to_sequence_first(batch.labels).view({s * b}));
+  const Tensor loss_mask =
+      batch.loss_mask.defined() ? to_device(to_sequence_first(batch.loss_mask).view({s * b})) : Tensor();
   if (forward_hook_) forward_hook_(config_.num_layers);
   // Column-parallel output layer on the full sequence: logits of this rank's vocabulary range.
   final_out_ = enter_column_parallel(parallel_, final_norm_->forward(hidden));
   const int64_t h = config_.hidden;
-  logits_ = Tensor::empty({s * b, output_weight_.value.dim(0)}, DType::F32, final_out_.device());
+  logits_ = Tensor::empty({s * b, output_weight_.value.dim(0)}, final_out_.dtype(), final_out_.device());
   core::linear_forward(final_out_.view({s * b, h}), output_weight_.value, Tensor(), logits_);
   const VocabParallelLoss loss = loss_->forward(logits_, labels, loss_mask);
   return LossPair{loss.loss_sum, loss.num_tokens};
@@ -146,7 +152,7 @@ Tensor GPTModel::logits(const Tensor& tokens_batch_first) {
         "GPTModel::logits needs the whole model on one rank (no pipeline stages)");
   DropoutState no_dropout = dropout_;
   no_dropout.training = false;
-  Tensor hidden = embedding_->forward(to_sequence_first(tokens_batch_first), Tensor(), no_dropout);
+  Tensor hidden = embedding_->forward(to_device(to_sequence_first(tokens_batch_first)), Tensor(), no_dropout);
   embedding_->release();
   for (auto& layer : layers_) {
     hidden = layer->forward(hidden, Tensor(), no_dropout);
@@ -155,9 +161,12 @@ Tensor GPTModel::logits(const Tensor& tokens_batch_first) {
   const Tensor normed = enter_column_parallel(parallel_, final_norm_->forward(hidden));
   final_norm_->release();
   const int64_t h = config_.hidden, vocab = output_weight_.value.dim(0);
-  Tensor out = Tensor::empty({s, b, vocab}, DType::F32, normed.device());
+  Tensor out = Tensor::empty({s, b, vocab}, normed.dtype(), normed.device());
   core::linear_forward(normed.view({s * b, h}), output_weight_.value, Tensor(), out.view({s * b, vocab}));
-  return out;
+  if (out.dtype() == DType::F32 && out.device() == Device::CPU) return out;
+  Tensor host = Tensor::empty(out.shape(), DType::F32);
+  host.copy_from(out);
+  return host;
 }
 
 void GPTModel::backward(float loss_grad_scale, const Tensor& output_grad) {
@@ -169,7 +178,7 @@ void GPTModel::backward(float loss_grad_scale, const Tensor& output_grad) {
     const int64_t rows = logits_.dim(0);
     // The logits buffer becomes its own gradient.
     loss_->backward(loss_grad_scale, logits_);
-    Tensor dfinal = Tensor::empty(final_out_.shape(), DType::F32, final_out_.device());
+    Tensor dfinal = Tensor::empty(final_out_.shape(), final_out_.dtype(), final_out_.device());
     core::linear_backward(final_out_.view({rows, h}), output_weight_.value, logits_, dfinal.view({rows, h}),
                           output_weight_.grad, Tensor());
     loss_->release();
@@ -203,6 +212,14 @@ void GPTModel::backward(float loss_grad_scale, const Tensor& output_grad) {
   } else {
     stage_input_grad_ = grad;
   }
+}
+
+Tensor GPTModel::to_device(const Tensor& host) const {
+  const Device device = params_->device();
+  if (!host.defined() || host.device() == device) return host;
+  Tensor out = Tensor::empty(host.shape(), host.dtype(), device);
+  out.copy_from(host);
+  return out;
 }
 
 void GPTModel::reduce_sequence_parallel_grads() {

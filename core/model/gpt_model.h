@@ -83,7 +83,8 @@ class GPTModel {
   void set_forward_hook(std::function<void(int part)> hook) { forward_hook_ = std::move(hook); }
   void zero_grads() { params_->zero_grads(); }
 
-  // Inference: logits of every position, F32 [s, b, V_local] (this rank's vocabulary range), for
+  // Inference: logits of every position, F32 [s, b, V_local] on the host (this rank's vocabulary
+  // range; computed in the compute dtype), for
   // tokens I64 [b, s] with s <= the maximum position count. No dropout; nothing is kept for
   // backward.
   Tensor logits(const Tensor& tokens);
@@ -95,6 +96,8 @@ class GPTModel {
  private:
   ModelConfig config_;
   const ParallelContext parallel_;  // layers hold references to this copy
+  // A batch tensor (host) on the model's device.
+  Tensor to_device(const Tensor& host) const;
   PipelineStage stage_;
   std::unique_ptr<ParamBuffer> params_;
   DropoutState dropout_;

@@ -16,14 +16,14 @@ Tensor MlpLayer::forward(const Tensor& x) {
   const int64_t s = x_.dim(0), b = x_.dim(1), h = x_.dim(2);
   const int64_t rows = params_.fc1_weight.value.dim(0);
   const int64_t width = swiglu_ ? rows / 2 : rows;
-  fc1_out_ = Tensor::empty({s, b, rows}, DType::F32, x.device());
+  fc1_out_ = Tensor::empty({s, b, rows}, x.dtype(), x.device());
   core::linear_forward(x_, params_.fc1_weight.value, params_.fc1_bias.value, fc1_out_);
-  activation_ = Tensor::empty({s, b, width}, DType::F32, x.device());
+  activation_ = Tensor::empty({s, b, width}, x.dtype(), x.device());
   if (swiglu_)
     core::swiglu_forward(fc1_out_, activation_);
   else
     core::gelu_forward(fc1_out_, Tensor(), activation_);
-  Tensor partial = Tensor::empty({s, b, h}, DType::F32, x.device());
+  Tensor partial = Tensor::empty({s, b, h}, x.dtype(), x.device());
   core::linear_forward(activation_, params_.fc2_weight.value, Tensor(), partial);
   Tensor out = leave_row_parallel(parallel_, partial);
   if (params_.fc2_bias.defined()) core::bias_add(out, params_.fc2_bias.value, out);
@@ -33,15 +33,15 @@ Tensor MlpLayer::forward(const Tensor& x) {
 Tensor MlpLayer::backward(const Tensor& dy_local) {
   if (params_.fc2_bias.defined()) core::bias_grad(dy_local, params_.fc2_bias.grad);
   const Tensor dy = leave_row_parallel_backward(parallel_, dy_local);
-  Tensor dactivation = Tensor::empty(activation_.shape(), DType::F32, dy.device());
+  Tensor dactivation = Tensor::empty(activation_.shape(), dy.dtype(), dy.device());
   core::linear_backward(activation_, params_.fc2_weight.value, dy, dactivation,
                         params_.fc2_weight.grad, Tensor());
-  Tensor dfc1 = Tensor::empty(fc1_out_.shape(), DType::F32, dy.device());
+  Tensor dfc1 = Tensor::empty(fc1_out_.shape(), dy.dtype(), dy.device());
   if (swiglu_)
     core::swiglu_backward(fc1_out_, dactivation, dfc1);
   else
     core::gelu_backward(fc1_out_, Tensor(), dactivation, dfc1, Tensor());
-  Tensor dx = Tensor::empty(x_.shape(), DType::F32, dy.device());
+  Tensor dx = Tensor::empty(x_.shape(), dy.dtype(), dy.device());
   core::linear_backward(x_, params_.fc1_weight.value, dfc1, dx, params_.fc1_weight.grad,
                         params_.fc1_bias.grad);
   return enter_column_parallel_backward(parallel_, dx);

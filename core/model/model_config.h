@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <string>
 
+#include "core/base/dtype.h"
+
 namespace mcpp::model {
 
 enum class PositionEmbedding { learned_absolute, rope };
@@ -38,6 +40,9 @@ struct ModelConfig {
   RecomputeMethod recompute_method = RecomputeMethod::none;     // --recompute-method
   int recompute_num_layers = 0;      // --recompute-num-layers
   uint64_t seed = 1234;              // --seed
+  // The dtype layers compute in: BF16 with --bf16 on a GPU (fp32 main parameters and gradients
+  // stay in the buffers), F32 otherwise.
+  DType compute_dtype = DType::F32;
 
   // Fills derived defaults and validates; throws mcpp::Error naming the offending flag.
   // `tp` is the tensor-parallel size the model will be sharded over.

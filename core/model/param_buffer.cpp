@@ -1,6 +1,9 @@
 #include "core/model/param_buffer.h"
 
 #include "core/base/error.h"
+#ifdef MCPP_HAVE_CUDA
+#include "core/base/cuda/op_profile.h"
+#endif
 
 namespace mcpp::model {
 
@@ -11,13 +14,15 @@ int64_t round_up(int64_t value, int64_t multiple) { return (value + multiple - 1
 ParamBuffer::ParamBuffer(std::vector<ParamInfo> infos, DType param_dtype, Device device, int64_t align)
     : ParamBuffer(std::move(infos), param_dtype, device, BufferLayout{align, 0, 1, {}}) {}
 
-ParamBuffer::ParamBuffer(std::vector<ParamInfo> infos, DType param_dtype, Device device, const BufferLayout& layout)
-    : infos_(std::move(infos)) {
+ParamBuffer::ParamBuffer(std::vector<ParamInfo> infos, DType param_dtype, Device device, const BufferLayout& layout,
+                         DType compute_dtype)
+    : infos_(std::move(infos)), compute_dtype_(compute_dtype), device_(device) {
   check(layout.param_align >= 1 && layout.bucket_end_multiple >= 1 && layout.bucket_size >= 0,
         "internal: bad parameter buffer layout");
   const int n = size();
   params_.resize(n);
   grads_.resize(n);
+  compute_params_.resize(n);
   group_of_.assign(n, -1);
   offset_of_.assign(n, 0);
   // Per group: where the next parameter may start and the bucket being filled.
@@ -74,13 +79,25 @@ ParamBuffer::ParamBuffer(std::vector<ParamInfo> infos, DType param_dtype, Device
   for (size_t g = 0; g < groups_.size(); ++g) {
     groups_[g].params = Tensor::zeros({group_numel[g]}, groups_[g].param_dtype, device);
     groups_[g].grads = Tensor::zeros({group_numel[g]}, groups_[g].grad_dtype, device);
+    if (compute_dtype != param_dtype)
+      groups_[g].compute_params = Tensor::zeros({group_numel[g]}, compute_dtype, device);
   }
   for (int i = 0; i < n; ++i) {
     const ParamBufferGroup& group = groups_[group_of_[i]];
     const Shape shape = infos_[i].local_tensor_shape();
     params_[i] = group.params.sub(offset_of_[i], shape);
     grads_[i] = group.grads.sub(offset_of_[i], shape);
+    compute_params_[i] =
+        group.compute_params.defined() ? group.compute_params.sub(offset_of_[i], shape) : params_[i];
   }
+}
+
+void ParamBuffer::sync_compute_params() {
+#ifdef MCPP_HAVE_CUDA
+  const profile::Scope timed("cast_main_params_to_compute");
+#endif
+  for (const auto& group : groups_)
+    if (group.compute_params.defined()) group.compute_params.copy_from(group.params);
 }
 
 int ParamBuffer::index_of(const std::string& key) const {
@@ -92,10 +109,13 @@ int ParamBuffer::index_of(const std::string& key) const {
 ParamRef ParamBuffer::ref(const std::string& key) const {
   auto it = index_.find(key);
   if (it == index_.end()) return {};
-  return {params_[it->second], grads_[it->second]};
+  return {compute_params_[it->second], grads_[it->second]};
 }
 
 void ParamBuffer::zero_grads() {
+#ifdef MCPP_HAVE_CUDA
+  const profile::Scope timed("zero_grads");
+#endif
   for (auto& group : groups_) group.grads.fill(0.0);
 }
 

@@ -14,8 +14,9 @@
 
 namespace mcpp::model {
 
-// A parameter as a layer sees it: its values and its fp32 gradient accumulator (both views into
-// the buffers). Undefined tensors stand for an absent parameter (e.g. no bias).
+// A parameter as a layer sees it: its values in the compute dtype and its fp32 gradient
+// accumulator (both views into the buffers). Undefined tensors stand for an absent parameter
+// (e.g. no bias).
 struct ParamRef {
   Tensor value;
   Tensor grad;
@@ -44,8 +45,12 @@ struct ParamBufferGroup {
   DType param_dtype = DType::F32;
   DType grad_dtype = DType::F32;
   bool is_expert = false;
-  Tensor params;             // flat [numel]
+  Tensor params;             // flat [numel]: the main (fp32) parameters the optimizer updates
   Tensor grads;              // flat [numel]
+  // Mixed precision (Megatron's --bf16): the layers' copy of `params` in the compute dtype,
+  // refreshed by ParamBuffer::sync_compute_params() after every update. Undefined when the
+  // compute dtype is the parameter dtype (the layers then read `params` directly).
+  Tensor compute_params;
   std::vector<int> members;  // parameter indices in layout order (reverse registration)
   std::vector<Bucket> buckets;  // consecutive, covering the whole buffer
 };
@@ -55,7 +60,9 @@ class ParamBuffer {
   // `align` rounds every parameter's start up to a multiple of that many elements (Megatron's
   // distributed optimizer uses 64; plain DDP 1). Padding elements are zero.
   ParamBuffer(std::vector<ParamInfo> infos, DType param_dtype, Device device, int64_t align = 1);
-  ParamBuffer(std::vector<ParamInfo> infos, DType param_dtype, Device device, const BufferLayout& layout);
+  // `compute_dtype` other than `param_dtype` gives every group a compute copy (mixed precision).
+  ParamBuffer(std::vector<ParamInfo> infos, DType param_dtype, Device device, const BufferLayout& layout,
+              DType compute_dtype = DType::F32);
 
   int size() const { return static_cast<int>(infos_.size()); }
   const ParamInfo& info(int index) const { return infos_[index]; }
@@ -67,8 +74,15 @@ class ParamBuffer {
   const Tensor& param(const std::string& key) const { return params_[index_of(key)]; }
   const Tensor& grad(const std::string& key) const { return grads_[index_of(key)]; }
 
-  // The parameter with this key, or an undefined ParamRef when the model has none.
+  // The parameter with this key as the layers use it (compute-dtype values, fp32 gradient), or
+  // an undefined ParamRef when the model has none.
   ParamRef ref(const std::string& key) const;
+  // The compute-dtype view of parameter `index` (the main parameter without mixed precision).
+  const Tensor& compute_param(int index) const { return compute_params_[index]; }
+  DType compute_dtype() const { return compute_dtype_; }
+  Device device() const { return device_; }
+  // Copies the main parameters into the compute copies (after an optimizer step or a load).
+  void sync_compute_params();
 
   const std::vector<ParamBufferGroup>& groups() const { return groups_; }
   int group_of(int index) const { return group_of_[index]; }
@@ -80,7 +94,9 @@ class ParamBuffer {
 
  private:
   std::vector<ParamInfo> infos_;
-  std::vector<Tensor> params_, grads_;
+  std::vector<Tensor> params_, grads_, compute_params_;
+  DType compute_dtype_ = DType::F32;
+  Device device_ = Device::CPU;
   std::vector<int> group_of_;
   std::vector<int64_t> offset_of_;
   std::vector<ParamBufferGroup> groups_;

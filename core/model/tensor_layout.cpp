@@ -3,18 +3,34 @@
 #include <cstring>
 
 #include "core/base/error.h"
+#ifdef MCPP_HAVE_CUDA
+#include "core/base/cuda/op_profile.h"
+#include "core/model/cuda/qkv_shuffle.h"
+#endif
 
 namespace mcpp::model {
 
 namespace {
 // Copies between the fused QKV rows and the three head tensors; `to_fused` picks the direction.
+// The host loop moves fp32 elements (the CPU model computes in fp32).
 void shuffle_qkv(const Tensor& qkv, const Tensor& q, const Tensor& k, const Tensor& v,
                  int heads_per_group, bool to_fused) {
-  check(qkv.device() == Device::CPU, "QKV layout shuffle runs on CPU tensors only");
   const int64_t d = q.dim(-1);
   const int64_t groups = k.dim(-2);
   const int64_t rows = q.numel() / (groups * heads_per_group * d);  // s * b
   check(qkv.numel() == rows * groups * (heads_per_group + 2) * d, "QKV shape mismatch " + qkv.describe());
+  for (const Tensor* t : {&q, &k, &v}) {
+    check(t->dtype() == qkv.dtype() && t->device() == qkv.device(),
+          "QKV layout shuffle: " + t->describe() + " differs from " + qkv.describe());
+  }
+  if (qkv.device() == Device::CUDA) {
+#ifdef MCPP_HAVE_CUDA
+    const profile::Scope timed(to_fused ? "merge_qkv" : "split_qkv");
+    return cuda::shuffle_qkv(qkv, q, k, v, heads_per_group, to_fused);
+#else
+    throw Error("QKV layout shuffle: this build has no CUDA support");
+#endif
+  }
   float* fused = qkv.data<float>();
   float* qp = q.data<float>();
   float* kp = k.data<float>();

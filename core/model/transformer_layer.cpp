@@ -9,7 +9,7 @@ namespace mcpp::model {
 namespace {
 // d/dx of dropout(x) (a copy when dropout is off).
 Tensor dropout_grad(const Tensor& dy, bool dropped, float p, const PhiloxStream& rng) {
-  Tensor dx = Tensor::empty(dy.shape(), DType::F32, dy.device());
+  Tensor dx = Tensor::empty(dy.shape(), dy.dtype(), dy.device());
   if (dropped)
     core::dropout_backward(dy, p, rng, dx);
   else
@@ -52,7 +52,7 @@ Tensor TransformerLayer::forward(const Tensor& x, const Tensor& doc_offsets, con
 
   Tensor attention_out = attention_.forward(input_norm_.forward(x), doc_offsets, dropout);
   if (dropped_) core::dropout_forward(attention_out, hidden_dropout_, attention_rng_, attention_out);
-  Tensor hidden = Tensor::empty(x.shape(), DType::F32, x.device());
+  Tensor hidden = Tensor::empty(x.shape(), x.dtype(), x.device());
   core::add(x, attention_out, hidden);
 
   Tensor mlp_out = mlp_.forward(pre_mlp_norm_.forward(hidden));

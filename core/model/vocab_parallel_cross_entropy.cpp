@@ -4,8 +4,21 @@
 #include <vector>
 
 #include "core/kernels/cross_entropy.h"
+#ifdef MCPP_HAVE_CUDA
+#include "core/model/cuda/vocab_parallel.h"
+#endif
 
 namespace mcpp::model {
+
+namespace {
+// `t` itself when it is undefined or on the host, else a host copy.
+Tensor on_host(const Tensor& t) {
+  if (!t.defined() || t.device() == Device::CPU) return t;
+  Tensor host = Tensor::empty(t.shape(), t.dtype());
+  host.copy_from(t);
+  return host;
+}
+}  // namespace
 
 VocabParallelLoss VocabParallelCrossEntropy::forward(const Tensor& logits, const Tensor& labels,
                                                      const Tensor& loss_mask) {
@@ -19,9 +32,12 @@ VocabParallelLoss VocabParallelCrossEntropy::forward(const Tensor& logits, const
   if (parallel_.tp_size == 1) {
     local_labels_ = labels;
     core::cross_entropy_forward(logits, labels, loss_mask, core::CrossEntropyOptions{}, losses, lse_, totals);
-    // Sum the per-token losses in double (the kernel's totals are fp32), as the tp > 1 path does.
-    const float* loss = losses.data<float>();
-    const float* mask = loss_mask.defined() ? loss_mask.data<float>() : nullptr;
+    // Sum the per-token losses in double (the kernel's totals are fp32), as the tp > 1 path does,
+    // on the host: N floats per micro-batch.
+    const Tensor host_losses = on_host(losses);
+    const Tensor host_mask = on_host(loss_mask);
+    const float* loss = host_losses.data<float>();
+    const float* mask = host_mask.defined() ? host_mask.data<float>() : nullptr;
     VocabParallelLoss result;
     for (int64_t n = 0; n < rows; ++n) {
       const double weight = mask ? mask[n] : 1.0;
@@ -31,6 +47,7 @@ VocabParallelLoss VocabParallelCrossEntropy::forward(const Tensor& logits, const
     return result;
   }
 
+  if (logits.device() != Device::CPU) return forward_on_device(logits, labels, loss_mask);
   // Labels owned elsewhere point at local column 0; their target logit counts as 0 here.
   local_labels_ = Tensor::empty({rows}, DType::I64);
   owned_.assign(rows, 0);
@@ -69,6 +86,14 @@ VocabParallelLoss VocabParallelCrossEntropy::forward(const Tensor& logits, const
 }
 
 void VocabParallelCrossEntropy::backward(float grad_scale, const Tensor& dlogits) {
+  if (parallel_.tp_size > 1 && logits_.device() != Device::CPU) {
+#ifdef MCPP_HAVE_CUDA
+    core::cross_entropy_backward(logits_, local_labels_, loss_mask_, lse_, grad_scale, core::CrossEntropyOptions{},
+                                 dlogits);
+    cuda::fix_unowned_first_column(dlogits, first_column_, owned_device_, lse_, loss_mask_, grad_scale);
+    return;
+#endif
+  }
   if (parallel_.tp_size == 1) {
     core::cross_entropy_backward(logits_, local_labels_, loss_mask_, lse_, grad_scale,
                                  core::CrossEntropyOptions{}, dlogits);
@@ -89,8 +114,58 @@ void VocabParallelCrossEntropy::backward(float grad_scale, const Tensor& dlogits
     if (!owned_[n]) grad[n * vocab] = std::exp(first_column[n] - lse[n]) * (grad_scale * (mask ? mask[n] : 1.0f));
 }
 
+// The same combination over TP on device tensors: labels localised and target logits gathered by
+// small kernels, the per-row combination on the host (a few floats per token), all-reduces on the
+// device tensors (the TP communicator may be NCCL).
+VocabParallelLoss VocabParallelCrossEntropy::forward_on_device(const Tensor& logits, const Tensor& labels,
+                                                               const Tensor& loss_mask) {
+#ifdef MCPP_HAVE_CUDA
+  const int64_t rows = logits.dim(0), vocab = logits.dim(1);
+  const Device device = logits.device();
+  local_labels_ = Tensor::empty({rows}, DType::I64, device);
+  owned_device_ = Tensor::empty({rows}, DType::U8, device);
+  cuda::localize_labels(labels, vocab * parallel_.tp_rank, vocab, local_labels_, owned_device_);
+  Tensor losses = Tensor::empty({rows}, DType::F32, device);
+  Tensor totals = Tensor::empty({2}, DType::F32, device);
+  core::cross_entropy_forward(logits, local_labels_, loss_mask, core::CrossEntropyOptions{}, losses, lse_, totals);
+  Tensor target = Tensor::empty({rows}, DType::F32, device);
+  first_column_ = Tensor::empty({rows}, DType::F32, device);
+  cuda::gather_logits(logits, local_labels_, owned_device_, target, first_column_);
+
+  Tensor shift = Tensor::empty({rows}, DType::F32, device);
+  shift.copy_from(lse_);
+  parallel_.tp_comm->all_reduce(shift, comm::ReduceOp::max);
+  const Tensor lse_host = on_host(lse_), m_host = on_host(shift), target_host = on_host(target);
+  Tensor partial_host = Tensor::empty({2, rows}, DType::F32);  // [Σ exp(lse_r − m) ; target logit]
+  float* sum_exp = partial_host.data<float>();
+  for (int64_t n = 0; n < rows; ++n) {
+    sum_exp[n] = std::exp(lse_host.data<float>()[n] - m_host.data<float>()[n]);
+    sum_exp[rows + n] = target_host.data<float>()[n];
+  }
+  Tensor partial = Tensor::empty({2, rows}, DType::F32, device);
+  partial.copy_from(partial_host);
+  parallel_.tp_comm->all_reduce(partial, comm::ReduceOp::sum);
+  partial_host.copy_from(partial);
+  const Tensor mask_host = on_host(loss_mask);
+  const float* mask = mask_host.defined() ? mask_host.data<float>() : nullptr;
+  float* lse = lse_host.data<float>();
+  VocabParallelLoss result;
+  for (int64_t n = 0; n < rows; ++n) {
+    lse[n] = m_host.data<float>()[n] + std::log(sum_exp[n]);
+    const double weight = mask ? mask[n] : 1.0;
+    result.loss_sum += weight * (double(lse[n]) - sum_exp[rows + n]);
+    result.num_tokens += weight;
+  }
+  lse_.copy_from(lse_host);
+  return result;
+#else
+  (void)logits, (void)labels, (void)loss_mask;
+  throw Error("internal: vocab-parallel cross-entropy on a device in a build without CUDA");
+#endif
+}
+
 void VocabParallelCrossEntropy::release() {
-  logits_ = local_labels_ = loss_mask_ = lse_ = Tensor();
+  logits_ = local_labels_ = loss_mask_ = lse_ = first_column_ = owned_device_ = Tensor();
   owned_.clear();
 }
 

@@ -30,9 +30,12 @@ class VocabParallelCrossEntropy {
   void release();
 
  private:
+  VocabParallelLoss forward_on_device(const Tensor& logits, const Tensor& labels, const Tensor& loss_mask);
+
   const ParallelContext& parallel_;
   Tensor logits_, local_labels_, loss_mask_, lse_;
-  std::vector<uint8_t> owned_;  // whether row n's label is in this rank's vocabulary range
+  std::vector<uint8_t> owned_;  // whether row n's label is in this rank's vocabulary range (host)
+  Tensor owned_device_, first_column_;  // the same flags and logits[n, 0], device tensors only
 };
 
 }  // namespace mcpp::model

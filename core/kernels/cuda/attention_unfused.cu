@@ -199,8 +199,9 @@ void grouped_gemm(const Geometry& g, int64_t m, int64_t n, int64_t k, bool ta, b
 
 }  // namespace
 
-void attention_forward(const Tensor& q, const Tensor& k, const Tensor& v,
-                       const AttentionOptions& options, const Tensor& out, const Tensor& lse) {
+void attention_forward_unfused(const Tensor& q, const Tensor& k, const Tensor& v,
+                               const AttentionOptions& options, const Tensor& out,
+                               const Tensor& lse) {
   const char* op = "attention_forward";
   activation_dtype(op, {&q, &k, &v, &out});
   Geometry g = attention_geometry(op, q, k, v, options);
@@ -237,9 +238,10 @@ void attention_forward(const Tensor& q, const Tensor& k, const Tensor& v,
   if (out32.raw_data() != out.raw_data()) out.copy_from(out32);
 }
 
-void attention_backward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& out,
-                        const Tensor& lse, const Tensor& dout, const AttentionOptions& options,
-                        const Tensor& dq, const Tensor& dk, const Tensor& dv) {
+void attention_backward_unfused(const Tensor& q, const Tensor& k, const Tensor& v,
+                                const Tensor& out, const Tensor& lse, const Tensor& dout,
+                                const AttentionOptions& options, const Tensor& dq,
+                                const Tensor& dk, const Tensor& dv) {
   const char* op = "attention_backward";
   activation_dtype(op, {&q, &k, &v, &out, &dout, &dq, &dk, &dv});
   Geometry g = attention_geometry(op, q, k, v, options);

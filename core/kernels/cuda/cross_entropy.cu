@@ -20,6 +20,25 @@ __device__ inline void merge(float& m, float& s, float other_m, float other_s) {
   m = mx;
 }
 
+// 16-byte packs of logits: 8 bf16 or 4 fp32 values per load when the row length allows it.
+template <typename T>
+struct Pack {
+  static constexpr int kSize = 16 / sizeof(T);
+  uint4 bits;
+  __device__ float get(int i) const { return to_float(reinterpret_cast<const T*>(&bits)[i]); }
+  __device__ void set(int i, float v) { reinterpret_cast<T*>(&bits)[i] = from_float<T>(v); }
+};
+
+// One thread's running softmax state over the values it sees: a single exp per value.
+__device__ inline void accumulate(float& m, float& s, float v) {
+  if (v > m) {
+    s = s * expf(m - v) + 1.0f;
+    m = v;
+  } else {
+    s += expf(v - m);
+  }
+}
+
 template <typename T>
 __global__ void cross_entropy_forward_kernel(const T* logits, const int64_t* labels,
                                              int64_t vocab, float smoothing, float* losses,
@@ -27,10 +46,23 @@ __global__ void cross_entropy_forward_kernel(const T* logits, const int64_t* lab
   int64_t n = blockIdx.x;
   const T* row = logits + n * vocab;
   float m = -INFINITY, s = 0.0f, sum_logits = 0.0f;
-  for (int64_t c = threadIdx.x; c < vocab; c += blockDim.x) {
+  constexpr int kPack = Pack<T>::kSize;
+  const bool packed = vocab % kPack == 0;  // rows then start 16-byte aligned
+  const int64_t head = packed ? vocab : 0;
+  for (int64_t c = int64_t(threadIdx.x) * kPack; c < head; c += int64_t(blockDim.x) * kPack) {
+    Pack<T> pack;
+    pack.bits = *reinterpret_cast<const uint4*>(row + c);
+#pragma unroll
+    for (int i = 0; i < kPack; ++i) {
+      const float v = pack.get(i);
+      sum_logits += v;
+      accumulate(m, s, v);
+    }
+  }
+  for (int64_t c = head + threadIdx.x; c < vocab; c += blockDim.x) {
     float v = to_float(row[c]);
     sum_logits += v;
-    merge(m, s, v, 1.0f);
+    accumulate(m, s, v);
   }
   // Block-wide merge of the (m, s) states through shared memory, in a fixed tree.
   __shared__ float shared_m[kThreads], shared_s[kThreads];
@@ -94,10 +126,24 @@ __global__ void cross_entropy_backward_kernel(const T* logits, const int64_t* la
   float uniform_target = smoothing / float(vocab);
   int64_t label = labels[n];
   float row_lse = lse[n];
-  for (int64_t c = threadIdx.x; c < vocab; c += blockDim.x) {
+  const T* row = logits + n * vocab;
+  T* grad = dlogits + n * vocab;
+  constexpr int kPack = Pack<T>::kSize;
+  const int64_t head = vocab % kPack == 0 ? vocab : 0;
+  for (int64_t c = int64_t(threadIdx.x) * kPack; c < head; c += int64_t(blockDim.x) * kPack) {
+    Pack<T> pack;
+    pack.bits = *reinterpret_cast<const uint4*>(row + c);
+#pragma unroll
+    for (int i = 0; i < kPack; ++i) {
+      float target = (c + i == label ? 1.0f - smoothing : 0.0f) + uniform_target;
+      pack.set(i, (expf(pack.get(i) - row_lse) - target) * row_scale);
+    }
+    *reinterpret_cast<uint4*>(grad + c) = pack.bits;
+  }
+  for (int64_t c = head + threadIdx.x; c < vocab; c += blockDim.x) {
     float target = (c == label ? 1.0f - smoothing : 0.0f) + uniform_target;
-    float v = to_float(logits[n * vocab + c]);
-    dlogits[n * vocab + c] = from_float<T>((expf(v - row_lse) - target) * row_scale);
+    float v = to_float(row[c]);
+    grad[c] = from_float<T>((expf(v - row_lse) - target) * row_scale);
   }
 }
 

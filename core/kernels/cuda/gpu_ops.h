@@ -38,11 +38,21 @@ void rope_forward(const Tensor& x, const Tensor& positions, const RopeOptions& o
 void rope_backward(const Tensor& dy, const Tensor& positions, const RopeOptions& options,
                    const Tensor& dx);
 
+// Attention: cuDNN's fused kernels when the call is eligible, else the unfused reference path
+// (attention_cudnn.h says which calls are eligible; MCPP_ATTENTION=unfused forces the latter).
 void attention_forward(const Tensor& q, const Tensor& k, const Tensor& v,
                        const AttentionOptions& options, const Tensor& out, const Tensor& lse);
 void attention_backward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& out,
                         const Tensor& lse, const Tensor& dout, const AttentionOptions& options,
                         const Tensor& dq, const Tensor& dk, const Tensor& dv);
+// The unfused path (attention_unfused.cu): every option, fp32 arithmetic, O(s_q·s_kv) memory.
+void attention_forward_unfused(const Tensor& q, const Tensor& k, const Tensor& v,
+                               const AttentionOptions& options, const Tensor& out,
+                               const Tensor& lse);
+void attention_backward_unfused(const Tensor& q, const Tensor& k, const Tensor& v,
+                                const Tensor& out, const Tensor& lse, const Tensor& dout,
+                                const AttentionOptions& options, const Tensor& dq,
+                                const Tensor& dk, const Tensor& dv);
 
 void cross_entropy_forward(const Tensor& logits, const Tensor& labels, const Tensor& loss_mask,
                            const CrossEntropyOptions& options, const Tensor& losses,

@@ -1,0 +1,204 @@
+// cuDNN fused attention (bf16) against the CPU reference: causal and not, MHA/GQA/MQA, head dims
+// 64 and 128, sequences 128..1024; forward (out, lse) and backward (dq, dk, dv) into NaN-poisoned
+// outputs. Also: the plan cache, the deterministic backward, and which path a call takes.
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "core/kernels/attention.h"
+#include "core/kernels/cuda/attention_cudnn.h"
+#include "test/gpu_kernels/gpu_test_util.h"
+
+using namespace mcpp;
+using namespace mcpp::test;
+using core::gpu::AttentionPath;
+
+namespace {
+
+struct Case {
+  const char* name;
+  int64_t s, batch, heads_q, heads_kv, head_dim;
+  bool causal;
+};
+
+// Largest |gpu − cpu| over max|cpu| (printed so runs show the actual error level).
+double relative_error(const Tensor& device, const Tensor& expected) {
+  Tensor actual = to_host_f32(device);
+  const float* a = actual.data<float>();
+  const float* e = expected.data<float>();
+  double scale = 0.0, worst = 0.0;
+  for (int64_t i = 0; i < expected.numel(); ++i) {
+    scale = std::max(scale, std::fabs(double(e[i])));
+    worst = std::max(worst, std::fabs(double(a[i]) - double(e[i])));
+  }
+  return scale > 0.0 ? worst / scale : worst;
+}
+
+// The device tensor's bytes on the host, in its own dtype (for bitwise comparisons).
+Tensor host_bytes(const Tensor& device) {
+  Tensor t = Tensor::empty(device.shape(), device.dtype());
+  t.copy_from(device);
+  return t;
+}
+
+struct Inputs {
+  Tensor q, k, v, dout;          // host f32, bf16-representable
+  Tensor gq, gk, gv, gdout;      // device bf16
+  core::AttentionOptions options;
+};
+
+Inputs make_inputs(const Case& c, uint32_t seed) {
+  Inputs in;
+  const DType bf16 = DType::BF16;
+  // q in [-2, 2) makes the softmax peaked enough that masking and scaling errors show.
+  in.q = host_random(Shape{c.s, c.batch, c.heads_q, c.head_dim}, seed, bf16, -2.0f, 2.0f);
+  in.k = host_random(Shape{c.s, c.batch, c.heads_kv, c.head_dim}, seed + 1, bf16);
+  in.v = host_random(in.k.shape(), seed + 2, bf16);
+  in.dout = host_random(in.q.shape(), seed + 3, bf16);
+  in.gq = to_device(in.q, bf16);
+  in.gk = to_device(in.k, bf16);
+  in.gv = to_device(in.v, bf16);
+  in.gdout = to_device(in.dout, bf16);
+  in.options.softmax_scale = 1.0f / std::sqrt(float(c.head_dim));
+  in.options.causal = c.causal;
+  return in;
+}
+
+void check_case(const Case& c) {
+  INFO(c.name);
+  const DType bf16 = DType::BF16;
+  Inputs in = make_inputs(c, 7);
+  REQUIRE(core::gpu::choose_attention_path(in.gq, in.gk, in.gv, in.options) ==
+          AttentionPath::kCudnn);
+
+  Tensor out = Tensor::empty(in.q.shape());
+  Tensor lse = Tensor::empty(Shape{c.batch, c.heads_q, c.s});
+  core::attention_forward(in.q, in.k, in.v, in.options, out, lse);
+  Tensor gout = device_poisoned(in.q.shape(), bf16);
+  Tensor glse = device_poisoned(lse.shape(), DType::F32);
+  const int64_t executions = core::gpu::cudnn_attention_executions();
+  core::attention_forward(in.gq, in.gk, in.gv, in.options, gout, glse);
+  REQUIRE(core::gpu::cudnn_attention_executions() == executions + 1);
+  const double length = double(c.s * c.head_dim);
+  require_close_to_cpu(gout, out, tolerance(bf16, length), "cuDNN attention out");
+  require_close_to_cpu(glse, lse, tolerance(DType::F32, length), "cuDNN attention lse");
+
+  Tensor dq = Tensor::empty(in.q.shape()), dk = Tensor::empty(in.k.shape()),
+         dv = Tensor::empty(in.k.shape());
+  core::attention_backward(in.q, in.k, in.v, out, lse, in.dout, in.options, dq, dk, dv);
+  Tensor gdq = device_poisoned(in.q.shape(), bf16), gdk = device_poisoned(in.k.shape(), bf16),
+         gdv = device_poisoned(in.k.shape(), bf16);
+  core::attention_backward(in.gq, in.gk, in.gv, to_device(out, bf16), to_device(lse, DType::F32),
+                           in.gdout, in.options, gdq, gdk, gdv);
+  REQUIRE(core::gpu::cudnn_attention_executions() == executions + 2);
+  require_close_to_cpu(gdq, dq, tolerance(bf16, length), "cuDNN attention dq");
+  require_close_to_cpu(gdk, dk, tolerance(bf16, length), "cuDNN attention dk");
+  require_close_to_cpu(gdv, dv, tolerance(bf16, length), "cuDNN attention dv");
+  std::printf("cuDNN %lld attention %s: max error / max|ref|: out %.2e lse %.2e dq %.2e "
+              "dk %.2e dv %.2e\n",
+              static_cast<long long>(core::gpu::cudnn_runtime_version()), c.name,
+              relative_error(gout, out), relative_error(glse, lse), relative_error(gdq, dq),
+              relative_error(gdk, dk), relative_error(gdv, dv));
+}
+
+}  // namespace
+
+TEST_CASE("cuDNN fused attention matches the CPU reference (bf16)") {
+  const Case cases[] = {
+      {"causal GQA 8/2 d64 s512", 512, 2, 8, 2, 64, true},
+      {"causal MHA 4/4 d128 s1024", 1024, 2, 4, 4, 128, true},
+      {"non-causal GQA 8/2 d128 s256", 256, 2, 8, 2, 128, false},
+      {"non-causal MQA 4/1 d64 s128", 128, 2, 4, 1, 64, false},
+      {"causal GQA 8/2 d128 s128", 128, 2, 8, 2, 128, true},
+  };
+  for (const Case& c : cases) check_case(c);
+}
+
+TEST_CASE("cuDNN attention builds one plan per configuration and reuses it") {
+  const Case c{"plan cache", 256, 2, 4, 2, 64, true};
+  Inputs in = make_inputs(c, 11);
+  Tensor out = Tensor::empty(in.q.shape(), DType::BF16, Device::CUDA);
+  Tensor lse = Tensor::empty(Shape{c.batch, c.heads_q, c.s}, DType::F32, Device::CUDA);
+  const int64_t before = core::gpu::cudnn_attention_plans_built();
+  core::attention_forward(in.gq, in.gk, in.gv, in.options, out, lse);
+  const int64_t after_first = core::gpu::cudnn_attention_plans_built();
+  CHECK(after_first <= before + 1);
+  for (int i = 0; i < 3; ++i) core::attention_forward(in.gq, in.gk, in.gv, in.options, out, lse);
+  CHECK(core::gpu::cudnn_attention_plans_built() == after_first);
+  // A different scale is another graph, hence another plan.
+  core::AttentionOptions other = in.options;
+  other.softmax_scale *= 0.5f;
+  core::attention_forward(in.gq, in.gk, in.gv, other, out, lse);
+  CHECK(core::gpu::cudnn_attention_plans_built() == after_first + 1);
+}
+
+TEST_CASE("cuDNN deterministic attention backward is bitwise repeatable and correct") {
+  const Case c{"deterministic causal GQA 8/2 d128 s384", 384, 2, 8, 2, 128, true};
+  Inputs in = make_inputs(c, 21);
+  Tensor out = Tensor::empty(in.q.shape()), lse = Tensor::empty(Shape{c.batch, c.heads_q, c.s});
+  core::attention_forward(in.q, in.k, in.v, in.options, out, lse);
+  Tensor dq = Tensor::empty(in.q.shape()), dk = Tensor::empty(in.k.shape()),
+         dv = Tensor::empty(in.k.shape());
+  core::attention_backward(in.q, in.k, in.v, out, lse, in.dout, in.options, dq, dk, dv);
+
+  core::gpu::set_deterministic(true);
+  Tensor gout = to_device(out, DType::BF16), glse = to_device(lse, DType::F32);
+  Tensor first[3], second[3];
+  for (Tensor* grads : {first, second}) {
+    for (int i = 0; i < 3; ++i) {
+      grads[i] = device_poisoned(i == 0 ? in.q.shape() : in.k.shape(), DType::BF16);
+    }
+    core::attention_backward(in.gq, in.gk, in.gv, gout, glse, in.gdout, in.options, grads[0],
+                             grads[1], grads[2]);
+  }
+  core::gpu::set_deterministic(false);
+  const double length = double(c.s * c.head_dim);
+  require_close_to_cpu(first[0], dq, tolerance(DType::BF16, length), "deterministic dq");
+  require_close_to_cpu(first[1], dk, tolerance(DType::BF16, length), "deterministic dk");
+  require_close_to_cpu(first[2], dv, tolerance(DType::BF16, length), "deterministic dv");
+  for (int i = 0; i < 3; ++i) {
+    Tensor a = host_bytes(first[i]), b = host_bytes(second[i]);
+    CHECK(std::memcmp(a.raw_data(), b.raw_data(), size_t(a.numel()) * dtype_size(a.dtype())) == 0);
+  }
+}
+
+TEST_CASE("attention dispatch picks cuDNN for eligible calls and the unfused path otherwise") {
+  const Case c{"dispatch", 128, 2, 4, 2, 64, true};
+  Inputs in = make_inputs(c, 31);
+  std::string why;
+  CHECK(core::gpu::choose_attention_path(in.gq, in.gk, in.gv, in.options, &why) ==
+        AttentionPath::kCudnn);
+
+  core::AttentionOptions dropout = in.options;
+  dropout.dropout_p = 0.1f;
+  CHECK(core::gpu::choose_attention_path(in.gq, in.gk, in.gv, dropout, &why) ==
+        AttentionPath::kUnfused);
+  CHECK(why == "attention dropout");
+  core::AttentionOptions offset = in.options;
+  offset.kv_offset = 4;
+  CHECK(core::gpu::choose_attention_path(in.gq, in.gk, in.gv, offset, &why) ==
+        AttentionPath::kUnfused);
+  Tensor q32 = to_device(in.q, DType::F32), k32 = to_device(in.k, DType::F32),
+         v32 = to_device(in.v, DType::F32);
+  CHECK(core::gpu::choose_attention_path(q32, k32, v32, in.options, &why) ==
+        AttentionPath::kUnfused);
+  CHECK(why == "tensors are not bf16");
+
+  // An ineligible call runs (correctly) without touching cuDNN; an eligible one runs on cuDNN.
+  const int64_t executions = core::gpu::cudnn_attention_executions();
+  Tensor out = Tensor::empty(in.q.shape(), DType::BF16, Device::CUDA);
+  Tensor lse = Tensor::empty(Shape{c.batch, c.heads_q, c.s}, DType::F32, Device::CUDA);
+  core::attention_forward(in.gq, in.gk, in.gv, offset, out, lse);
+  CHECK(core::gpu::cudnn_attention_executions() == executions);
+  core::attention_forward(in.gq, in.gk, in.gv, in.options, out, lse);
+  CHECK(core::gpu::cudnn_attention_executions() == executions + 1);
+
+  // MCPP_ATTENTION=unfused forces the fallback (for A/B comparisons).
+  setenv("MCPP_ATTENTION", "unfused", 1);
+  CHECK(core::gpu::choose_attention_path(in.gq, in.gk, in.gv, in.options, &why) ==
+        AttentionPath::kUnfused);
+  core::attention_forward(in.gq, in.gk, in.gv, in.options, out, lse);
+  unsetenv("MCPP_ATTENTION");
+  CHECK(core::gpu::cudnn_attention_executions() == executions + 1);
+}

@@ -1,0 +1,92 @@
+// megatron-train on the GPU against the CPU reference run of the same model, data and seed.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "test/common/test_support.h"
+#include "test/common/train_support.h"
+
+namespace fs = std::filesystem;
+using mcpp::test::metrics_losses;
+using mcpp::test::scratch_dir;
+using mcpp::test::tiny_gpt2_flags;
+using mcpp::test::tiny_llama_flags;
+using mcpp::test::train_or_fail;
+
+namespace {
+
+// The tiny models' flags with the device switched to the GPU.
+std::string on_gpu(std::string flags) {
+  const std::string cpu = "--device cpu";
+  const size_t at = flags.find(cpu);
+  REQUIRE(at != std::string::npos);
+  return flags.replace(at, cpu.size(), "--device cuda");
+}
+
+std::vector<double> train_losses(const std::string& flags, const fs::path& metrics) {
+  train_or_fail(flags + " --metrics-file " + metrics.string());
+  return metrics_losses(metrics);
+}
+
+// Largest |gpu − cpu| / cpu over the iterations.
+double max_relative_difference(const std::vector<double>& cpu, const std::vector<double>& gpu) {
+  REQUIRE(cpu.size() == gpu.size());
+  double worst = 0;
+  for (size_t i = 0; i < cpu.size(); ++i) worst = std::max(worst, std::abs(gpu[i] - cpu[i]) / std::abs(cpu[i]));
+  return worst;
+}
+
+void compare_with_cpu(const std::string& name, const std::string& flags, const std::string& gpu_extra,
+                      double tolerance) {
+  const fs::path dir = scratch_dir("gpu-train-" + name);
+  const auto cpu = train_losses(flags, dir / "cpu.jsonl");
+  const auto gpu = train_losses(on_gpu(flags) + gpu_extra, dir / "gpu.jsonl");
+  REQUIRE(cpu.size() == 20);
+  const double worst = max_relative_difference(cpu, gpu);
+  INFO(name << ": largest relative loss difference over 20 iterations " << worst);
+  CHECK(worst < tolerance);
+  CHECK(gpu.back() < gpu.front() - 0.5);  // and it learns
+  WARN(name << ": largest relative loss difference GPU vs CPU = " << worst);
+}
+
+}  // namespace
+
+// Dropout stays on: its masks are the same Philox draws on both devices.
+TEST_CASE("fp32 on the GPU follows the CPU run for 20 iterations (GPT-2 and Llama style)") {
+  compare_with_cpu("gpt2-fp32", tiny_gpt2_flags() + " --train-iters 20", "", 1e-3);
+  compare_with_cpu("llama-fp32", tiny_llama_flags() + " --train-iters 20", "", 1e-3);
+}
+
+TEST_CASE("bf16 on the GPU follows the fp32 CPU run within bf16 tolerance for 20 iterations") {
+  compare_with_cpu("gpt2-bf16", tiny_gpt2_flags() + " --train-iters 20 --bf16", "", 3e-2);
+  compare_with_cpu("llama-bf16", tiny_llama_flags() + " --train-iters 20 --bf16", "", 3e-2);
+}
+
+TEST_CASE("bf16 GPU runs repeat bit-exactly, and a resume with --deterministic-mode is bit-exact") {
+  const fs::path dir = scratch_dir("gpu-train-resume");
+  const std::string flags =
+      on_gpu(tiny_llama_flags()) + " --bf16 --deterministic-mode --train-iters 12 --save-interval 6 --eval-interval 6";
+  const auto straight = train_losses(flags + " --save " + (dir / "straight").string(), dir / "straight.jsonl");
+  const auto again = train_losses(flags, dir / "again.jsonl");
+  REQUIRE(straight.size() == 12);
+  CHECK(again == straight);
+  auto resumed = train_losses(flags + " --exit-interval 6 --save " + (dir / "resumed").string(), dir / "first.jsonl");
+  const auto second = train_losses(flags + " --load " + (dir / "resumed").string(), dir / "second.jsonl");
+  resumed.insert(resumed.end(), second.begin(), second.end());
+  CHECK(resumed == straight);
+}
+
+TEST_CASE("a GPU run saves a checkpoint the CPU loads and continues") {
+  const fs::path dir = scratch_dir("gpu-train-cross-device");
+  const std::string flags = tiny_gpt2_flags() + " --train-iters 8 --attention-dropout 0 --hidden-dropout 0";
+  train_or_fail(on_gpu(flags) + " --exit-interval 4 --save-interval 4 --save " + (dir / "ckpt").string());
+  const auto cpu_continued = train_losses(flags + " --load " + (dir / "ckpt").string(), dir / "cpu.jsonl");
+  const auto gpu_continued = train_losses(on_gpu(flags) + " --load " + (dir / "ckpt").string(), dir / "gpu.jsonl");
+  REQUIRE(cpu_continued.size() == 4);
+  CHECK(max_relative_difference(cpu_continued, gpu_continued) < 1e-3);
+}
