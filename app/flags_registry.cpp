@@ -300,8 +300,9 @@ std::vector<FlagSpec> build_registry() {
   add(impl("--ddp-bucket-size", kParallel, K::kInt, "", TO(parallel.ddp_bucket_size), "elements per bucket"));
   add(rejected("--ddp-num-buckets", kParallel, K::kInt, "", kNotYet));
   add(rejected("--ddp-average-in-collective", kParallel, K::kStoreTrue, "", kNotYet));
-  add(no_effect("--no-overlap-p2p-communication", kParallel, K::kStoreFalse, "",
-                "overlap of pipeline sends (speed only)"));
+  add(impl("--no-overlap-p2p-communication", kParallel, K::kStoreFalse, "",
+           OFF(parallel.overlap_p2p_communication),
+           "interleaved PP then needs pp > 2 (Megatron's rule); exchanges are the same either way"));
   add(impl("--use-tp-pp-dp-mapping", kParallel, K::kStoreTrue, "", ON(parallel.use_tp_pp_dp_mapping),
            "rank order tp-cp-ep-pp-dp"));
   add(no_effect("--no-gradient-accumulation-fusion", kParallel, K::kStoreFalse, "",

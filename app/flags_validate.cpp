@@ -135,6 +135,9 @@ void validate_parallel(TrainArgs& a, int64_t world) {
     check(pp > 1, std::string(virtual_stages ? "--num-virtual-stages-per-pipeline-rank"
                                              : "--num-layers-per-virtual-pipeline-stage") +
                       " needs --pipeline-model-parallel-size > 1");
+    // Batched exchanges with both neighbours on one rank would mix up sends at pp 2 (Megatron).
+    check(p.overlap_p2p_communication || pp > 2,
+          "the interleaved schedule with --no-overlap-p2p-communication needs --pipeline-model-parallel-size > 2");
     if (virtual_stages) {
       positive(*virtual_stages, "--num-virtual-stages-per-pipeline-rank");
       d.virtual_pipeline_size = *virtual_stages;

@@ -164,6 +164,9 @@ TEST_CASE("every validation failure names its flags") {
                 "--micro-batch-size 2", 2) ==
         "the number of microbatches 3 leaves a last group of 1 microbatches, fewer than "
         "--pipeline-model-parallel-size 2; use a multiple of the group size");
+  CHECK(invalid("--pipeline-model-parallel-size 2 --num-virtual-stages-per-pipeline-rank 2 "
+                "--no-overlap-p2p-communication", 2) ==
+        "the interleaved schedule with --no-overlap-p2p-communication needs --pipeline-model-parallel-size > 2");
   // Required flags.
   CHECK(error_of([] {
           TrainArgs a = parse("--hidden-size 8");
