@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "app/pipeline_split.h"
 #include "core/base/error.h"
 
 namespace mcpp::app {
@@ -110,8 +111,14 @@ ModelBudget estimate_model_budget(const TrainArgs& args, const std::string& devi
 
   // Per GPU: the larger of the first stage (embedding) and the last stage (final norm + output
   // layer, or the tied copy of the embedding when pp > 1); word tables are vocab-sharded by tp.
-  const int64_t first_layers = par.decoder_first_pipeline_num_layers.value_or(s.layers / pp);
-  const int64_t last_layers = par.decoder_last_pipeline_num_layers.value_or(s.layers / pp);
+  const parallel::PipelineSplit split = pipeline_split(args);
+  auto rank_layers = [&](int pp_rank) {
+    int64_t count = 0;
+    for (int chunk = 0; chunk < split.virtual_size; ++chunk) count += stage_layer_range(split, pp_rank, chunk).count;
+    return count;
+  };
+  const int64_t first_layers = rank_layers(0);
+  const int64_t last_layers = rank_layers(static_cast<int>(pp) - 1);
   auto stage_layers = [&](int64_t layers) { return layers * (layer.total - layer.sharded + layer.sharded / tp); };
   const int64_t word = s.vocab * s.h / tp;
   const int64_t position = s.learned_pos ? s.max_pos * s.h : 0;

@@ -267,9 +267,10 @@ std::vector<FlagSpec> build_registry() {
            TO(parallel.num_layers_per_virtual_pipeline_stage), "vp = (layers/pp)/this"));
   add(rejected("--virtual-pipeline-model-parallel-size", kParallel, K::kInt, "",
                "not a command-line flag in current Megatron; use --num-layers-per-virtual-pipeline-stage"));
-  add(rejected("--num-virtual-stages-per-pipeline-rank", kParallel, K::kInt, "",
-               "not implemented yet; use --num-layers-per-virtual-pipeline-stage"));
-  add(rejected("--microbatch-group-size-per-virtual-pipeline-stage", kParallel, K::kInt, "", kNotYet));
+  add(impl("--num-virtual-stages-per-pipeline-rank", kParallel, K::kInt, "",
+           TO(parallel.num_virtual_stages_per_pipeline_rank), "vp given directly"));
+  add(impl("--microbatch-group-size-per-virtual-pipeline-stage", kParallel, K::kInt, "",
+           TO(parallel.microbatch_group_size_per_virtual_pipeline_stage), "unset: pipeline size"));
   add(impl("--decoder-first-pipeline-num-layers", kParallel, K::kInt, "",
            TO(parallel.decoder_first_pipeline_num_layers)));
   add(impl("--decoder-last-pipeline-num-layers", kParallel, K::kInt, "",
@@ -299,8 +300,9 @@ std::vector<FlagSpec> build_registry() {
   add(impl("--ddp-bucket-size", kParallel, K::kInt, "", TO(parallel.ddp_bucket_size), "elements per bucket"));
   add(rejected("--ddp-num-buckets", kParallel, K::kInt, "", kNotYet));
   add(rejected("--ddp-average-in-collective", kParallel, K::kStoreTrue, "", kNotYet));
-  add(no_effect("--no-overlap-p2p-communication", kParallel, K::kStoreFalse, "",
-                "overlap of pipeline sends (speed only)"));
+  add(impl("--no-overlap-p2p-communication", kParallel, K::kStoreFalse, "",
+           OFF(parallel.overlap_p2p_communication),
+           "interleaved PP then needs pp > 2 (Megatron's rule); exchanges are the same either way"));
   add(impl("--use-tp-pp-dp-mapping", kParallel, K::kStoreTrue, "", ON(parallel.use_tp_pp_dp_mapping),
            "rank order tp-cp-ep-pp-dp"));
   add(no_effect("--no-gradient-accumulation-fusion", kParallel, K::kStoreFalse, "",

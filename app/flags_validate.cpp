@@ -3,8 +3,10 @@
 #include <string>
 
 #include "app/flags_optim.h"
+#include "app/pipeline_split.h"
 #include "app/train_args.h"
 #include "core/base/error.h"
+#include "parallel/pipeline_schedule.h"
 
 namespace mcpp::app {
 
@@ -122,35 +124,37 @@ void validate_parallel(TrainArgs& a, int64_t world) {
                                                    str(2 * cp));
   }
 
-  const int64_t layers = *a.model.num_layers;
   const auto& first = p.decoder_first_pipeline_num_layers;
   const auto& last = p.decoder_last_pipeline_num_layers;
-  if (first || last) {
-    check(pp > 1, "--decoder-first/last-pipeline-num-layers need --pipeline-model-parallel-size > 1");
-    if (first) check(*first >= 0, "--decoder-first-pipeline-num-layers must not be negative");
-    if (last) check(*last >= 0, "--decoder-last-pipeline-num-layers must not be negative");
-    const int64_t middle_layers = layers - first.value_or(0) - last.value_or(0);
-    const int64_t middle_stages = pp - (first ? 1 : 0) - (last ? 1 : 0);
-    check(middle_layers >= 0, "--decoder-first/last-pipeline-num-layers exceed --num-layers");
-    check(middle_stages > 0 ? middle_layers % middle_stages == 0 : middle_layers == 0,
-          "--num-layers " + str(layers) + " minus --decoder-first/last-pipeline-num-layers leaves " +
-              str(middle_layers) + " layers, which the " + str(middle_stages) + " other pipeline stages cannot share evenly");
-  } else {
-    check(layers % pp == 0, "--num-layers " + str(layers) + " is not divisible by --pipeline-model-parallel-size " +
-                                str(pp) + "; use --decoder-first/last-pipeline-num-layers for uneven stages");
-  }
+  const auto& layers_per_virtual = p.num_layers_per_virtual_pipeline_stage;
+  const auto& virtual_stages = p.num_virtual_stages_per_pipeline_rank;
+  check(!(layers_per_virtual && virtual_stages), "--num-layers-per-virtual-pipeline-stage and "
+                                                 "--num-virtual-stages-per-pipeline-rank are mutually exclusive");
   d.virtual_pipeline_size = 1;
-  if (p.num_layers_per_virtual_pipeline_stage) {
-    const int64_t per_stage = *p.num_layers_per_virtual_pipeline_stage;
-    positive(per_stage, "--num-layers-per-virtual-pipeline-stage");
-    check(pp > 1, "--num-layers-per-virtual-pipeline-stage needs --pipeline-model-parallel-size > 1");
-    check(!first && !last, "--num-layers-per-virtual-pipeline-stage cannot be combined with "
-                           "--decoder-first/last-pipeline-num-layers yet");
-    check((layers / pp) % per_stage == 0, "layers per pipeline stage (" + str(layers / pp) +
-                                              ") must be divisible by --num-layers-per-virtual-pipeline-stage " +
-                                              str(per_stage));
-    d.virtual_pipeline_size = layers / pp / per_stage;
+  if (layers_per_virtual || virtual_stages) {
+    check(pp > 1, std::string(virtual_stages ? "--num-virtual-stages-per-pipeline-rank"
+                                             : "--num-layers-per-virtual-pipeline-stage") +
+                      " needs --pipeline-model-parallel-size > 1");
+    // Batched exchanges with both neighbours on one rank would mix up sends at pp 2 (Megatron).
+    check(p.overlap_p2p_communication || pp > 2,
+          "the interleaved schedule with --no-overlap-p2p-communication needs --pipeline-model-parallel-size > 2");
+    if (virtual_stages) {
+      positive(*virtual_stages, "--num-virtual-stages-per-pipeline-rank");
+      d.virtual_pipeline_size = *virtual_stages;
+    } else {
+      positive(*layers_per_virtual, "--num-layers-per-virtual-pipeline-stage");
+      check(!first && !last, "use --num-virtual-stages-per-pipeline-rank to set the virtual pipeline size with "
+                             "--decoder-first/last-pipeline-num-layers");
+      const int64_t layers = *a.model.num_layers;
+      check(layers % pp == 0, "--num-layers " + str(layers) + " is not divisible by --pipeline-model-parallel-size " +
+                                  str(pp));
+      check((layers / pp) % *layers_per_virtual == 0,
+            "layers per pipeline stage (" + str(layers / pp) +
+                ") must be divisible by --num-layers-per-virtual-pipeline-stage " + str(*layers_per_virtual));
+      d.virtual_pipeline_size = layers / pp / *layers_per_virtual;
+    }
   }
+  parallel::check_pipeline_split(pipeline_split(a));
 }
 
 void validate_batch_and_schedule(TrainArgs& a, bool dry_run) {
@@ -164,6 +168,17 @@ void validate_batch_and_schedule(TrainArgs& a, bool dry_run) {
         "--global-batch-size " + str(*t.global_batch_size) + " is not divisible by --micro-batch-size " +
             str(*t.micro_batch_size) + " x data-parallel size " + str(d.data_parallel_size));
   d.num_microbatches = *t.global_batch_size / per_step;
+  const auto& group_size = a.parallel.microbatch_group_size_per_virtual_pipeline_stage;
+  positive_if_set(group_size, "--microbatch-group-size-per-virtual-pipeline-stage");
+  if (d.virtual_pipeline_size > 1) {
+    // The schedule table's own checks: P <= G <= M and a last group of 0 or >= P microbatches.
+    parallel::InterleavedOptions schedule;
+    schedule.pp_size = static_cast<int>(a.parallel.pipeline_model_parallel_size);
+    schedule.virtual_size = static_cast<int>(d.virtual_pipeline_size);
+    schedule.num_microbatches = static_cast<int>(d.num_microbatches);
+    schedule.group_size = static_cast<int>(group_size.value_or(0));
+    parallel::interleaved_forward_table(schedule);
+  }
 
   check(!(t.train_iters && t.train_samples), "--train-iters and --train-samples are mutually exclusive");
   if (!dry_run) {
@@ -314,28 +329,13 @@ void validate_train_args(TrainArgs& args, int64_t world_size, int64_t vocab_size
   validate_checkpoint_and_logging(args);
 }
 
-void reject_unsupported(const TrainArgs& args, int64_t world_size) {
+void reject_unsupported(const TrainArgs& args, int64_t /*world_size*/) {
   const ParallelArgs& p = args.parallel;
   check(p.context_parallel_size == 1, "--context-parallel-size " + std::to_string(p.context_parallel_size) +
                                           ": context parallelism is not implemented yet; use 1");
   check(p.expert_model_parallel_size == 1, "--expert-model-parallel-size " +
                                                std::to_string(p.expert_model_parallel_size) +
                                                ": expert parallelism is not implemented yet; use 1");
-  check(!p.decoder_first_pipeline_num_layers && !p.decoder_last_pipeline_num_layers,
-        "--decoder-first/last-pipeline-num-layers are not implemented yet: --num-layers must divide evenly "
-        "over --pipeline-model-parallel-size");
-  check(!p.num_layers_per_virtual_pipeline_stage,
-        "--num-layers-per-virtual-pipeline-stage: the interleaved pipeline schedule is not implemented yet; drop it");
-  check(*args.model.num_layers % p.pipeline_model_parallel_size == 0,
-        "--num-layers " + std::to_string(*args.model.num_layers) + " must be divisible by "
-        "--pipeline-model-parallel-size " + std::to_string(p.pipeline_model_parallel_size));
-  check(!p.overlap_param_gather, "--overlap-param-gather is not implemented yet (parameters are gathered in the "
-                                 "optimizer step); drop the flag");
-  if (world_size == 1) return;
-  const std::string under = " is not supported under mpirun yet (world size " + std::to_string(world_size) + ")";
-  check(args.training.optimizer == "adam", "--optimizer " + args.training.optimizer + under + "; use adam");
-  check(!args.precision.fp16, "--fp16" + under + "; use --bf16 or fp32");
-  check(!args.training.calculate_per_token_loss, "--calculate-per-token-loss" + under);
 }
 
 }  // namespace mcpp::app

@@ -104,6 +104,9 @@ struct ParallelArgs {
   bool overlap_param_gather = false;
   std::optional<int64_t> ddp_bucket_size;
   std::optional<int64_t> num_layers_per_virtual_pipeline_stage;
+  std::optional<int64_t> num_virtual_stages_per_pipeline_rank;
+  std::optional<int64_t> microbatch_group_size_per_virtual_pipeline_stage;
+  bool overlap_p2p_communication = true;  // --no-overlap-p2p-communication clears it
   std::optional<int64_t> decoder_first_pipeline_num_layers;
   std::optional<int64_t> decoder_last_pipeline_num_layers;
   bool use_tp_pp_dp_mapping = false;

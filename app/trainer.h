@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "app/log_line.h"
 #include "app/metrics_writer.h"
@@ -22,6 +23,7 @@
 #include "data/tokenizers/tokenizer.h"
 #include "parallel/distributed_optimizer.h"
 #include "parallel/grad_buffer.h"
+#include "parallel/param_gather.h"
 #include "parallel/process_groups.h"
 
 namespace mcpp::app {
@@ -51,6 +53,10 @@ class Trainer {
   // Under mpirun (world > 1): process groups, this rank's model shard or pipeline stage, the
   // data-parallel gradient reducer and the (distributed) optimizer (app/trainer_parallel.cpp).
   void setup_parallel(int world_size);
+  // This rank's model chunks (one per virtual pipeline stage; model_ is chunk 0), each with its
+  // gradient reducer and optimizer part (app/trainer_chunks.cpp).
+  void build_model_chunks(const parallel::DdpOptions& ddp);
+  std::vector<model::GPTModel*> model_chunks() const;
   bool parallel_run() const { return groups_ != nullptr; }
   Device model_device() const { return device_ == "cuda" ? Device::CUDA : Device::CPU; }
   // The rank that prints the log line and writes metrics and TensorBoard (Megatron: the last).
@@ -84,8 +90,10 @@ class Trainer {
   std::unique_ptr<Optimizer> optimizer_;
   std::unique_ptr<optim::ParamScheduler> scheduler_;
   std::unique_ptr<parallel::ProcessGroups> groups_;  // null for a single process
-  std::unique_ptr<parallel::GradReducer> grad_reducer_;
-  std::unique_ptr<parallel::DistributedOptimizer> parallel_optimizer_;
+  std::vector<std::unique_ptr<model::GPTModel>> later_chunks_;  // chunks 1.. (interleaved pipeline)
+  std::vector<std::unique_ptr<parallel::GradReducer>> grad_reducers_;  // one per chunk
+  std::vector<std::unique_ptr<parallel::DistributedOptimizer>> parallel_optimizers_;  // one per chunk
+  std::vector<std::unique_ptr<parallel::ParamGatherer>> param_gatherers_;  // --overlap-param-gather, per chunk
   bool overlap_grad_reduce_ = false;
   int64_t parallel_optimizer_steps_ = 0;
   std::optional<optim::LossScaler> loss_scaler_;  // --fp16 only

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <optional>
+#include <vector>
 
 #include "app/checkpoint_layout.h"
 #include "app/trainer.h"
@@ -16,54 +17,62 @@ namespace mcpp::app {
 namespace {
 
 constexpr const char* kOptimizerPrefix = "optimizer.";
-const std::vector<std::string> kAdamStateNames = {"exp_avg", "exp_avg_sq"};
 
-// The parallel optimizer's Adam moments laid out like this rank's parameter buffers, so that the
-// moment of parameter k is a view shaped like it (as app::Optimizer::state gives). With the
-// distributed optimizer each data-parallel rank owns slices of the buckets: for saving, the
-// owned slices are summed over data parallelism (every element is owned by exactly one rank, the
-// others add zeros), so the checkpoint stores per-parameter regions like any other layout; after
-// loading, each rank copies back the slices it owns.
-class FullAdamState {
+// The parallel optimizer's states (Adam moments or the SGD momentum buffer) laid out like this
+// rank's parameter buffers, so that the state of parameter k is a view shaped like it (as
+// app::Optimizer::state gives). With the distributed optimizer each data-parallel rank owns
+// slices of the buckets: for saving, the owned slices are summed over data parallelism (every
+// element is owned by exactly one rank, the others add zeros), so the checkpoint stores
+// per-parameter regions like any other layout; after loading, each rank copies back the slices
+// it owns.
+class FullOptimizerState {
  public:
-  explicit FullAdamState(const model::ParamBuffer& params) : params_(params) {
-    for (const model::ParamBufferGroup& group : params.groups()) {
-      for (auto* moments : {&exp_avg_, &exp_avg_sq_})
-        moments->push_back(Tensor::zeros(group.params.shape(), DType::F32, group.params.device()));
+  FullOptimizerState(const model::ParamBuffer& params, std::vector<std::string> names)
+      : params_(params), names_(std::move(names)), buffers_(names_.size()) {
+    for (auto& per_group : buffers_) {
+      for (const model::ParamBufferGroup& group : params.groups())
+        per_group.push_back(Tensor::zeros(group.params.shape(), DType::F32, group.params.device()));
     }
   }
 
+  const std::vector<std::string>& names() const { return names_; }
+
   Tensor state(const std::string& name, int index) const {
-    const auto& buffers = name == "exp_avg" ? exp_avg_ : exp_avg_sq_;
-    return buffers[params_.group_of(index)].sub(params_.offset_of(index), params_.param(index).shape());
+    return buffers_[slot(name)][params_.group_of(index)].sub(params_.offset_of(index), params_.param(index).shape());
   }
 
   void gather(const parallel::DistributedOptimizer& optimizer, comm::Communicator* sharded_over) {
     for (const auto& shard : optimizer.shards()) {
-      copy(shard.exp_avg, exp_avg_[shard.group].slice(shard.range.begin, shard.range.end));
-      copy(shard.exp_avg_sq, exp_avg_sq_[shard.group].slice(shard.range.begin, shard.range.end));
+      for (size_t n = 0; n < names_.size(); ++n)
+        copy(shard.state(names_[n]), buffers_[n][shard.group].slice(shard.range.begin, shard.range.end));
     }
     if (!sharded_over) return;
-    for (auto* moments : {&exp_avg_, &exp_avg_sq_}) {
-      for (const Tensor& buffer : *moments) sharded_over->all_reduce(buffer);
+    for (const auto& per_group : buffers_) {
+      for (const Tensor& buffer : per_group) sharded_over->all_reduce(buffer);
     }
   }
 
   void scatter(const parallel::DistributedOptimizer& optimizer) const {
     for (const auto& shard : optimizer.shards()) {
-      copy(exp_avg_[shard.group].slice(shard.range.begin, shard.range.end), shard.exp_avg);
-      copy(exp_avg_sq_[shard.group].slice(shard.range.begin, shard.range.end), shard.exp_avg_sq);
+      for (size_t n = 0; n < names_.size(); ++n)
+        copy(buffers_[n][shard.group].slice(shard.range.begin, shard.range.end), shard.state(names_[n]));
     }
   }
 
  private:
+  size_t slot(const std::string& name) const {
+    const auto it = std::find(names_.begin(), names_.end(), name);
+    check(it != names_.end(), "internal: unknown optimizer state " + name);
+    return static_cast<size_t>(it - names_.begin());
+  }
   static void copy(const Tensor& from, const Tensor& to) {
     check(from.numel() == to.numel(), "internal: optimizer shard sizes differ");
     to.copy_from(from);
   }
 
   const model::ParamBuffer& params_;
-  std::vector<Tensor> exp_avg_, exp_avg_sq_;
+  std::vector<std::string> names_;
+  std::vector<std::vector<Tensor>> buffers_;  // [state][buffer group]
 };
 
 // The parameter as the checkpoint stores it: the last pipeline stage's tied output-layer copy is
@@ -85,32 +94,36 @@ void Trainer::save_checkpoint() {
     options.world_size = groups_->world_size();
     options.barrier = [] { parallel::check_mpi(MPI_Barrier(MPI_COMM_WORLD), "checkpoint barrier"); };
   }
+  for (const auto& gatherer : param_gatherers_) gatherer->finish();  // every parameter up to date
   ckpt::CheckpointWriter writer(dir, iteration_, options);
-  const model::ParamBuffer& params = model_->params();
   const bool with_optimizer = !args_.checkpoint.no_save_optim;
-  std::optional<FullAdamState> parallel_state;
-  if (parallel_run() && with_optimizer) {
-    parallel_state.emplace(params);
-    parallel_state->gather(*parallel_optimizer_,
-                           args_.parallel.use_distributed_optimizer ? groups_->dp_cp.tensor_comm() : nullptr);
-  }
-  for (int i = 0; i < params.size(); ++i) {
-    const model::ParamInfo& info = params.info(i);
-    if (info.shared) continue;  // the word embedding, written by the first stage
-    // One writer per region: data-parallel rank 0, and for TP-replicated parameters TP rank 0.
-    const bool designated =
-        !parallel_run() || (groups_->dp_rank() == 0 && (info.tp_split_dim >= 0 || groups_->tp_rank() == 0));
-    write_shard(writer, info, vocab_size_, "", params.param(i), designated);
-    if (!with_optimizer) continue;
-    if (parallel_state) {
-      for (const std::string& name : kAdamStateNames) {
-        write_shard(writer, info, vocab_size_, kOptimizerPrefix + name + ".", parallel_state->state(name, i),
-                    designated);
-      }
-      continue;
+  const std::vector<model::GPTModel*> chunks = model_chunks();
+  for (size_t c = 0; c < chunks.size(); ++c) {
+    const model::ParamBuffer& params = chunks[c]->params();
+    std::optional<FullOptimizerState> parallel_state;
+    if (parallel_run() && with_optimizer) {
+      parallel_state.emplace(params, parallel_optimizers_[c]->state_names());
+      parallel_state->gather(*parallel_optimizers_[c],
+                             args_.parallel.use_distributed_optimizer ? groups_->dp_cp.tensor_comm() : nullptr);
     }
-    for (const std::string& name : optimizer_->state_names()) {
-      write_shard(writer, info, vocab_size_, kOptimizerPrefix + name + ".", optimizer_->state(name, i));
+    for (int i = 0; i < params.size(); ++i) {
+      const model::ParamInfo& info = params.info(i);
+      if (info.shared) continue;  // the word embedding, written by the first stage
+      // One writer per region: data-parallel rank 0, and for TP-replicated parameters TP rank 0.
+      const bool designated =
+          !parallel_run() || (groups_->dp_rank() == 0 && (info.tp_split_dim >= 0 || groups_->tp_rank() == 0));
+      write_shard(writer, info, vocab_size_, "", params.param(i), designated);
+      if (!with_optimizer) continue;
+      if (parallel_state) {
+        for (const std::string& name : parallel_state->names()) {
+          write_shard(writer, info, vocab_size_, kOptimizerPrefix + name + ".", parallel_state->state(name, i),
+                      designated);
+        }
+        continue;
+      }
+      for (const std::string& name : optimizer_->state_names()) {
+        write_shard(writer, info, vocab_size_, kOptimizerPrefix + name + ".", optimizer_->state(name, i));
+      }
     }
   }
   ckpt::CommonState common;
@@ -153,26 +166,29 @@ void Trainer::load_checkpoint() {
               " optimizer state (saved with --no-save-optim or another --optimizer); add --no-load-optim");
   }
 
-  model::ParamBuffer& params = model_->params();
   bool skipped_padding = false;
-  std::optional<FullAdamState> parallel_state;
-  if (parallel_run() && load_optimizer) parallel_state.emplace(params);
-  for (int i = 0; i < params.size(); ++i) {
-    const model::ParamInfo info = as_stored(params.info(i));
-    skipped_padding |= !read_shard(reader, info, vocab_size_, "", params.param(i));
-    if (!load_optimizer) continue;
-    if (parallel_state) {
-      for (const std::string& name : kAdamStateNames) {
-        read_shard(reader, info, vocab_size_, kOptimizerPrefix + name + ".", parallel_state->state(name, i));
+  const std::vector<model::GPTModel*> chunks = model_chunks();
+  for (size_t c = 0; c < chunks.size(); ++c) {
+    model::ParamBuffer& params = chunks[c]->params();
+    std::optional<FullOptimizerState> parallel_state;
+    if (parallel_run() && load_optimizer) parallel_state.emplace(params, parallel_optimizers_[c]->state_names());
+    for (int i = 0; i < params.size(); ++i) {
+      const model::ParamInfo info = as_stored(params.info(i));
+      skipped_padding |= !read_shard(reader, info, vocab_size_, "", params.param(i));
+      if (!load_optimizer) continue;
+      if (parallel_state) {
+        for (const std::string& name : parallel_state->names()) {
+          read_shard(reader, info, vocab_size_, kOptimizerPrefix + name + ".", parallel_state->state(name, i));
+        }
+        continue;
       }
-      continue;
+      for (const std::string& name : optimizer_->state_names()) {
+        read_shard(reader, info, vocab_size_, kOptimizerPrefix + name + ".", optimizer_->state(name, i));
+      }
     }
-    for (const std::string& name : optimizer_->state_names()) {
-      read_shard(reader, info, vocab_size_, kOptimizerPrefix + name + ".", optimizer_->state(name, i));
-    }
+    if (parallel_state) parallel_state->scatter(*parallel_optimizers_[c]);
+    params.sync_compute_params();
   }
-  if (parallel_state) parallel_state->scatter(*parallel_optimizer_);
-  params.sync_compute_params();
   if (skipped_padding) log::info_once("vocabulary padding differs from the checkpoint's: padded rows keep their initial values");
 
   if (finetune) {

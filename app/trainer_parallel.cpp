@@ -1,5 +1,6 @@
 // Trainer under mpirun (world > 1): Megatron's tensor, pipeline and data parallelism on CPU
-// ranks. The model is this rank's TP shard of its pipeline stage; gradients are reduced over
+// ranks. The model is this rank's TP shard of its pipeline stage, as one or (interleaved) several
+// model chunks (app/trainer_chunks.cpp); gradients are reduced over
 // data parallelism by the GradReducer (per bucket, optionally overlapped with the last backward),
 // sequence-parallel and tied-embedding gradients are finalized, and the DistributedOptimizer
 // (sharded with --use-distributed-optimizer, replicated without) clips and steps.
@@ -7,14 +8,14 @@
 #include <string>
 #include <vector>
 
-#include "app/flags_optim.h"
-#include "app/run_config.h"
 #include "app/trainer.h"
 #include "core/base/error.h"
+#include "core/kernels/elementwise.h"
 #include "parallel/finalize_grads.h"
 #include "parallel/mpi_runtime.h"
 #include "parallel/pipeline_executor.h"
 #include "parallel/pipeline_schedule.h"
+#include "parallel/virtual_pipeline.h"
 
 namespace mcpp::app {
 
@@ -41,24 +42,8 @@ void Trainer::setup_parallel(int world_size) {
   const int pp = go.sizes.pp;
   ddp.tied_embedding_own_bucket = pp > 1 && tied;
 
-  const model::ModelConfig config = model_config(args_, device_);
-  model::PipelineStage stage;
-  if (pp > 1) {
-    const auto range = parallel::pipeline_layer_range(config.num_layers, pp, 1, groups_->pp_rank(), 0);
-    stage = {range.first, range.count, groups_->is_first_pp_stage(), groups_->is_last_pp_stage()};
-  }
-  model_ = std::make_unique<model::GPTModel>(config, parallel_, model_device(), parallel::ddp_buffer_layout(ddp), stage);
-
-  grad_reducer_ = std::make_unique<parallel::GradReducer>(model_->params(), *groups_->dp_cp.tensor_comm(),
-                                                          ddp.use_distributed_optimizer, config.num_layers);
   overlap_grad_reduce_ = ddp.overlap_grad_reduce;
-  if (overlap_grad_reduce_) model_->set_backward_hook([this](int part) { grad_reducer_->part_ready(part); });
-
-  parallel::OptimizerOptions oo{adam_config(args_), args_.training.clip_grad, ddp.use_distributed_optimizer};
-  comm::Communicator& grad_stats =
-      ddp.use_distributed_optimizer ? *groups_->grad_stats.tensor_comm() : *groups_->model_parallel.tensor_comm();
-  parallel_optimizer_ = std::make_unique<parallel::DistributedOptimizer>(model_->params(), *groups_->dp_cp.tensor_comm(),
-                                                                         grad_stats, groups_->tp_rank(), oo);
+  build_model_chunks(ddp);
 }
 
 BatchLoss Trainer::sum_over_data_parallel(BatchLoss local) const {
@@ -79,8 +64,11 @@ BatchLoss Trainer::sum_over_data_parallel(BatchLoss local) const {
 
 void Trainer::train_step_parallel(IterationRecord& record) {
   const int num_microbatches = static_cast<int>(args_.derived.num_microbatches);
-  model_->zero_grads();
-  model_->dropout().training = true;
+  const std::vector<model::GPTModel*> chunks = model_chunks();
+  for (model::GPTModel* chunk : chunks) {
+    chunk->zero_grads();
+    chunk->dropout().training = true;
+  }
   // The pipeline executor asks for a micro-batch again when it replays its forward: read the
   // iteration's micro-batches once.
   std::vector<model::MicroBatch> batches;
@@ -92,66 +80,104 @@ void Trainer::train_step_parallel(IterationRecord& record) {
   }
   auto next_batch = [&](int mb) { return batches[static_cast<size_t>(mb)]; };
 
+  parallel::PipelineIteration it;
+  it.num_microbatches = num_microbatches;
+  it.microbatch = next_batch;
+  it.activation_shape =
+      parallel::pipeline_activation_shape(model_->config(), parallel_, *args_.training.micro_batch_size);
+  it.first_dropout_step = static_cast<uint64_t>(microbatches_run_);
+  it.loss_scale = loss_scaler_ ? loss_scaler_->scale() : 1.0;
+  it.per_token_loss = args_.training.calculate_per_token_loss;
   BatchLoss local;
   if (groups_->pp.size() == 1) {
     for (int mb = 0; mb < num_microbatches; ++mb) {
-      model_->dropout().step = static_cast<uint64_t>(microbatches_run_ + mb);
+      model_->dropout().step = it.first_dropout_step + static_cast<uint64_t>(mb);
       const model::LossPair loss = model_->forward(next_batch(mb));
-      if (mb == num_microbatches - 1 && overlap_grad_reduce_) grad_reducer_->start_overlap();
-      model_->backward(static_cast<float>(1.0 / std::max(loss.num_tokens, 1.0) / num_microbatches));
+      if (mb == num_microbatches - 1 && overlap_grad_reduce_) grad_reducers_[0]->start_overlap();
+      model_->backward(parallel::last_stage_loss_grad_scale(it, loss.num_tokens));
       local.loss_sum += loss.loss_sum;
       local.num_tokens += loss.num_tokens;
     }
+  } else if (chunks.size() > 1) {
+    parallel::InterleavedIteration interleaved;
+    interleaved.pipeline = it;
+    interleaved.group_size =
+        static_cast<int>(args_.parallel.microbatch_group_size_per_virtual_pipeline_stage.value_or(0));
+    if (overlap_grad_reduce_) {
+      interleaved.before_last_backward = [this](int chunk) { grad_reducers_[chunk]->start_overlap(); };
+    }
+    const model::LossPair loss = parallel::run_interleaved_one_f_one_b(chunks, *groups_->pp.comm, interleaved);
+    local = {loss.loss_sum, loss.num_tokens};
   } else {
-    parallel::PipelineIteration it;
-    it.num_microbatches = num_microbatches;
-    it.microbatch = next_batch;
-    it.activation_shape =
-        parallel::pipeline_activation_shape(model_->config(), parallel_, *args_.training.micro_batch_size);
-    it.first_dropout_step = static_cast<uint64_t>(microbatches_run_);
-    if (overlap_grad_reduce_) it.before_last_backward = [this] { grad_reducer_->start_overlap(); };
+    if (overlap_grad_reduce_) it.before_last_backward = [this] { grad_reducers_[0]->start_overlap(); };
     const model::LossPair loss = parallel::run_one_f_one_b(*model_, *groups_->pp.comm, it);
     local = {loss.loss_sum, loss.num_tokens};
   }
   microbatches_run_ += num_microbatches;
 
-  if (overlap_grad_reduce_) {
-    grad_reducer_->finish();
-  } else {
-    grad_reducer_->reduce_gradients();
+  for (size_t c = 0; c < chunks.size(); ++c) {
+    if (overlap_grad_reduce_) {
+      grad_reducers_[c]->finish();
+    } else {
+      grad_reducers_[c]->reduce_gradients();
+    }
+    chunks[c]->reduce_sequence_parallel_grads();
   }
-  model_->reduce_sequence_parallel_grads();
-  parallel::all_reduce_embedding_grads(model_->params(), groups_->embedding.tensor_comm());
+  // The word embedding is in the first rank's first chunk, its tied copy in the last rank's last.
+  parallel::all_reduce_embedding_grads(
+      (groups_->is_first_pp_stage() ? chunks.front() : chunks.back())->params(), groups_->embedding.tensor_comm());
 
   const BatchLoss loss = sum_over_data_parallel(local);
   record.lm_loss = loss.mean();
   record.loss_is_nan = !std::isfinite(record.lm_loss);
-  if (args_.training.check_for_nan_in_loss_and_grad && record.loss_is_nan) {
+  // --calculate-per-token-loss: the summed gradients are divided by the global token count
+  // (Megatron's finalize_model_grads; every rank has it from the loss sums).
+  if (it.per_token_loss) {
+    const float inverse_tokens = static_cast<float>(1.0 / std::max(loss.num_tokens, 1.0));
+    for (model::GPTModel* chunk : chunks) {
+      for (const model::ParamBufferGroup& group : chunk->params().groups()) core::scale(group.grads, inverse_tokens);
+    }
+  }
+  std::vector<parallel::DistributedOptimizer*> optimizers;
+  for (const auto& optimizer : parallel_optimizers_) optimizers.push_back(optimizer.get());
+  bool skip = false;
+  if (loss_scaler_) {
+    // fp16: unscale, and skip the step on every rank when any rank found an overflow.
+    skip = parallel::unscale_together(optimizers, static_cast<float>(loss_scaler_->inverse_scale()));
+    loss_scaler_->update(skip);
+  } else if (args_.training.check_for_nan_in_loss_and_grad && record.loss_is_nan) {
     throw Error("iteration " + std::to_string(iteration_ + 1) + ": the loss is " +
                 (std::isnan(record.lm_loss) ? "NaN" : "infinite") +
                 "; lower --lr, check the data, or resume from an earlier checkpoint");
   }
-  ++parallel_optimizer_steps_;
-  const optim::AdamStep step{static_cast<float>(scheduler_->lr()), static_cast<float>(scheduler_->weight_decay()),
-                             parallel_optimizer_steps_};
-  const double norm = parallel_optimizer_->step(step);  // a NaN/Inf norm updates nothing
-  model_->params().sync_compute_params();               // the layers' bf16 copy (mixed precision)
-  if (args_.training.check_for_nan_in_loss_and_grad && !std::isfinite(norm)) {
-    throw Error("iteration " + std::to_string(iteration_ + 1) +
-                ": the gradient norm is NaN or infinite; lower --lr or resume from an earlier checkpoint");
+  if (!skip) {
+    ++parallel_optimizer_steps_;
+    const optim::AdamStep step{static_cast<float>(scheduler_->lr()), static_cast<float>(scheduler_->weight_decay()),
+                               parallel_optimizer_steps_};
+    const double norm = parallel::step_together(optimizers, step);  // a NaN/Inf norm updates nothing
+    if (param_gatherers_.empty()) {
+      for (model::GPTModel* chunk : chunks) chunk->params().sync_compute_params();  // mixed precision copy
+    } else {
+      // --overlap-param-gather: the next forward waits for each bucket's updated parameters.
+      for (const auto& gatherer : param_gatherers_) gatherer->start();
+    }
+    if (args_.training.check_for_nan_in_loss_and_grad && !std::isfinite(norm)) {
+      throw Error("iteration " + std::to_string(iteration_ + 1) +
+                  ": the gradient norm is NaN or infinite; lower --lr or resume from an earlier checkpoint");
+    }
+    record.grad_norm = norm;
+    scheduler_->step(*args_.training.global_batch_size);
   }
-  record.grad_norm = norm;
-  scheduler_->step(*args_.training.global_batch_size);
-  record.skipped = false;
-  record.loss_scale = 1.0;
+  record.skipped = skip;
+  record.loss_scale = loss_scaler_ ? loss_scaler_->scale() : 1.0;
 }
 
 BatchLoss Trainer::evaluate_batch_parallel(data::GptLoader& loader, bool* exhausted) {
-  // Forward-only through the stages: receive the previous stage's activation, run this stage,
-  // send the output on. Every rank of a pipeline reads the same micro-batches, so all stop alike.
+  // Forward-only through the virtual stages. Every rank of a pipeline reads the same
+  // micro-batches, so all stop alike.
   BatchLoss local;
-  const bool first = groups_->is_first_pp_stage(), last = groups_->is_last_pp_stage();
-  comm::Communicator& pp = *groups_->pp.comm;
+  const std::vector<model::GPTModel*> chunks = model_chunks();
+  for (model::GPTModel* chunk : chunks) chunk->dropout().training = model_->dropout().training;
   const Shape shape =
       parallel::pipeline_activation_shape(model_->config(), parallel_, *args_.training.micro_batch_size);
   for (int64_t mb = 0; mb < args_.derived.num_microbatches; ++mb) {
@@ -160,13 +186,7 @@ BatchLoss Trainer::evaluate_batch_parallel(data::GptLoader& loader, bool* exhaus
       *exhausted = true;
       return local;
     }
-    Tensor input;
-    if (!first) {
-      input = Tensor::empty(shape);
-      pp.recv(input, pp.rank() - 1);
-    }
-    const model::LossPair loss = model_->forward(model_batch(*batch), input);
-    if (!last) pp.send(model_->stage_output(), pp.rank() + 1);
+    const model::LossPair loss = parallel::forward_through_pipeline(chunks, *groups_->pp.comm, model_batch(*batch), shape);
     local.loss_sum += loss.loss_sum;
     local.num_tokens += loss.num_tokens;
   }

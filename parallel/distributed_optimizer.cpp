@@ -5,6 +5,7 @@
 #include "core/base/error.h"
 #include "core/kernels/elementwise.h"
 #include "core/optim/grad_norm.h"
+#include "core/optim/sgd.h"
 #ifdef MCPP_HAVE_CUDA
 #include "core/optim/cuda/optimizer_kernels.h"
 #endif
@@ -72,7 +73,7 @@ DistributedOptimizer::DistributedOptimizer(const model::ParamBuffer& params, com
                                                        : ShardRange{bucket.begin, bucket.end};
       const Device device = groups[g].params.device();
       shard.exp_avg = Tensor::zeros({shard.range.numel()}, DType::F32, device);
-      shard.exp_avg_sq = Tensor::zeros({shard.range.numel()}, DType::F32, device);
+      if (!options_.sgd) shard.exp_avg_sq = Tensor::zeros({shard.range.numel()}, DType::F32, device);
       shard.no_decay = optim::slice_ranges(no_decay, shard.range.begin, shard.range.numel());
       if (device == Device::CUDA) shard.decay_mask = decay_mask(shard.range.numel(), shard.no_decay, device);
       shard.counted = optim::slice_ranges(counted, shard.range.begin, shard.range.numel());
@@ -81,7 +82,7 @@ DistributedOptimizer::DistributedOptimizer(const model::ParamBuffer& params, com
   }
 }
 
-double DistributedOptimizer::grad_norm() const {
+double DistributedOptimizer::local_sum_of_squares() const {
   double local = 0.0;
   for (const Shard& shard : shards_) {
     const Tensor& grads = params_.groups()[shard.group].grads;
@@ -95,25 +96,40 @@ double DistributedOptimizer::grad_norm() const {
       local += core::sum_of_squares(grads.sub(begin, {static_cast<int64_t>(r.end - r.begin)}));
     }
   }
-  // Summed in fp32 over ranks as Megatron does (a float tensor all-reduce), on the buffers' device
-  // (the group's communicator may be NCCL).
-  Tensor total = Tensor::empty({1});
-  total.data<float>()[0] = static_cast<float>(local);
-  if (params_.device() != Device::CPU) {
-    Tensor on_device = Tensor::empty({1}, DType::F32, params_.device());
-    on_device.copy_from(total);
-    grad_stats_.all_reduce(on_device, comm::ReduceOp::sum);
-    total.copy_from(on_device);
-  } else {
-    grad_stats_.all_reduce(total, comm::ReduceOp::sum);
-  }
-  return optim::norm_from_sum_of_squares(total.data<float>()[0]);
+  return local;
 }
 
-double DistributedOptimizer::step(const optim::AdamStep& step) {
-  const double norm = grad_norm();
-  if (!std::isfinite(norm)) return norm;  // every rank sees the same norm: all skip together
-  const float coefficient = static_cast<float>(optim::clip_coefficient(options_.clip_grad, norm));
+namespace {
+
+// All-reduces one fp32 value over `group` on `device` (the group's communicator may be NCCL).
+float all_reduce_scalar(comm::Communicator& group, float value, Device device, comm::ReduceOp op) {
+  Tensor total = Tensor::empty({1});
+  total.data<float>()[0] = value;
+  if (device != Device::CPU) {
+    Tensor on_device = Tensor::empty({1}, DType::F32, device);
+    on_device.copy_from(total);
+    group.all_reduce(on_device, op);
+    total.copy_from(on_device);
+  } else {
+    group.all_reduce(total, op);
+  }
+  return total.data<float>()[0];
+}
+
+double global_norm(const std::vector<const DistributedOptimizer*>& optimizers) {
+  double local = 0.0;
+  for (const DistributedOptimizer* optimizer : optimizers) local += optimizer->local_sum_of_squares();
+  // Summed in fp32 over ranks as Megatron does (a float tensor all-reduce).
+  const DistributedOptimizer& first = *optimizers.front();
+  return optim::norm_from_sum_of_squares(
+      all_reduce_scalar(first.grad_stats(), static_cast<float>(local), first.device(), comm::ReduceOp::sum));
+}
+
+}  // namespace
+
+double DistributedOptimizer::grad_norm() const { return global_norm({this}); }
+
+void DistributedOptimizer::update(const optim::AdamStep& step, float coefficient) {
   for (Shard& shard : shards_) {
     const auto& group = params_.groups()[shard.group];
     if (group.grads.device() != Device::CPU) {
@@ -122,11 +138,16 @@ double DistributedOptimizer::step(const optim::AdamStep& step) {
     }
     const std::span<float> grad = span_of(group.grads, shard.range);
     optim::scale_in_place(grad, coefficient);
-    optim::adamw_update(options_.adam, step, span_of(group.params, shard.range), grad,
-                        {shard.exp_avg.data<float>(), static_cast<size_t>(shard.range.numel())},
+    const std::span<float> first_moment{shard.exp_avg.data<float>(), static_cast<size_t>(shard.range.numel())};
+    if (options_.sgd) {
+      const optim::SgdStep sgd{step.lr, step.weight_decay, options_.sgd_momentum, step.step};
+      optim::sgd_update(sgd, span_of(group.params, shard.range), grad, first_moment, shard.no_decay);
+      continue;
+    }
+    optim::adamw_update(options_.adam, step, span_of(group.params, shard.range), grad, first_moment,
                         {shard.exp_avg_sq.data<float>(), static_cast<size_t>(shard.range.numel())}, shard.no_decay);
   }
-  if (options_.use_distributed_optimizer && dp_cp_.size() > 1) {
+  if (options_.use_distributed_optimizer && !options_.overlap_param_gather && dp_cp_.size() > 1) {
     for (const Shard& shard : shards_) {
       const auto& group = params_.groups()[shard.group];
       const model::Bucket& bucket = group.buckets[shard.bucket];
@@ -134,11 +155,48 @@ double DistributedOptimizer::step(const optim::AdamStep& step) {
                         group.params.sub(bucket.begin, {bucket.numel()}));
     }
   }
+}
+
+double DistributedOptimizer::step(const optim::AdamStep& step) { return step_together({this}, step); }
+
+std::vector<std::string> DistributedOptimizer::state_names() const {
+  if (options_.sgd) return {"momentum_buffer"};
+  return {"exp_avg", "exp_avg_sq"};
+}
+
+bool DistributedOptimizer::unscale_and_find_inf(float inverse_scale) {
+  bool found = false;
+  for (const Shard& shard : shards_) {
+    const Tensor& grads = params_.groups()[shard.group].grads;
+    check(grads.device() == Device::CPU, "--fp16 loss scaling under mpirun needs CPU gradient buffers for now");
+    const std::span<float> grad = span_of(grads, shard.range);
+    optim::scale_in_place(grad, inverse_scale);
+    for (float g : grad) found |= !std::isfinite(g);
+  }
+  return found;
+}
+
+bool unscale_together(const std::vector<DistributedOptimizer*>& optimizers, float inverse_scale) {
+  check(!optimizers.empty(), "internal: no optimizer to unscale");
+  bool found = false;
+  for (DistributedOptimizer* optimizer : optimizers) found |= optimizer->unscale_and_find_inf(inverse_scale);
+  const DistributedOptimizer& first = *optimizers.front();
+  return all_reduce_scalar(first.grad_stats(), found ? 1.0f : 0.0f, first.device(), comm::ReduceOp::max) > 0.0f;
+}
+
+double step_together(const std::vector<DistributedOptimizer*>& optimizers, const optim::AdamStep& step) {
+  check(!optimizers.empty(), "internal: no optimizer to step");
+  const double norm = global_norm({optimizers.begin(), optimizers.end()});
+  if (!std::isfinite(norm)) return norm;  // every rank sees the same norm: all skip together
+  // Clip with the shared options of the first (every chunk's optimizer has the same).
+  const float coefficient = static_cast<float>(optim::clip_coefficient(optimizers.front()->clip_grad(), norm));
+  for (DistributedOptimizer* optimizer : optimizers) optimizer->update(step, coefficient);
   return norm;
 }
 
 void DistributedOptimizer::step_on_gpu(Shard& shard, const optim::AdamStep& step, float clip_coefficient) {
   const auto& group = params_.groups()[shard.group];
+  check(!options_.sgd, "--optimizer sgd runs on CPU gradient buffers only for now; use adam on the GPU");
   const Tensor grad = view_of(group.grads, shard.range);
 #ifdef MCPP_HAVE_CUDA
   // The clip coefficient is applied inside the update; the compute copy is refreshed after the

@@ -1,6 +1,7 @@
 #pragma once
-// AdamW over the gradient buckets of the model's buffers, sharded over data-parallel ranks with
-// --use-distributed-optimizer (compat §6.2-6.4) or replicated without it.
+// AdamW (or SGD with --optimizer sgd) over the gradient buckets of the model's buffers, sharded
+// over data-parallel ranks with --use-distributed-optimizer (compat §6.2-6.4) or replicated
+// without it.
 //
 // Sharded: data-parallel rank k owns slice k of every bucket (bucket_shard()); after the
 // GradReducer's reduce-scatter only that slice holds reduced gradients. step() then takes the
@@ -12,6 +13,7 @@
 //
 // Norms count each gradient once: TP-replicated parameters only on TP rank 0 and the tied
 // embedding's duplicate (ParamInfo::shared) not at all.
+#include <string>
 #include <vector>
 
 #include "core/comm/communicator.h"
@@ -25,6 +27,10 @@ struct OptimizerOptions {
   optim::AdamConfig adam;
   double clip_grad = 1.0;  // --clip-grad (0 disables)
   bool use_distributed_optimizer = false;
+  // --overlap-param-gather: update() leaves the parameter all-gather to a ParamGatherer.
+  bool overlap_param_gather = false;
+  bool sgd = false;          // --optimizer sgd (torch.optim.SGD: coupled weight decay, momentum)
+  float sgd_momentum = 0.9f;  // --sgd-momentum
 };
 
 // The element ranges (relative to a group's buffer, sorted) of the parameters that get no weight
@@ -39,7 +45,9 @@ class DistributedOptimizer {
     int group = 0;
     int bucket = 0;
     ShardRange range;  // elements of the group's buffers
-    Tensor exp_avg, exp_avg_sq;                 // fp32 [range.numel()]
+    Tensor exp_avg, exp_avg_sq;                 // fp32 [range.numel()]; SGD: exp_avg is the momentum buffer
+    // The state the checkpoint stores under `name` (one of DistributedOptimizer::state_names()).
+    const Tensor& state(const std::string& name) const { return name == "exp_avg_sq" ? exp_avg_sq : exp_avg; }
     std::vector<optim::ElementRange> no_decay;  // relative to range.begin
     std::vector<optim::ElementRange> counted;   // counted in the grad norm, relative to range.begin
     Tensor decay_mask;                          // U8 [range.numel()], GPU buffers only (1 = decays)
@@ -59,7 +67,22 @@ class DistributedOptimizer {
   // The global gradient norm of the reduced gradients (also what step() uses).
   double grad_norm() const;
 
+  // The parts of step() for several optimizers that clip together (one per model chunk of an
+  // interleaved pipeline rank; step_together below): this rank's Σ g² over its counted slices,
+  // and the update of its slices with a given clip coefficient, then the parameter all-gather.
+  double local_sum_of_squares() const;
+  void update(const optim::AdamStep& step, float clip_coefficient);
+  comm::Communicator& grad_stats() const { return grad_stats_; }
+  double clip_grad() const { return options_.clip_grad; }
+  Device device() const { return params_.device(); }
+
   const std::vector<Shard>& shards() const { return shards_; }
+  // The per-parameter states as the single-process optimizer names them in checkpoints.
+  std::vector<std::string> state_names() const;
+
+  // fp16 loss scaling: multiplies this rank's slices of the gradients by `inverse_scale` and
+  // returns whether any of them is NaN or Inf here (unscale_together reduces that over ranks).
+  bool unscale_and_find_inf(float inverse_scale);
 
  private:
   void step_on_gpu(Shard& shard, const optim::AdamStep& step, float clip_coefficient);
@@ -69,5 +92,14 @@ class DistributedOptimizer {
   OptimizerOptions options_;
   std::vector<Shard> shards_;
 };
+
+// One step of several optimizers over disjoint parameters (the model chunks of an interleaved
+// pipeline rank) with one gradient norm over all of them, as Megatron's single optimizer over all
+// chunks: returns that norm; nothing is updated when it is NaN or Inf. All must share grad_stats.
+double step_together(const std::vector<DistributedOptimizer*>& optimizers, const optim::AdamStep& step);
+
+// Megatron's fp16 step start: unscale every optimizer's gradient slices and MAX-reduce the
+// found-inf flag over the grad-stats group, so every rank skips the step alike.
+bool unscale_together(const std::vector<DistributedOptimizer*>& optimizers, float inverse_scale);
 
 }  // namespace mcpp::parallel

@@ -82,7 +82,7 @@ void GradReducer::launch(BucketState& b) {
   const Tensor& buffer = params_.groups()[b.group].grads;
   const Tensor grads = buffer.sub(b.bucket.begin, {b.bucket.numel()});
   // Megatron pre-scales by the gradient scaling factor 1/(dp·cp) and then sums.
-  core::scale(grads, 1.0f / static_cast<float>(dp));
+  if (average_) core::scale(grads, 1.0f / static_cast<float>(dp));
   auto* mpi = overlapping_ ? dynamic_cast<MpiCommunicator*>(&dp_cp_) : nullptr;
   if (sharded_) {
     const ShardRange mine = bucket_shard(b.bucket, dp_cp_.rank(), dp);

@@ -66,6 +66,9 @@ class GradReducer {
   void finish();
 
   bool sharded() const { return sharded_; }
+  // false: buckets are summed without the 1/(dp·cp) pre-scaling (--calculate-per-token-loss,
+  // where the caller divides by the global token count instead). Default true.
+  void set_average(bool average) { average_ = average; }
   // Buckets launched from part_ready() (during backward) in the last overlapped reduction.
   int launched_during_backward() const { return launched_early_; }
 
@@ -76,6 +79,7 @@ class GradReducer {
   const model::ParamBuffer& params_;
   comm::Communicator& dp_cp_;
   bool sharded_;
+  bool average_ = true;
   int num_layers_;
   std::vector<BucketState> buckets_;
   bool overlapping_ = false;

@@ -14,6 +14,11 @@ Shape pipeline_activation_shape(const model::ModelConfig& config, const model::P
   return Shape{config.seq_length / (sp ? parallel.tp_size : 1), micro_batch_size, config.hidden};
 }
 
+float last_stage_loss_grad_scale(const PipelineIteration& iteration, double num_tokens) {
+  const double mean = iteration.per_token_loss ? 1.0 : 1.0 / std::max(num_tokens, 1.0) / iteration.num_microbatches;
+  return static_cast<float>(mean * iteration.loss_scale);
+}
+
 namespace {
 
 class StageRunner {
@@ -43,8 +48,7 @@ class StageRunner {
 
   Tensor backward(int mb, const Tensor& output_grad) {
     if (cached_ != mb) run_forward(mb);  // the caches hold a later micro-batch: replay
-    const float scale =
-        last_ ? static_cast<float>(1.0 / std::max(tokens_[mb], 1.0) / it_.num_microbatches) : 0.0f;
+    const float scale = last_ ? last_stage_loss_grad_scale(it_, tokens_[mb]) : 0.0f;
     if (mb == it_.num_microbatches - 1 && it_.before_last_backward) it_.before_last_backward();
     model_.backward(scale, output_grad);
     cached_ = -1;

@@ -27,6 +27,11 @@ struct PipelineIteration {
   Shape activation_shape;
   // model.dropout().step for micro-batch m is first_dropout_step + m.
   uint64_t first_dropout_step = 0;
+  // fp16 loss scale, multiplied into the last stage's backward scale.
+  double loss_scale = 1.0;
+  // --calculate-per-token-loss: the backward is not divided by tokens and micro-batches (the
+  // caller divides the gradients by the global token count afterwards).
+  bool per_token_loss = false;
   // Called right before the iteration's last backward (GradReducer::start_overlap with
   // --overlap-grad-reduce, as Megatron enables grad sync there); may be empty.
   std::function<void()> before_last_backward;
@@ -34,7 +39,11 @@ struct PipelineIteration {
 
 // Accumulates this stage's gradients for the iteration (the caller zeroes them first and reduces
 // them afterwards). Returns (Σ loss_sum, Σ num_tokens) on the last stage, {0, 0} elsewhere. Each
-// micro-batch's backward is scaled by 1 / max(tokens, 1) / num_microbatches (Megatron).
+// micro-batch's backward is scaled by last_stage_loss_grad_scale().
+// The last stage's backward scale for a micro-batch with `num_tokens` loss tokens (Megatron's
+// schedule: 1 / max(tokens, 1) / num_microbatches unless per-token loss, times the loss scale).
+float last_stage_loss_grad_scale(const PipelineIteration& iteration, double num_tokens);
+
 model::LossPair run_one_f_one_b(model::GPTModel& model, comm::Communicator& pp, const PipelineIteration& iteration);
 
 }  // namespace mcpp::parallel

@@ -77,16 +77,6 @@ std::vector<ScheduleStep> interleaved_schedule(const InterleavedOptions& o) {
       [&](int k) { return ScheduleStep{PipelinePass::backward, table[k].microbatch, vp - 1 - table[k].chunk}; });
 }
 
-LayerRange pipeline_layer_range(int num_layers, int pp_size, int virtual_size, int pp_rank, int chunk) {
-  check(num_layers % (pp_size * virtual_size) == 0,
-        "--num-layers " + std::to_string(num_layers) + " is not divisible by the " +
-            std::to_string(pp_size * virtual_size) + " pipeline stages (pipeline x virtual pipeline size)");
-  check(pp_rank >= 0 && pp_rank < pp_size && chunk >= 0 && chunk < virtual_size,
-        "internal: pipeline rank or chunk outside the pipeline");
-  const int per_chunk = num_layers / (pp_size * virtual_size);
-  return {chunk * (num_layers / virtual_size) + pp_rank * per_chunk, per_chunk};
-}
-
 std::string describe(const std::vector<ScheduleStep>& schedule) {
   const bool chunks = std::any_of(schedule.begin(), schedule.end(), [](const ScheduleStep& s) { return s.chunk != 0; });
   std::string text;

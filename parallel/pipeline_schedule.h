@@ -39,14 +39,6 @@ int interleaved_warmup(const InterleavedOptions& options);
 // Forward k uses table[k]; backward k uses table[k] with the chunk mirrored (vp − 1 − c).
 std::vector<ScheduleStep> interleaved_schedule(const InterleavedOptions& options);
 
-// Layers [first, first + count) of model chunk `chunk` on pipeline rank `pp_rank` with layers
-// split evenly: chunk c holds layers from c·L/vp + r·L/(P·vp) (Megatron's layer offset).
-struct LayerRange {
-  int first = 0;
-  int count = 0;
-};
-LayerRange pipeline_layer_range(int num_layers, int pp_size, int virtual_size, int pp_rank, int chunk);
-
 // "F0 F1 B0 ..." ("F0.1" = microbatch 0, chunk 1 when any step has a chunk > 0): for messages
 // and tests.
 std::string describe(const std::vector<ScheduleStep>& schedule);

@@ -109,6 +109,7 @@ LossPair GPTModel::forward(const MicroBatch& batch, const Tensor& input) {
   if (stage_.pre_process) {
     const Tensor tokens = to_device(to_sequence_first(batch.tokens));
     const Tensor positions = batch.position_ids.defined() ? to_device(to_sequence_first(batch.position_ids)) : Tensor();
+    if (forward_hook_) forward_hook_(-1);
     hidden = embedding_->forward(tokens, positions, forward_dropout_);
   } else {
     check(input.defined(), "internal: a pipeline stage after the first needs its input activation");
@@ -118,8 +119,10 @@ LossPair GPTModel::forward(const MicroBatch& batch, const Tensor& input) {
   for (size_t g = 0; g < segments_.size(); ++g) {
     const RecomputeSegment& segment = segments_[g];
     segment_inputs_[g] = hidden;
-    for (int layer = segment.begin; layer < segment.end; ++layer)
+    for (int layer = segment.begin; layer < segment.end; ++layer) {
+      if (forward_hook_) forward_hook_(stage_.first_layer + layer);
       hidden = layers_[layer]->forward(hidden, doc_offsets_, forward_dropout_);
+    }
     if (segment.recompute)
       for (int layer = segment.begin; layer < segment.end; ++layer) layers_[layer]->release();
   }
@@ -131,6 +134,7 @@ LossPair GPTModel::forward(const MicroBatch& batch, const Tensor& input) {
   const Tensor labels = to_device(to_sequence_first(batch.labels).view({s * b}));
   const Tensor loss_mask =
       batch.loss_mask.defined() ? to_device(to_sequence_first(batch.loss_mask).view({s * b})) : Tensor();
+  if (forward_hook_) forward_hook_(config_.num_layers);
   // Column-parallel output layer on the full sequence: logits of this rank's vocabulary range.
   final_out_ = enter_column_parallel(parallel_, final_norm_->forward(hidden));
   const int64_t h = config_.hidden;

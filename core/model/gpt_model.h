@@ -78,6 +78,9 @@ class GPTModel {
   // num_layers after the output layer and final norm, with the global layer index after each
   // transformer layer, with -1 after the embedding. Empty: no calls.
   void set_backward_hook(std::function<void(int part)> hook) { backward_hook_ = std::move(hook); }
+  // Called in forward before a part first uses its parameters (same part numbers), so gathers of
+  // updated parameters can complete just in time (--overlap-param-gather). Empty: no calls.
+  void set_forward_hook(std::function<void(int part)> hook) { forward_hook_ = std::move(hook); }
   void zero_grads() { params_->zero_grads(); }
 
   // Inference: logits of every position, F32 [s, b, V_local] on the host (this rank's vocabulary
@@ -112,6 +115,7 @@ class GPTModel {
   Tensor stage_output_, stage_input_grad_;
   bool forward_done_ = false;
   std::function<void(int)> backward_hook_;
+  std::function<void(int)> forward_hook_;
 };
 
 }  // namespace mcpp::model

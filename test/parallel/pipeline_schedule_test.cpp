@@ -94,12 +94,3 @@ TEST_CASE("interleaved: microbatch group size rules give clear errors") {
   CHECK_NOTHROW(interleaved_schedule(o));
 }
 
-TEST_CASE("pipeline layer ranges follow Megatron's offsets") {
-  // 16 layers, P=4, vp=2: rank 0 holds layers 1-2 and 9-10 (1-based).
-  CHECK(pipeline_layer_range(16, 4, 2, 0, 0).first == 0);
-  CHECK(pipeline_layer_range(16, 4, 2, 0, 1).first == 8);
-  CHECK(pipeline_layer_range(16, 4, 2, 3, 1).first == 14);
-  CHECK(pipeline_layer_range(16, 4, 2, 3, 1).count == 2);
-  CHECK(pipeline_layer_range(8, 2, 1, 1, 0).first == 4);
-  CHECK_THROWS_AS(pipeline_layer_range(10, 4, 1, 0, 0), mcpp::Error);
-}

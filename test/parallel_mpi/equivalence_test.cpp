@@ -17,6 +17,7 @@
 #include "parallel/finalize_grads.h"
 #include "parallel/grad_buffer.h"
 #include "parallel/pipeline_executor.h"
+#include "parallel/pipeline_layout.h"
 #include "parallel/pipeline_schedule.h"
 #include "parallel/process_groups.h"
 #include "test/common/mpi_test_util.h"

@@ -5,9 +5,13 @@
 #include <catch2/catch.hpp>
 
 #include <filesystem>
+#include <fstream>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "test/common/test_support.h"
 #include "test/common/train_support.h"
@@ -37,15 +41,17 @@ std::string train_on_ranks(int ranks, const std::string& flags) {
   return result.output;
 }
 
-// The single-process losses, computed once per test process.
-const std::vector<double>& reference_losses() {
-  static const std::vector<double> losses = [] {
-    const fs::path metrics = scratch_dir("train-mpi-reference") / "metrics.jsonl";
+// The single-process losses of the tiny model with `model` flags added (e.g. another
+// --num-layers), computed once per test process.
+const std::vector<double>& reference_losses(const std::string& model = "") {
+  static std::map<std::string, std::vector<double>> runs;
+  if (!runs.count(model)) {
+    const fs::path metrics = scratch_dir("train-mpi-reference-" + std::to_string(runs.size())) / "metrics.jsonl";
     fs::remove(metrics);
-    train_or_fail(equivalence_flags(metrics));
-    return metrics_losses(metrics);
-  }();
-  return losses;
+    train_or_fail(equivalence_flags(metrics) + " " + model);
+    runs[model] = metrics_losses(metrics);
+  }
+  return runs[model];
 }
 
 // The losses of `layout` on `ranks` ranks, trained once per test process.
@@ -61,10 +67,11 @@ const std::vector<double>& layout_losses(int ranks, const std::string& layout) {
   return runs[id];
 }
 
-void check_layout_matches_single_process(int ranks, const std::string& layout) {
-  const std::vector<double>& expected = reference_losses();
+// `layout` on `ranks` ranks against one process, both with the `model` flags.
+void check_layout_matches_single_process(int ranks, const std::string& layout, const std::string& model = "") {
+  const std::vector<double>& expected = reference_losses(model);
   REQUIRE(expected.size() == kIterations);
-  const std::vector<double>& losses = layout_losses(ranks, layout);
+  const std::vector<double>& losses = layout_losses(ranks, model.empty() ? layout : model + " " + layout);
   REQUIRE(losses.size() == expected.size());
   for (size_t i = 0; i < losses.size(); ++i) {
     INFO("iteration " << i + 1);
@@ -86,6 +93,75 @@ TEST_CASE("DP2 with the distributed optimizer and overlapped grad reduce trains 
                                       "--use-distributed-optimizer --overlap-grad-reduce --ddp-bucket-size 20000");
 }
 
+TEST_CASE("DP2 with --overlap-param-gather gives the same losses as gathering in the optimizer step") {
+  const std::string layout = "--use-distributed-optimizer --overlap-grad-reduce --ddp-bucket-size 20000";
+  check_layout_matches_single_process(2, layout + " --overlap-param-gather");
+  const std::vector<double>& gathered_in_step = layout_losses(2, layout);
+  const std::vector<double>& overlapped = layout_losses(2, layout + " --overlap-param-gather");
+  REQUIRE(overlapped.size() == gathered_in_step.size());
+  for (size_t i = 0; i < overlapped.size(); ++i) CHECK(overlapped[i] == gathered_in_step[i]);  // bit-exact
+}
+
+TEST_CASE("SGD (--optimizer sgd) trains like one process at DP2 with the distributed optimizer and at PP2") {
+  const std::string sgd = "--optimizer sgd --sgd-momentum 0.9";
+  check_layout_matches_single_process(2, "--use-distributed-optimizer", sgd);
+  check_layout_matches_single_process(2, "--pipeline-model-parallel-size 2", sgd);
+}
+
+TEST_CASE("fp16 loss scaling trains like one process at DP2 with the distributed optimizer and at PP2") {
+  const std::string fp16 = "--fp16 --initial-loss-scale 65536";
+  check_layout_matches_single_process(2, "--use-distributed-optimizer", fp16);
+  check_layout_matches_single_process(2, "--pipeline-model-parallel-size 2", fp16);
+}
+
+namespace {
+
+// (lm_loss, or none for a skipped step; loss_scale) of every line of a --metrics-file.
+std::vector<std::pair<std::optional<double>, double>> losses_and_scales(const fs::path& metrics_file) {
+  std::ifstream in(metrics_file);
+  REQUIRE(in.good());
+  std::vector<std::pair<std::optional<double>, double>> lines;
+  std::string line;
+  while (std::getline(in, line)) {
+    const auto json = nlohmann::json::parse(line);
+    std::optional<double> loss;
+    if (!json["lm_loss"].is_null()) loss = json["lm_loss"].get<double>();
+    lines.emplace_back(loss, json["loss_scale"].get<double>());
+  }
+  return lines;
+}
+
+}  // namespace
+
+TEST_CASE("fp16 overflow steps are skipped on every rank like in one process") {
+  // A loss scale beyond fp32 makes every gradient Inf: those steps are skipped (Megatron logs no
+  // loss for them) and, with --hysteresis 1, each halves the scale until the gradients are finite
+  // and training starts. A rank that updated during a skipped step would change later losses.
+  const fs::path dir = scratch_dir("train-mpi-fp16-overflow");
+  const std::string overflow = " --fp16 --initial-loss-scale 1e41 --hysteresis 1 --train-iters 20";
+  fs::remove(dir / "one.jsonl");
+  fs::remove(dir / "pp2.jsonl");
+  train_or_fail(equivalence_flags(dir / "one.jsonl") + overflow);
+  train_on_ranks(2, equivalence_flags(dir / "pp2.jsonl") + overflow + " --pipeline-model-parallel-size 2");
+  const auto expected = losses_and_scales(dir / "one.jsonl");
+  const auto got = losses_and_scales(dir / "pp2.jsonl");
+  REQUIRE(expected.size() == 20);
+  REQUIRE(got.size() == expected.size());
+  CHECK_FALSE(expected.front().first.has_value());  // the first step overflowed
+  CHECK(expected.back().first.has_value());         // and training started later
+  for (size_t i = 0; i < got.size(); ++i) {
+    INFO("iteration " << i + 1);
+    CHECK(got[i].second == expected[i].second);
+    REQUIRE(got[i].first.has_value() == expected[i].first.has_value());
+    if (got[i].first) CHECK(*got[i].first == Approx(*expected[i].first).epsilon(1e-5));
+  }
+}
+
+TEST_CASE("per-token loss (--calculate-per-token-loss) trains like one process at DP2 and at PP2") {
+  check_layout_matches_single_process(2, "--use-distributed-optimizer", "--calculate-per-token-loss");
+  check_layout_matches_single_process(2, "--pipeline-model-parallel-size 2", "--calculate-per-token-loss");
+}
+
 TEST_CASE("TP2 trains like one process") {
   check_layout_matches_single_process(2, "--tensor-model-parallel-size 2");
 }
@@ -96,6 +172,45 @@ TEST_CASE("TP2 with sequence parallelism trains like one process") {
 
 TEST_CASE("PP2 trains like one process") {
   check_layout_matches_single_process(2, "--pipeline-model-parallel-size 2");
+}
+
+TEST_CASE("PP4 trains like one process") {
+  check_layout_matches_single_process(4, "--pipeline-model-parallel-size 4", "--num-layers 4");
+}
+
+TEST_CASE("PP2 with an uneven split (1 + 3 layers) trains like one process") {
+  check_layout_matches_single_process(2, "--pipeline-model-parallel-size 2 --decoder-first-pipeline-num-layers 1",
+                                      "--num-layers 4");
+}
+
+TEST_CASE("PP4 with uneven first and last stages (1 + 1 + 1 + 3 layers) trains like one process") {
+  check_layout_matches_single_process(
+      4, "--pipeline-model-parallel-size 4 --decoder-first-pipeline-num-layers 1 --decoder-last-pipeline-num-layers 3",
+      "--num-layers 6");
+}
+
+const std::string kInterleavedPp2 = "--pipeline-model-parallel-size 2 --num-virtual-stages-per-pipeline-rank 2";
+
+TEST_CASE("PP2 interleaved (2 chunks of 1 layer per rank) trains like one process") {
+  check_layout_matches_single_process(2, "--pipeline-model-parallel-size 2 --num-layers-per-virtual-pipeline-stage 1",
+                                      "--num-layers 4");
+}
+
+TEST_CASE("PP2 x DP2 interleaved with the distributed optimizer and overlapped grad reduce trains like one process") {
+  // 4 micro-batches per pipeline: two groups of P = 2 in the schedule table.
+  check_layout_matches_single_process(
+      4, kInterleavedPp2 + " --use-distributed-optimizer --overlap-grad-reduce --ddp-bucket-size 2000",
+      "--num-layers 4 --global-batch-size 16 --micro-batch-size 2");
+}
+
+TEST_CASE("PP2 interleaved with an uneven split (2 + 4 layers, 2 chunks per rank) trains like one process") {
+  check_layout_matches_single_process(2, kInterleavedPp2 + " --decoder-first-pipeline-num-layers 2 "
+                                         "--decoder-last-pipeline-num-layers 4", "--num-layers 6");
+}
+
+TEST_CASE("TP2 x PP2 interleaved with SP trains like one process") {
+  check_layout_matches_single_process(4, kInterleavedPp2 + " --tensor-model-parallel-size 2 --sequence-parallel",
+                                      "--num-layers 4");
 }
 
 TEST_CASE("TP2 x PP2 x DP2 with SP and the distributed optimizer trains like one process") {
@@ -146,6 +261,13 @@ TEST_CASE("checkpoint saved at TP2 x PP2 loads in one process and continues like
   check_second_half(resumed_losses("tp2pp2-to-1", 4, kTp2Pp2, 1, ""), reference_losses());
 }
 
+TEST_CASE("checkpoint saved at interleaved PP2 loads in one process, and one saved there loads interleaved") {
+  const std::string model = "--num-layers 4";
+  const std::string interleaved = model + " " + kInterleavedPp2;
+  check_second_half(resumed_losses("vp-to-1", 2, interleaved, 1, model), reference_losses(model));
+  check_second_half(resumed_losses("1-to-vp", 1, model, 2, interleaved), reference_losses(model));
+}
+
 TEST_CASE("checkpoint saved at TP2 x PP2 loads at DP4 with the distributed optimizer") {
   // Global batch 4 over 4 replicas: micro-batches of 1 (every sample has the same token count, so
   // the mean of per-micro-batch means is the single process's mean).
@@ -167,10 +289,10 @@ TEST_CASE("mpirun: unsupported flags fail with one-line errors") {
   const std::string command =
       "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1 "
       "OMPI_MCA_btl_vader_single_copy_mechanism=none mpirun --oversubscribe --bind-to none -np 2 " +
-      program("megatron-train").string() + " " + tiny_gpt2_flags() + " --train-iters 2 --optimizer sgd 2>&1";
+      program("megatron-train").string() + " " + tiny_gpt2_flags() + " --train-iters 2 --context-parallel-size 2 2>&1";
   const RunResult result = run(command);
   INFO(result.output);
   CHECK(result.exit_code != 0);
-  CHECK(result.output.find("--optimizer sgd is not supported under mpirun yet (world size 2); use adam") !=
+  CHECK(result.output.find("--context-parallel-size 2: context parallelism is not implemented yet; use 1") !=
         std::string::npos);
 }

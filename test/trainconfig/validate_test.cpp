@@ -52,9 +52,12 @@ TEST_CASE("derived values") {
   CHECK(valid("--use-rotary-position-embeddings").derived.use_rope);
   CHECK(valid("--kv-channels 24 --hidden-size 66").derived.kv_channels == 24);
   CHECK(valid("--group-query-attention --num-query-groups 2").derived.num_query_groups == 2);
-  CHECK(valid("--pipeline-model-parallel-size 2 --num-layers-per-virtual-pipeline-stage 1", 2)
+  CHECK(valid("--pipeline-model-parallel-size 2 --num-layers-per-virtual-pipeline-stage 1 --global-batch-size 4", 2)
             .derived.virtual_pipeline_size == 2);
   CHECK(valid("--pipeline-model-parallel-size 3 --decoder-first-pipeline-num-layers 2", 3).derived.world_size == 3);
+  CHECK(valid("--pipeline-model-parallel-size 2 --num-virtual-stages-per-pipeline-rank 2 --global-batch-size 8 "
+              "--micro-batch-size 2", 2)
+            .derived.virtual_pipeline_size == 2);
 }
 
 TEST_CASE("every validation failure names its flags") {
@@ -134,6 +137,36 @@ TEST_CASE("every validation failure names its flags") {
   CHECK(invalid("--pipeline-model-parallel-size 3 --decoder-first-pipeline-num-layers 1", 3) ==
         "--num-layers 4 minus --decoder-first/last-pipeline-num-layers leaves 3 layers, which the 2 other "
         "pipeline stages cannot share evenly");
+  CHECK(invalid("--pipeline-model-parallel-size 2 --decoder-first-pipeline-num-layers 0", 2) ==
+        "--decoder-first-pipeline-num-layers must be larger than 0");
+  CHECK(invalid("--pipeline-model-parallel-size 2 --decoder-first-pipeline-num-layers 1 "
+                "--decoder-last-pipeline-num-layers 1", 2) ==
+        "--decoder-first-pipeline-num-layers plus --decoder-last-pipeline-num-layers must equal --num-layers 4 when "
+        "--pipeline-model-parallel-size is 2");
+  CHECK(invalid("--pipeline-model-parallel-size 2 --decoder-last-pipeline-num-layers 5", 2) ==
+        "--decoder-first/last-pipeline-num-layers exceed --num-layers 4");
+  CHECK(invalid("--pipeline-model-parallel-size 2 --num-virtual-stages-per-pipeline-rank 2 "
+                "--decoder-first-pipeline-num-layers 1", 2) ==
+        "number of layers at first stage (--decoder-first-pipeline-num-layers 1) must be divisible by the virtual "
+        "pipeline parallel degree 2");
+  CHECK(invalid("--pipeline-model-parallel-size 2 --num-layers-per-virtual-pipeline-stage 1 "
+                "--decoder-first-pipeline-num-layers 2", 2) ==
+        "use --num-virtual-stages-per-pipeline-rank to set the virtual pipeline size with "
+        "--decoder-first/last-pipeline-num-layers");
+  CHECK(invalid("--pipeline-model-parallel-size 2 --num-virtual-stages-per-pipeline-rank 2 "
+                "--num-layers-per-virtual-pipeline-stage 1", 2) ==
+        "--num-layers-per-virtual-pipeline-stage and --num-virtual-stages-per-pipeline-rank are mutually exclusive");
+  CHECK(invalid("--pipeline-model-parallel-size 2 --num-virtual-stages-per-pipeline-rank 2 --global-batch-size 2 "
+                "--micro-batch-size 2", 2) ==
+        "--microbatch-group-size-per-virtual-pipeline-stage 2 must lie between --pipeline-model-parallel-size 2 "
+        "and the number of microbatches 1");
+  CHECK(invalid("--pipeline-model-parallel-size 2 --num-virtual-stages-per-pipeline-rank 2 --global-batch-size 6 "
+                "--micro-batch-size 2", 2) ==
+        "the number of microbatches 3 leaves a last group of 1 microbatches, fewer than "
+        "--pipeline-model-parallel-size 2; use a multiple of the group size");
+  CHECK(invalid("--pipeline-model-parallel-size 2 --num-virtual-stages-per-pipeline-rank 2 "
+                "--no-overlap-p2p-communication", 2) ==
+        "the interleaved schedule with --no-overlap-p2p-communication needs --pipeline-model-parallel-size > 2");
   // Required flags.
   CHECK(error_of([] {
           TrainArgs a = parse("--hidden-size 8");
@@ -152,7 +185,7 @@ TEST_CASE("every validation failure names its flags") {
         }) == "");
 }
 
-TEST_CASE("reject_unsupported: TP, PP and DP run; CP, EP and what parallel runs lack are stopped") {
+TEST_CASE("reject_unsupported: TP, PP and DP run; CP and EP are stopped") {
   TrainArgs tp_pp = valid("--tensor-model-parallel-size 2 --pipeline-model-parallel-size 2", 8);
   CHECK(error_of([&] { mcpp::app::reject_unsupported(tp_pp, 8); }) == "");
   TrainArgs dp = valid("", 2);
@@ -160,10 +193,15 @@ TEST_CASE("reject_unsupported: TP, PP and DP run; CP, EP and what parallel runs 
   TrainArgs cp = valid("--context-parallel-size 2", 2);
   CHECK(error_of([&] { mcpp::app::reject_unsupported(cp, 2); }) ==
         "--context-parallel-size 2: context parallelism is not implemented yet; use 1");
-  TrainArgs sgd = valid("--optimizer sgd", 2);
-  CHECK(error_of([&] { mcpp::app::reject_unsupported(sgd, 2); }) ==
-        "--optimizer sgd is not supported under mpirun yet (world size 2); use adam");
-  CHECK(error_of([&] { mcpp::app::reject_unsupported(sgd, 1); }) == "");
+  for (const char* flags : {"--optimizer sgd", "--fp16", "--calculate-per-token-loss",
+                            "--use-distributed-optimizer --overlap-grad-reduce --overlap-param-gather"}) {
+    INFO(flags);
+    TrainArgs runs = valid(flags, 2);
+    CHECK(error_of([&] { mcpp::app::reject_unsupported(runs, 2); }) == "");
+  }
+  TrainArgs interleaved =
+      valid("--pipeline-model-parallel-size 2 --num-virtual-stages-per-pipeline-rank 2 --global-batch-size 4", 2);
+  CHECK(error_of([&] { mcpp::app::reject_unsupported(interleaved, 2); }) == "");
   TrainArgs single = valid("");
   CHECK(error_of([&] { mcpp::app::reject_unsupported(single, 1); }) == "");
 }

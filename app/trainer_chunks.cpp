@@ -1,0 +1,66 @@
+// The model chunks of a pipeline rank. Without interleaving a rank holds one chunk: its pipeline
+// stage (or the whole model). With --num-virtual-stages-per-pipeline-rank (or
+// --num-layers-per-virtual-pipeline-stage) it holds vp chunks, chunk c being virtual stage c·P + r
+// with the layers Megatron assigns it (parallel/pipeline_layout.h); the embedding lives in chunk 0
+// of the first rank, the loss in the last chunk of the last rank. Each chunk is its own GPTModel
+// with its own buffers, gradient reducer and optimizer part; the parts clip together.
+#include "app/flags_optim.h"
+#include "app/pipeline_split.h"
+#include "app/run_config.h"
+#include "app/trainer.h"
+
+namespace mcpp::app {
+
+void Trainer::build_model_chunks(const parallel::DdpOptions& ddp) {
+  const model::ModelConfig config = model_config(args_, device_);
+  const int pp = groups_->pp.size();
+  const int vp = static_cast<int>(args_.derived.virtual_pipeline_size);
+  const bool overlap_param_gather = ddp.use_distributed_optimizer && args_.parallel.overlap_param_gather;
+  parallel::OptimizerOptions oo{adam_config(args_), args_.training.clip_grad, ddp.use_distributed_optimizer,
+                                overlap_param_gather};
+  oo.sgd = args_.training.optimizer == "sgd";
+  oo.sgd_momentum = static_cast<float>(args_.training.sgd_momentum);
+  comm::Communicator& grad_stats =
+      ddp.use_distributed_optimizer ? *groups_->grad_stats.tensor_comm() : *groups_->model_parallel.tensor_comm();
+  for (int c = 0; c < vp; ++c) {
+    model::PipelineStage stage;
+    if (pp > 1) {
+      const parallel::LayerRange range = parallel::stage_layer_range(pipeline_split(args_), groups_->pp_rank(), c);
+      stage = {range.first, range.count, groups_->is_first_pp_stage() && c == 0,
+               groups_->is_last_pp_stage() && c == vp - 1};
+    }
+    auto chunk =
+        std::make_unique<model::GPTModel>(config, parallel_, model_device(), parallel::ddp_buffer_layout(ddp), stage);
+    chunk->dropout().seed = static_cast<uint64_t>(args_.training.seed);
+    grad_reducers_.push_back(std::make_unique<parallel::GradReducer>(
+        chunk->params(), *groups_->dp_cp.tensor_comm(), ddp.use_distributed_optimizer, config.num_layers));
+    // Per-token loss: gradients are summed over data parallelism, then divided by the global
+    // token count (Megatron's gradient scaling factor 1 instead of 1/dp).
+    if (args_.training.calculate_per_token_loss) grad_reducers_.back()->set_average(false);
+    if (overlap_grad_reduce_) {
+      parallel::GradReducer* reducer = grad_reducers_.back().get();
+      chunk->set_backward_hook([reducer](int part) { reducer->part_ready(part); });
+    }
+    if (overlap_param_gather) {
+      param_gatherers_.push_back(
+          std::make_unique<parallel::ParamGatherer>(chunk->params(), *groups_->dp_cp.comm, config.num_layers));
+      parallel::ParamGatherer* gatherer = param_gatherers_.back().get();
+      chunk->set_forward_hook([gatherer](int part) { gatherer->part_needed(part); });
+    }
+    parallel_optimizers_.push_back(std::make_unique<parallel::DistributedOptimizer>(
+        chunk->params(), *groups_->dp_cp.tensor_comm(), grad_stats, groups_->tp_rank(), oo));
+    if (c == 0) {
+      model_ = std::move(chunk);
+    } else {
+      later_chunks_.push_back(std::move(chunk));
+    }
+  }
+}
+
+std::vector<model::GPTModel*> Trainer::model_chunks() const {
+  std::vector<model::GPTModel*> chunks{model_.get()};
+  for (const auto& chunk : later_chunks_) chunks.push_back(chunk.get());
+  return chunks;
+}
+
+}  // namespace mcpp::app

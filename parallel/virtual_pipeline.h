@@ -1,0 +1,41 @@
+#pragma once
+// Runs one iteration of an interleaved pipeline rank (Megatron's virtual pipeline, compat §5.3):
+// the rank holds `vp` model chunks; chunk c of pipeline rank r is virtual stage c·P + r, so
+// activations travel rank 0 → 1 → … → P−1 and wrap around to rank 0's next chunk. The order of
+// forward and backward passes is interleaved_schedule() (parallel/pipeline_schedule.h).
+//
+// Exchanges: sends are non-blocking (MPI_Isend, completed at the end of the iteration), receives
+// block right before the pass that needs them. Every message is tagged with its direction and
+// the chunk it is for; MPI keeps messages of one tag between two ranks in order, and each chunk
+// runs its micro-batches in increasing order both ways, so every receive gets the right tensor.
+// As in the non-interleaved executor, a chunk caches one micro-batch's activations and replays
+// its forward from the stored input before the backward of any other (bit-identical).
+#include <functional>
+#include <vector>
+
+#include "core/model/gpt_model.h"
+#include "parallel/mpi_communicator.h"
+#include "parallel/pipeline_executor.h"
+
+namespace mcpp::parallel {
+
+struct InterleavedIteration {
+  // Micro-batches, activation shape and dropout steps; its before_last_backward is not used.
+  PipelineIteration pipeline;
+  int group_size = 0;  // --microbatch-group-size-per-virtual-pipeline-stage (0: pipeline size)
+  // Called right before the last backward of each chunk (its grad sync may start then); may be empty.
+  std::function<void(int chunk)> before_last_backward;
+};
+
+// `chunks`: this rank's model chunks in order (chunk c holds virtual stage c·P + r). Returns
+// (Σ loss_sum, Σ num_tokens) on the last virtual stage's rank, {0, 0} elsewhere; gradients
+// accumulate in every chunk (the loss scaled by last_stage_loss_grad_scale()).
+model::LossPair run_interleaved_one_f_one_b(const std::vector<model::GPTModel*>& chunks, MpiCommunicator& pp,
+                                            const InterleavedIteration& iteration);
+
+// Forward only, one micro-batch through every virtual stage in order (evaluation). Works for
+// one chunk per rank too. Returns the loss on the last virtual stage's rank, {0, 0} elsewhere.
+model::LossPair forward_through_pipeline(const std::vector<model::GPTModel*>& chunks, MpiCommunicator& pp,
+                                         const model::MicroBatch& batch, const Shape& activation_shape);
+
+}  // namespace mcpp::parallel
