@@ -90,3 +90,20 @@ TEST_CASE("a GPU run saves a checkpoint the CPU loads and continues") {
   REQUIRE(cpu_continued.size() == 4);
   CHECK(max_relative_difference(cpu_continued, gpu_continued) < 1e-3);
 }
+
+// The --dry-run estimate (app/dry_run.cpp) against the caching allocator's peak of a real run.
+TEST_CASE("the dry-run memory estimate is within 10% of the measured peak (GPT-2 124M, bf16)") {
+  const std::string flags =
+      "--config gpt2-124m --device cuda --bf16 --mock-data --micro-batch-size 16 --global-batch-size 16 "
+      "--eval-iters 0 --attention-dropout 0 --hidden-dropout 0 --lr 1e-4 --train-iters 3 --log-interval 3";
+  const std::string estimate = train_or_fail(flags + " --dry-run");
+  std::smatch match;
+  REQUIRE(std::regex_search(estimate, match, std::regex(R"(memory per GPU \(estimate\): ([0-9.]+) GiB)")));
+  const double estimated_gb = std::stod(match[1].str()) * 1073741824.0 / 1e9;
+  const std::string run = train_or_fail(flags);
+  REQUIRE(std::regex_search(run, match, std::regex(R"(mem \(GB\): ([0-9.]+))")));
+  const double measured_gb = std::stod(match[1].str());
+  INFO("estimated " << estimated_gb << " GB, measured peak " << measured_gb << " GB");
+  CHECK(std::abs(estimated_gb - measured_gb) <= 0.10 * measured_gb);
+  WARN("dry-run estimate " << estimated_gb << " GB vs measured peak " << measured_gb << " GB");
+}
