@@ -16,16 +16,6 @@ namespace {
 
 std::span<float> flat(const Tensor& t) { return {t.data<float>(), static_cast<size_t>(t.numel())}; }
 
-// The no-decay ranges of a buffer as a U8 mask on `device` (1 = decays), for the GPU kernels.
-Tensor decay_mask(int64_t numel, const std::vector<optim::ElementRange>& no_decay, Device device) {
-  Tensor host = Tensor::empty({numel}, DType::U8);
-  uint8_t* mask = host.data<uint8_t>();
-  std::fill_n(mask, numel, uint8_t{1});
-  for (const auto& range : no_decay) std::fill(mask + range.begin, mask + range.end, uint8_t{0});
-  Tensor out = Tensor::empty({numel}, DType::U8, device);
-  out.copy_from(host);
-  return out;
-}
 
 }  // namespace
 
@@ -48,7 +38,10 @@ Optimizer::Optimizer(model::ParamBuffer& params, OptimizerSettings settings)
     }
     std::sort(no_decay_[g].begin(), no_decay_[g].end(),
               [](const auto& a, const auto& b) { return a.begin < b.begin; });
-    if (on_gpu()) decay_masks_.push_back(decay_mask(groups[g].params.numel(), no_decay_[g], Device::CUDA));
+    if (on_gpu()) {
+      decay_masks_.push_back(
+          optim::decay_mask_tensor(static_cast<size_t>(groups[g].params.numel()), no_decay_[g], Device::CUDA));
+    }
   }
 }
 

@@ -31,16 +31,6 @@ std::span<float> span_of(const Tensor& buffer, const ShardRange& range) {
 
 Tensor view_of(const Tensor& buffer, const ShardRange& range) { return buffer.sub(range.begin, {range.numel()}); }
 
-// The no-decay ranges of a shard as a U8 mask on `device` (1 = decays), for the GPU kernel.
-Tensor decay_mask(int64_t numel, const std::vector<optim::ElementRange>& no_decay, Device device) {
-  Tensor host = Tensor::empty({numel}, DType::U8);
-  uint8_t* mask = host.data<uint8_t>();
-  std::fill_n(mask, numel, uint8_t{1});
-  for (const auto& range : no_decay) std::fill(mask + range.begin, mask + range.end, uint8_t{0});
-  Tensor out = Tensor::empty({numel}, DType::U8, device);
-  out.copy_from(host);
-  return out;
-}
 
 }  // namespace
 
@@ -75,7 +65,10 @@ DistributedOptimizer::DistributedOptimizer(const model::ParamBuffer& params, com
       shard.exp_avg = Tensor::zeros({shard.range.numel()}, DType::F32, device);
       if (!options_.sgd) shard.exp_avg_sq = Tensor::zeros({shard.range.numel()}, DType::F32, device);
       shard.no_decay = optim::slice_ranges(no_decay, shard.range.begin, shard.range.numel());
-      if (device == Device::CUDA) shard.decay_mask = decay_mask(shard.range.numel(), shard.no_decay, device);
+      if (device == Device::CUDA) {
+        shard.decay_mask =
+            optim::decay_mask_tensor(static_cast<size_t>(shard.range.numel()), shard.no_decay, device);
+      }
       shard.counted = optim::slice_ranges(counted, shard.range.begin, shard.range.numel());
       shards_.push_back(std::move(shard));
     }

@@ -29,4 +29,16 @@ std::vector<ElementRange> slice_ranges(std::span<const ElementRange> ranges, siz
   return out;
 }
 
+Tensor decay_mask_tensor(size_t size, std::span<const ElementRange> no_decay, Device device) {
+  check_decay_ranges(size, no_decay);
+  Tensor host = Tensor::empty({static_cast<int64_t>(size)}, DType::U8);
+  uint8_t* mask = host.data<uint8_t>();
+  std::fill_n(mask, size, uint8_t{1});
+  for (const ElementRange& r : no_decay) std::fill(mask + r.begin, mask + r.end, uint8_t{0});
+  if (device == Device::CPU) return host;
+  Tensor out = Tensor::empty(host.shape(), DType::U8, device);
+  out.copy_from(host);
+  return out;
+}
+
 }  // namespace mcpp::optim

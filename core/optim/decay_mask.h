@@ -6,6 +6,8 @@
 #include <span>
 #include <vector>
 
+#include "core/base/tensor.h"
+
 namespace mcpp::optim {
 
 // Elements [begin, end) of the span, relative to its first element.
@@ -26,6 +28,10 @@ void check_decay_ranges(size_t size, std::span<const ElementRange> no_decay);
 // The part of `ranges` (given for a whole buffer) that falls inside [offset, offset+size),
 // re-based to the slice: what a rank owning that slice passes to the optimizer.
 std::vector<ElementRange> slice_ranges(std::span<const ElementRange> ranges, size_t offset, size_t size);
+
+// The same ranges as a U8 mask of `size` elements on `device` (1 = decays), the form the GPU
+// optimizer kernels read.
+Tensor decay_mask_tensor(size_t size, std::span<const ElementRange> no_decay, Device device);
 
 template <typename Fn>
 void for_each_decay_segment(size_t size, std::span<const ElementRange> no_decay, Fn&& fn) {

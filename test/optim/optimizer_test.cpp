@@ -83,6 +83,15 @@ TEST_CASE("AdamW on a shard equals the same elements of the whole buffer") {
   CHECK(slice_ranges(no_decay, 30, 10) == std::vector<ElementRange>{{0, 10}});
 }
 
+TEST_CASE("the decay mask tensor marks exactly the no-decay ranges with 0") {
+  const std::vector<ElementRange> no_decay = {{0, 3}, {7, 8}};
+  const mcpp::Tensor mask = decay_mask_tensor(10, no_decay, mcpp::Device::CPU);
+  REQUIRE(mask.numel() == 10);
+  const std::vector<uint8_t> values(mask.data<uint8_t>(), mask.data<uint8_t>() + 10);
+  CHECK(values == std::vector<uint8_t>{0, 0, 0, 1, 1, 1, 1, 0, 1, 1});
+  CHECK_THROWS_WITH(decay_mask_tensor(5, no_decay, mcpp::Device::CPU), Catch::Contains("range"));
+}
+
 TEST_CASE("SGD with momentum equals torch.optim.SGD per element") {
   const size_t n = 257;
   const std::vector<ElementRange> no_decay = {{0, 1}, {200, 257}};

@@ -7,6 +7,48 @@
 
 namespace mcpp::core::gpu {
 
+namespace {
+
+// yᵀ [out, rows] = W [out, in] · xᵀ [in, rows]; W's bytes are Wᵀ column-major (transpose A).
+GemmOptions forward_gemm(const Tensor& x, const Tensor& weight, const Tensor& y, DType dtype, int64_t rows) {
+  const int64_t out_features = weight.dim(0), in_features = weight.dim(1);
+  GemmOptions g;
+  g.m = out_features;
+  g.n = rows;
+  g.k = in_features;
+  g.transpose_a = true;
+  g.a = weight.raw_data();
+  g.lda = in_features;
+  g.b = x.raw_data();
+  g.ldb = in_features;
+  g.d = y.raw_data();
+  g.ldd = out_features;
+  g.a_dtype = g.b_dtype = g.d_dtype = dtype;
+  return g;
+}
+
+// dxᵀ [in, rows] = Wᵀ [in, out] · dyᵀ [out, rows].
+GemmOptions input_grad_gemm(const Tensor& dy, const Tensor& weight, const Tensor& dx, DType dtype, int64_t rows) {
+  const int64_t out_features = weight.dim(0), in_features = weight.dim(1);
+  GemmOptions g;
+  g.m = in_features;
+  g.n = rows;
+  g.k = out_features;
+  g.a = weight.raw_data();
+  g.lda = in_features;
+  g.b = dy.raw_data();
+  g.ldb = out_features;
+  g.d = dx.raw_data();
+  g.ldd = in_features;
+  g.a_dtype = g.b_dtype = g.d_dtype = dtype;
+  return g;
+}
+
+// cuBLASLt's GELU epilogues want the aux (pre-activation) leading dimension a multiple of 8.
+bool epilogue_fits(int64_t features) { return features % 8 == 0; }
+
+}  // namespace
+
 void linear_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& y) {
   const char* op = "linear_forward";
   DType dtype = activation_dtype(op, {&x, &weight, &bias, &y});
@@ -22,19 +64,7 @@ void linear_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, c
     if (bias.defined()) bias_add(y, bias, y);
     return;
   }
-  // yᵀ [out, rows] = W [out, in] · xᵀ [in, rows]; W's bytes are Wᵀ column-major (transpose A).
-  GemmOptions g;
-  g.m = out_features;
-  g.n = rows;
-  g.k = in_features;
-  g.transpose_a = true;
-  g.a = weight.raw_data();
-  g.lda = in_features;
-  g.b = x.raw_data();
-  g.ldb = in_features;
-  g.d = y.raw_data();
-  g.ldd = out_features;
-  g.a_dtype = g.b_dtype = g.d_dtype = dtype;
+  GemmOptions g = forward_gemm(x, weight, y, dtype, rows);
   if (bias.defined()) {
     g.epilogue = GemmEpilogue::kBias;
     g.bias = bias.raw_data();
@@ -61,19 +91,7 @@ void linear_backward(const Tensor& x, const Tensor& weight, const Tensor& dy, co
     if (out_features == 0) {
       dx.fill(0.0);
     } else {
-      // dxᵀ [in, rows] = Wᵀ [in, out] · dyᵀ [out, rows].
-      GemmOptions g;
-      g.m = in_features;
-      g.n = rows;
-      g.k = out_features;
-      g.a = weight.raw_data();
-      g.lda = in_features;
-      g.b = dy.raw_data();
-      g.ldb = out_features;
-      g.d = dx.raw_data();
-      g.ldd = in_features;
-      g.a_dtype = g.b_dtype = g.d_dtype = dtype;
-      gemm(g);
+      gemm(input_grad_gemm(dy, weight, dx, dtype, rows));
     }
   }
   if (dweight.defined() && rows > 0 && out_features > 0 && in_features > 0) {
@@ -104,11 +122,6 @@ void linear_backward(const Tensor& x, const Tensor& weight, const Tensor& dy, co
   }
 }
 
-namespace {
-// cuBLASLt's GELU epilogues want the aux (pre-activation) leading dimension a multiple of 8.
-bool epilogue_fits(int64_t features) { return features % 8 == 0; }
-}  // namespace
-
 void linear_gelu_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& pre,
                          const Tensor& y) {
   const char* op = "linear_gelu_forward";
@@ -123,19 +136,7 @@ void linear_gelu_forward(const Tensor& x, const Tensor& weight, const Tensor& bi
     return gelu_forward(pre, Tensor(), y);
   }
   require_shape(op, "bias", bias, Shape{out_features});
-  // preᵀ/yᵀ [out, rows] = W [out, in] · xᵀ [in, rows], as linear_forward.
-  GemmOptions g;
-  g.m = out_features;
-  g.n = rows;
-  g.k = in_features;
-  g.transpose_a = true;
-  g.a = weight.raw_data();
-  g.lda = in_features;
-  g.b = x.raw_data();
-  g.ldb = in_features;
-  g.d = y.raw_data();
-  g.ldd = out_features;
-  g.a_dtype = g.b_dtype = g.d_dtype = dtype;
+  GemmOptions g = forward_gemm(x, weight, y, dtype, rows);  // y = gelu(pre), pre kept in aux
   g.epilogue = GemmEpilogue::kGeluAuxBias;
   g.bias = bias.raw_data();
   g.bias_dtype = dtype;
@@ -155,18 +156,7 @@ void linear_backward_dgelu(const Tensor& dy, const Tensor& weight, const Tensor&
     linear_backward(pre, weight, dy, dpre, Tensor(), Tensor());
     return gelu_backward(pre, Tensor(), dpre, dpre, Tensor());
   }
-  // dpreᵀ [in, rows] = (Wᵀ [in, out] · dyᵀ [out, rows]) ⊙ gelu'(preᵀ), as linear_backward's dx.
-  GemmOptions g;
-  g.m = in_features;
-  g.n = rows;
-  g.k = out_features;
-  g.a = weight.raw_data();
-  g.lda = in_features;
-  g.b = dy.raw_data();
-  g.ldb = out_features;
-  g.d = dpre.raw_data();
-  g.ldd = in_features;
-  g.a_dtype = g.b_dtype = g.d_dtype = dtype;
+  GemmOptions g = input_grad_gemm(dy, weight, dpre, dtype, rows);  // times gelu'(pre) from aux
   g.epilogue = GemmEpilogue::kDGelu;
   g.aux = pre.raw_data();
   gemm(g);

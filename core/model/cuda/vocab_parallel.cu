@@ -3,25 +3,20 @@
 #include "core/base/cuda/cuda_check.h"
 #include "core/base/cuda/stream.h"
 #include "core/base/dtype.h"
+#include "core/kernels/cuda/cuda_util.cuh"
 
 namespace mcpp::model::cuda {
 
 namespace {
 
-#define MCPP_ROWS_LOOP(n, rows) \
-  for (int64_t n = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; n < (rows); n += int64_t(gridDim.x) * blockDim.x)
-
-unsigned blocks_for(int64_t rows) {
-  int64_t blocks = (rows + 255) / 256;
-  return unsigned(blocks < 1 ? 1 : (blocks > 65535 ? 65535 : blocks));
-}
+using core::gpu::elementwise_blocks;
 
 __device__ inline float value_of(float v) { return v; }
 __device__ inline float value_of(bf16 v) { return bf16_to_float(v); }
 
 __global__ void localize_kernel(const int64_t* labels, int64_t start, int64_t vocab, int64_t rows, int64_t* local,
                                 uint8_t* owned) {
-  MCPP_ROWS_LOOP(n, rows) {
+  MCPP_GRID_STRIDE(n, rows) {
     const int64_t id = labels[n] - start;
     const bool mine = id >= 0 && id < vocab;
     owned[n] = mine ? 1 : 0;
@@ -32,7 +27,7 @@ __global__ void localize_kernel(const int64_t* labels, int64_t start, int64_t vo
 template <typename T>
 __global__ void gather_kernel(const T* logits, int64_t vocab, const int64_t* local, const uint8_t* owned,
                               int64_t rows, float* target, float* first_column) {
-  MCPP_ROWS_LOOP(n, rows) {
+  MCPP_GRID_STRIDE(n, rows) {
     const T* row = logits + n * vocab;
     target[n] = owned[n] ? value_of(row[local[n]]) : 0.0f;
     first_column[n] = value_of(row[0]);
@@ -42,7 +37,7 @@ __global__ void gather_kernel(const T* logits, int64_t vocab, const int64_t* loc
 template <typename T>
 __global__ void fix_kernel(T* dlogits, int64_t vocab, const float* first_column, const uint8_t* owned,
                            const float* lse, const float* mask, float scale, int64_t rows) {
-  MCPP_ROWS_LOOP(n, rows) {
+  MCPP_GRID_STRIDE(n, rows) {
     if (owned[n]) continue;
     const float g = expf(first_column[n] - lse[n]) * (scale * (mask ? mask[n] : 1.0f));
     if constexpr (sizeof(T) == 4)
@@ -63,7 +58,7 @@ void localize_labels(const Tensor& labels, int64_t vocab_start, int64_t vocab, c
               local.numel() == rows && owned.numel() == rows,
           "labels/local must be I64 and owned U8, all [N]");
   if (rows == 0) return;
-  localize_kernel<<<blocks_for(rows), 256, 0, current_stream()>>>(labels.data<int64_t>(), vocab_start, vocab, rows,
+  localize_kernel<<<elementwise_blocks(rows), 256, 0, current_stream()>>>(labels.data<int64_t>(), vocab_start, vocab, rows,
                                                                    local.data<int64_t>(), owned.data<uint8_t>());
   MCPP_CUDA_CHECK_LAUNCH();
 }
@@ -76,12 +71,12 @@ void gather_logits(const Tensor& logits, const Tensor& local, const Tensor& owne
           "target and first_column must be F32 [N]");
   if (rows == 0) return;
   if (logits.dtype() == DType::F32) {
-    gather_kernel<<<blocks_for(rows), 256, 0, current_stream()>>>(logits.data<float>(), vocab, local.data<int64_t>(),
+    gather_kernel<<<elementwise_blocks(rows), 256, 0, current_stream()>>>(logits.data<float>(), vocab, local.data<int64_t>(),
                                                                    owned.data<uint8_t>(), rows, target.data<float>(),
                                                                    first_column.data<float>());
   } else {
     require(logits.dtype() == DType::BF16, "logits must be F32 or BF16");
-    gather_kernel<<<blocks_for(rows), 256, 0, current_stream()>>>(logits.data<bf16>(), vocab, local.data<int64_t>(),
+    gather_kernel<<<elementwise_blocks(rows), 256, 0, current_stream()>>>(logits.data<bf16>(), vocab, local.data<int64_t>(),
                                                                    owned.data<uint8_t>(), rows, target.data<float>(),
                                                                    first_column.data<float>());
   }
@@ -94,12 +89,12 @@ void fix_unowned_first_column(const Tensor& dlogits, const Tensor& first_column,
   if (rows == 0) return;
   const float* mask = loss_mask.defined() ? loss_mask.data<float>() : nullptr;
   if (dlogits.dtype() == DType::F32) {
-    fix_kernel<<<blocks_for(rows), 256, 0, current_stream()>>>(dlogits.data<float>(), vocab, first_column.data<float>(),
+    fix_kernel<<<elementwise_blocks(rows), 256, 0, current_stream()>>>(dlogits.data<float>(), vocab, first_column.data<float>(),
                                                                 owned.data<uint8_t>(), lse.data<float>(), mask,
                                                                 grad_scale, rows);
   } else {
     require(dlogits.dtype() == DType::BF16, "dlogits must be F32 or BF16");
-    fix_kernel<<<blocks_for(rows), 256, 0, current_stream()>>>(dlogits.data<bf16>(), vocab, first_column.data<float>(),
+    fix_kernel<<<elementwise_blocks(rows), 256, 0, current_stream()>>>(dlogits.data<bf16>(), vocab, first_column.data<float>(),
                                                                 owned.data<uint8_t>(), lse.data<float>(), mask,
                                                                 grad_scale, rows);
   }

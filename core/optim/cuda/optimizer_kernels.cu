@@ -5,24 +5,18 @@
 #include "core/base/cuda/cuda_check.h"
 #include "core/base/cuda/stream.h"
 #include "core/base/dtype.h"
+#include "core/kernels/cuda/cuda_util.cuh"
 
 namespace mcpp::optim::cuda {
 
 namespace {
 
-#define MCPP_OPTIM_LOOP(i, n) \
-  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < (n); i += int64_t(gridDim.x) * blockDim.x)
-
-unsigned blocks_for(int64_t n) {
-  int64_t blocks = (n + 255) / 256;
-  if (blocks > 65535) blocks = 65535;
-  return unsigned(blocks > 0 ? blocks : 1);
-}
+using core::gpu::elementwise_blocks;
 
 __global__ void adamw_kernel(float* param, const float* grad, float* exp_avg, float* exp_avg_sq,
                              const uint8_t* decay_mask, int64_t n, float lr, float weight_decay, float b1,
                              float b2, float eps, float bc1, float bc2, float grad_scale, bf16* compute_copy) {
-  MCPP_OPTIM_LOOP(i, n) {
+  MCPP_GRID_STRIDE(i, n) {
     const float wd = (decay_mask == nullptr || decay_mask[i]) ? weight_decay : 0.0f;
     const float g = grad_scale == 1.0f ? grad[i] : __fmul_rn(grad[i], grad_scale);
     // __fmul_rn/__fadd_rn keep nvcc from contracting into FMAs, so the result equals the CPU's.
@@ -40,7 +34,7 @@ __global__ void adamw_kernel(float* param, const float* grad, float* exp_avg, fl
 
 __global__ void sgd_kernel(float* param, const float* grad, float* momentum_buffer, const uint8_t* decay_mask,
                            int64_t n, float lr, float weight_decay, float momentum, bool first_step) {
-  MCPP_OPTIM_LOOP(i, n) {
+  MCPP_GRID_STRIDE(i, n) {
     const float wd = (decay_mask == nullptr || decay_mask[i]) ? weight_decay : 0.0f;
     float d = __fadd_rn(grad[i], __fmul_rn(wd, param[i]));
     if (momentum_buffer != nullptr) {
@@ -52,7 +46,7 @@ __global__ void sgd_kernel(float* param, const float* grad, float* momentum_buff
 }
 
 __global__ void nonfinite_kernel(const float* values, int64_t n, int* found) {
-  MCPP_OPTIM_LOOP(i, n) {
+  MCPP_GRID_STRIDE(i, n) {
     if (!isfinite(values[i])) {
       *found = 1;
       return;
@@ -92,7 +86,7 @@ void adamw_update(const AdamConfig& config, const AdamStep& step, const Tensor& 
   // Bias corrections in double on the host, then used in fp32 (as the CPU code does).
   const float bc1 = static_cast<float>(1.0 - std::pow(static_cast<double>(config.beta1), step.step));
   const float bc2 = static_cast<float>(1.0 - std::pow(static_cast<double>(config.beta2), step.step));
-  adamw_kernel<<<blocks_for(n), 256, 0, current_stream()>>>(
+  adamw_kernel<<<elementwise_blocks(n), 256, 0, current_stream()>>>(
       param.data<float>(), grad.data<float>(), exp_avg.data<float>(), exp_avg_sq.data<float>(),
       mask_pointer(op, decay_mask, n), n, step.lr, step.weight_decay, config.beta1, config.beta2, config.eps, bc1,
       bc2, grad_scale, compute_copy.defined() ? compute_copy.data<bf16>() : nullptr);
@@ -109,7 +103,7 @@ void sgd_update(const SgdStep& step, const Tensor& param, const Tensor& grad, co
   if (use_momentum) require_f32(op, "momentum_buffer", momentum_buffer, n);
   check(step.step >= 1, "internal: SGD step numbers start at 1");
   if (n == 0) return;
-  sgd_kernel<<<blocks_for(n), 256, 0, current_stream()>>>(
+  sgd_kernel<<<elementwise_blocks(n), 256, 0, current_stream()>>>(
       param.data<float>(), grad.data<float>(), use_momentum ? momentum_buffer.data<float>() : nullptr,
       mask_pointer(op, decay_mask, n), n, step.lr, step.weight_decay, step.momentum, step.step == 1);
   MCPP_CUDA_CHECK_LAUNCH();
@@ -120,7 +114,7 @@ bool has_nan_or_inf(const Tensor& values) {
   require_f32("has_nan_or_inf", "values", values, n);
   if (n == 0) return false;
   Tensor found = Tensor::zeros({1}, DType::I32, Device::CUDA);
-  nonfinite_kernel<<<blocks_for(n), 256, 0, current_stream()>>>(values.data<float>(), n, found.data<int32_t>());
+  nonfinite_kernel<<<elementwise_blocks(n), 256, 0, current_stream()>>>(values.data<float>(), n, found.data<int32_t>());
   MCPP_CUDA_CHECK_LAUNCH();
   Tensor host = Tensor::empty({1}, DType::I32);
   host.copy_from(found);
