@@ -2,10 +2,10 @@
 
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <csignal>
-#include <algorithm>
 #include <cstdio>
 
 #include "app/dry_run.h"
@@ -219,7 +219,7 @@ void Trainer::train_step(IterationRecord& record) {
     }
     record.grad_norm = norm;
     const double coefficient = optim::clip_coefficient(args_.training.clip_grad, norm);
-    optimizer_->step(scheduler_->lr(), scheduler_->weight_decay(), static_cast<float>(std::min(coefficient, 1.0)));
+    optimizer_->step(scheduler_->lr(), scheduler_->weight_decay(), static_cast<float>(coefficient));
     scheduler_->step(*args_.training.global_batch_size);
   }
   record.skipped = skip;
