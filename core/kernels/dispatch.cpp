@@ -22,4 +22,12 @@ void no_cuda_kernel(const char* op) {
   throw Error(std::string(op) + ": no CUDA kernel in this build (CPU tensors only for now)");
 }
 
+void check_residual_grad(const char* op, const Tensor& dx, const Tensor& dresidual) {
+  if (!dresidual.defined()) return;
+  check(dx.defined() && dresidual.shape() == dx.shape() && dresidual.dtype() == dx.dtype(),
+        std::string(op) + ": dresidual " + dresidual.describe() + " must match dx" +
+            (dx.defined() ? " " + dx.describe() : std::string(" (which is undefined)")));
+  check(!dresidual.overlaps(dx), std::string(op) + ": dresidual must not alias dx");
+}
+
 }  // namespace mcpp::core::detail

@@ -10,6 +10,10 @@ namespace mcpp::core::detail {
 // throws naming `op` when they live on different devices.
 Device common_device(const char* op, std::initializer_list<const Tensor*> tensors);
 
+// A norm backward's optional residual gradient: defined only with dx, of dx's shape and dtype,
+// and not dx itself (it is read while dx is written).
+void check_residual_grad(const char* op, const Tensor& dx, const Tensor& dresidual);
+
 // Thrown for a CUDA tensor while the op has no CUDA kernel in this build.
 [[noreturn]] void no_cuda_kernel(const char* op);
 

@@ -27,13 +27,18 @@ void layernorm_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta,
 
 void layernorm_backward(const Tensor& x, const Tensor& gamma, const Tensor& mean,
                         const Tensor& rstd, const Tensor& dy, const NormOptions& options,
-                        const Tensor& dx, const Tensor& dgamma, const Tensor& dbeta) {
-  switch (detail::common_device("layernorm_backward", {&x, &gamma, &mean, &rstd, &dy, &dx, &dgamma, &dbeta})) {
-    case Device::CPU: return cpu::layernorm_backward(x, gamma, mean, rstd, dy, options, dx, dgamma, dbeta);
+                        const Tensor& dx, const Tensor& dgamma, const Tensor& dbeta, const Tensor& dresidual) {
+  detail::check_residual_grad("layernorm_backward", dx, dresidual);
+  switch (detail::common_device("layernorm_backward",
+                                {&x, &gamma, &mean, &rstd, &dy, &dx, &dgamma, &dbeta, &dresidual})) {
+    case Device::CPU:
+      cpu::layernorm_backward(x, gamma, mean, rstd, dy, options, dx, dgamma, dbeta);
+      if (dresidual.defined()) cpu::add(dx, dresidual, dx);
+      return;
     case Device::CUDA:
 #ifdef MCPP_HAVE_CUDA
       const profile::Scope timed("layernorm_backward");
-      return gpu::layernorm_backward(x, gamma, mean, rstd, dy, options, dx, dgamma, dbeta);
+      return gpu::layernorm_backward(x, gamma, mean, rstd, dy, options, dx, dgamma, dbeta, dresidual);
 #else
       break;
 #endif

@@ -17,8 +17,11 @@ void layernorm_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta,
                        const Tensor& rstd);
 
 // dx [..., h] overwritten; dgamma [h] += and dbeta [h] += (each skipped when undefined).
+// `dresidual` (optional, like dy, not aliasing dx) is added to dx: the gradient that also reaches
+// the norm's input through a residual connection, fused into the same pass on the GPU.
 void layernorm_backward(const Tensor& x, const Tensor& gamma, const Tensor& mean,
                         const Tensor& rstd, const Tensor& dy, const NormOptions& options,
-                        const Tensor& dx, const Tensor& dgamma, const Tensor& dbeta);
+                        const Tensor& dx, const Tensor& dgamma, const Tensor& dbeta,
+                        const Tensor& dresidual = Tensor());
 
 }  // namespace mcpp::core

@@ -25,13 +25,17 @@ void rmsnorm_forward(const Tensor& x, const Tensor& gamma, const NormOptions& op
 }
 
 void rmsnorm_backward(const Tensor& x, const Tensor& gamma, const Tensor& rstd, const Tensor& dy,
-                      const NormOptions& options, const Tensor& dx, const Tensor& dgamma) {
-  switch (detail::common_device("rmsnorm_backward", {&x, &gamma, &rstd, &dy, &dx, &dgamma})) {
-    case Device::CPU: return cpu::rmsnorm_backward(x, gamma, rstd, dy, options, dx, dgamma);
+                      const NormOptions& options, const Tensor& dx, const Tensor& dgamma, const Tensor& dresidual) {
+  detail::check_residual_grad("rmsnorm_backward", dx, dresidual);
+  switch (detail::common_device("rmsnorm_backward", {&x, &gamma, &rstd, &dy, &dx, &dgamma, &dresidual})) {
+    case Device::CPU:
+      cpu::rmsnorm_backward(x, gamma, rstd, dy, options, dx, dgamma);
+      if (dresidual.defined()) cpu::add(dx, dresidual, dx);
+      return;
     case Device::CUDA:
 #ifdef MCPP_HAVE_CUDA
       const profile::Scope timed("rmsnorm_backward");
-      return gpu::rmsnorm_backward(x, gamma, rstd, dy, options, dx, dgamma);
+      return gpu::rmsnorm_backward(x, gamma, rstd, dy, options, dx, dgamma, dresidual);
 #else
       break;
 #endif

@@ -10,8 +10,10 @@ namespace mcpp::core {
 void rmsnorm_forward(const Tensor& x, const Tensor& gamma, const NormOptions& options,
                      const Tensor& y, const Tensor& rstd);
 
-// dx [..., h] overwritten; dgamma [h] += (skipped when undefined).
+// dx [..., h] overwritten (plus `dresidual` when defined, as layernorm_backward); dgamma [h] +=
+// (skipped when undefined).
 void rmsnorm_backward(const Tensor& x, const Tensor& gamma, const Tensor& rstd, const Tensor& dy,
-                      const NormOptions& options, const Tensor& dx, const Tensor& dgamma);
+                      const NormOptions& options, const Tensor& dx, const Tensor& dgamma,
+                      const Tensor& dresidual = Tensor());
 
 }  // namespace mcpp::core

@@ -26,13 +26,13 @@ Tensor NormLayer::forward(const Tensor& x) {
   return y;
 }
 
-Tensor NormLayer::backward(const Tensor& dy) {
+Tensor NormLayer::backward(const Tensor& dy, const Tensor& dresidual) {
   Tensor dx = Tensor::empty(dy.shape(), dy.dtype(), dy.device());
   core::NormOptions options{eps_, false};
   if (kind_ == Normalization::LayerNorm)
-    core::layernorm_backward(x_, weight_.value, mean_, rstd_, dy, options, dx, weight_.grad, bias_.grad);
+    core::layernorm_backward(x_, weight_.value, mean_, rstd_, dy, options, dx, weight_.grad, bias_.grad, dresidual);
   else
-    core::rmsnorm_backward(x_, weight_.value, rstd_, dy, options, dx, weight_.grad);
+    core::rmsnorm_backward(x_, weight_.value, rstd_, dy, options, dx, weight_.grad, dresidual);
   return dx;
 }
 

@@ -13,7 +13,9 @@ class NormLayer {
   // x [..., h] -> new tensor [..., h].
   Tensor forward(const Tensor& x);
   // dy -> dx (new tensor); weight/bias gradients accumulate.
-  Tensor backward(const Tensor& dy);
+  // dresidual (optional): the gradient reaching the norm's input through a residual connection,
+  // added to the returned input gradient.
+  Tensor backward(const Tensor& dy, const Tensor& dresidual = Tensor());
   void release();
 
  private:

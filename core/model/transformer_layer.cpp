@@ -62,14 +62,12 @@ Tensor TransformerLayer::forward(const Tensor& x, const Tensor& doc_offsets, con
 }
 
 Tensor TransformerLayer::backward(const Tensor& dy) {
-  // out = hidden + dropout(mlp(norm(hidden))): d hidden = dy + norm'(mlp'(dropout'(dy))).
-  Tensor dhidden = pre_mlp_norm_.backward(mlp_.backward(dropout_grad(dy, dropped_, hidden_dropout_, mlp_rng_)));
-  core::add(dhidden, dy, dhidden);
-
-  Tensor dx = input_norm_.backward(
-      attention_.backward(dropout_grad(dhidden, dropped_, hidden_dropout_, attention_rng_)));
-  core::add(dx, dhidden, dx);
-  return dx;
+  // out = hidden + dropout(mlp(norm(hidden))): d hidden = dy + norm'(mlp'(dropout'(dy))), the
+  // residual term added by the norm's backward (one pass on the GPU).
+  Tensor dhidden =
+      pre_mlp_norm_.backward(mlp_.backward(dropout_grad(dy, dropped_, hidden_dropout_, mlp_rng_)), dy);
+  return input_norm_.backward(attention_.backward(dropout_grad(dhidden, dropped_, hidden_dropout_, attention_rng_)),
+                              dhidden);
 }
 
 void TransformerLayer::release() {

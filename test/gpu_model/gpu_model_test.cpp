@@ -8,7 +8,9 @@
 #include <limits>
 #include <vector>
 
+#include "core/kernels/layernorm.h"
 #include "core/kernels/linear.h"
+#include "core/kernels/rmsnorm.h"
 #include "core/model/param_buffer.h"
 #include "core/model/tensor_layout.h"
 #include "core/optim/adamw.h"
@@ -168,4 +170,36 @@ TEST_CASE("the fused GPU AdamW applies the clip factor like a scaled gradient an
   CHECK(bitwise_equal(to_host_f32(dm), m));
   const Tensor back = to_host_f32(copy);
   for (int64_t i = 0; i < n; ++i) REQUIRE(back.data<float>()[i] == bf16_to_float(float_to_bf16(p.data<float>()[i])));
+}
+
+TEST_CASE("layernorm and rmsnorm backward on the GPU add the residual gradient like the CPU") {
+  const int64_t rows = 40, h = 96;
+  for (DType dtype : {DType::F32, DType::BF16}) {
+    for (bool rms : {false, true}) {
+      INFO(dtype_name(dtype) << (rms ? " rmsnorm" : " layernorm"));
+      const Tensor x = host_random({rows, h}, 41, dtype), gamma = host_random({h}, 42, dtype);
+      const Tensor beta = host_random({h}, 43, dtype), dy = host_random({rows, h}, 44, dtype);
+      const Tensor residual = host_random({rows, h}, 45, dtype);
+      const core::NormOptions options{1e-5f, false};
+      Tensor y = Tensor::empty({rows, h}), mean = Tensor::empty({rows}), rstd = Tensor::empty({rows});
+      Tensor dx = Tensor::empty({rows, h});
+      const Tensor gx = to_device(x, dtype), ggamma = to_device(gamma, dtype), gbeta = to_device(beta, dtype);
+      Tensor gy = device_poisoned({rows, h}, dtype), gmean = device_poisoned({rows}, DType::F32),
+             grstd = device_poisoned({rows}, DType::F32), gdx = device_poisoned({rows, h}, dtype);
+      if (rms) {
+        core::rmsnorm_forward(x, gamma, options, y, rstd);
+        core::rmsnorm_backward(x, gamma, rstd, dy, options, dx, Tensor(), residual);
+        core::rmsnorm_forward(gx, ggamma, options, gy, grstd);
+        core::rmsnorm_backward(gx, ggamma, grstd, to_device(dy, dtype), options, gdx, Tensor(),
+                               to_device(residual, dtype));
+      } else {
+        core::layernorm_forward(x, gamma, beta, options, y, mean, rstd);
+        core::layernorm_backward(x, gamma, mean, rstd, dy, options, dx, Tensor(), Tensor(), residual);
+        core::layernorm_forward(gx, ggamma, gbeta, options, gy, gmean, grstd);
+        core::layernorm_backward(gx, ggamma, gmean, grstd, to_device(dy, dtype), options, gdx, Tensor(), Tensor(),
+                                 to_device(residual, dtype));
+      }
+      require_close_to_cpu(gdx, dx, tolerance(dtype, double(h)), "dx with the residual gradient");
+    }
+  }
 }

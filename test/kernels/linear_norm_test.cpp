@@ -134,3 +134,29 @@ TEST_CASE("rmsnorm forward and backward") {
   check_norm(true, false);
   check_norm(true, true);
 }
+
+TEST_CASE("norm backward adds the residual gradient to dx, and refuses one that aliases dx") {
+  const Tensor x = random_tensor({6, 16}, 71), gamma = random_tensor({16}, 72), beta = random_tensor({16}, 73);
+  const Tensor dy = random_tensor({6, 16}, 74), residual = random_tensor({6, 16}, 75);
+  const core::NormOptions options{1e-5f, false};
+  for (bool rms : {false, true}) {
+    INFO((rms ? "rmsnorm" : "layernorm"));
+    Tensor y = Tensor::empty({6, 16}), mean = Tensor::empty({6}), rstd = Tensor::empty({6});
+    if (rms)
+      core::rmsnorm_forward(x, gamma, options, y, rstd);
+    else
+      core::layernorm_forward(x, gamma, beta, options, y, mean, rstd);
+    auto backward = [&](const Tensor& dx, const Tensor& dresidual) {
+      if (rms)
+        core::rmsnorm_backward(x, gamma, rstd, dy, options, dx, Tensor(), dresidual);
+      else
+        core::layernorm_backward(x, gamma, mean, rstd, dy, options, dx, Tensor(), Tensor(), dresidual);
+    };
+    Tensor plain = poisoned({6, 16}), fused = poisoned({6, 16});
+    backward(plain, Tensor());
+    backward(fused, residual);
+    for (int64_t i = 0; i < plain.numel(); ++i)
+      REQUIRE(fused.data<float>()[i] == plain.data<float>()[i] + residual.data<float>()[i]);
+    CHECK_THROWS_WITH(backward(fused, fused), Catch::Contains("must not alias dx"));
+  }
+}

@@ -25,12 +25,14 @@ void layernorm_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta,
                        const Tensor& rstd);
 void layernorm_backward(const Tensor& x, const Tensor& gamma, const Tensor& mean,
                         const Tensor& rstd, const Tensor& dy, const NormOptions& options,
-                        const Tensor& dx, const Tensor& dgamma, const Tensor& dbeta);
+                        const Tensor& dx, const Tensor& dgamma, const Tensor& dbeta,
+                        const Tensor& dresidual = Tensor());
 
 void rmsnorm_forward(const Tensor& x, const Tensor& gamma, const NormOptions& options,
                      const Tensor& y, const Tensor& rstd);
 void rmsnorm_backward(const Tensor& x, const Tensor& gamma, const Tensor& rstd, const Tensor& dy,
-                      const NormOptions& options, const Tensor& dx, const Tensor& dgamma);
+                      const NormOptions& options, const Tensor& dx, const Tensor& dgamma,
+                      const Tensor& dresidual = Tensor());
 
 void gelu_forward(const Tensor& x, const Tensor& bias, const Tensor& y);
 void gelu_backward(const Tensor& x, const Tensor& bias, const Tensor& dy, const Tensor& dx,

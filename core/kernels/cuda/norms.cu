@@ -43,7 +43,7 @@ __global__ void norm_forward_kernel(const T* x, const T* gamma, const T* beta, f
 template <typename T, bool rms>
 __global__ void norm_backward_dx_kernel(const T* x, const T* gamma, const float* mean,
                                         const float* rstd, const T* dy, float gamma_shift,
-                                        int64_t h, T* dx) {
+                                        int64_t h, const T* dresidual, T* dx) {
   int64_t r = blockIdx.x;
   float m = rms ? 0.0f : mean[r], s = rstd[r];
   float sum_g = 0.0f, sum_gx = 0.0f;
@@ -58,7 +58,8 @@ __global__ void norm_backward_dx_kernel(const T* x, const T* gamma, const float*
   for (int64_t c = threadIdx.x; c < h; c += blockDim.x) {
     float gh = to_float(dy[r * h + c]) * (to_float(gamma[c]) + gamma_shift);
     float xh = (to_float(x[r * h + c]) - m) * s;
-    dx[r * h + c] = from_float<T>(s * (gh - mean_g - xh * mean_gx));
+    const float residual = dresidual ? to_float(dresidual[r * h + c]) : 0.0f;
+    dx[r * h + c] = from_float<T>(s * (gh - mean_g - xh * mean_gx) + residual);
   }
 }
 
@@ -108,7 +109,8 @@ void layernorm_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta,
 
 void layernorm_backward(const Tensor& x, const Tensor& gamma, const Tensor& mean,
                         const Tensor& rstd, const Tensor& dy, const NormOptions& options,
-                        const Tensor& dx, const Tensor& dgamma, const Tensor& dbeta) {
+                        const Tensor& dx, const Tensor& dgamma, const Tensor& dbeta,
+                        const Tensor& dresidual) {
   const char* op = "layernorm_backward";
   DType dtype = activation_dtype(op, {&x, &gamma, &dy, &dx});
   require(op, "mean", mean, DType::F32);
@@ -129,7 +131,7 @@ void layernorm_backward(const Tensor& x, const Tensor& gamma, const Tensor& mean
     if (dx.defined()) {
       norm_backward_dx_kernel<T, false><<<unsigned(rows), kThreads, 0, current_stream()>>>(
           x.data<T>(), gamma.data<T>(), mean.data<float>(), rstd.data<float>(), dy.data<T>(),
-          shift, h, dx.data<T>());
+          shift, h, cptr<T>(dresidual), dx.data<T>());
       MCPP_CUDA_CHECK_LAUNCH();
     }
     if (dgamma.defined()) {
@@ -162,7 +164,8 @@ void rmsnorm_forward(const Tensor& x, const Tensor& gamma, const NormOptions& op
 }
 
 void rmsnorm_backward(const Tensor& x, const Tensor& gamma, const Tensor& rstd, const Tensor& dy,
-                      const NormOptions& options, const Tensor& dx, const Tensor& dgamma) {
+                      const NormOptions& options, const Tensor& dx, const Tensor& dgamma,
+                      const Tensor& dresidual) {
   const char* op = "rmsnorm_backward";
   DType dtype = activation_dtype(op, {&x, &gamma, &dy, &dx});
   require(op, "rstd", rstd, DType::F32);
@@ -179,7 +182,7 @@ void rmsnorm_backward(const Tensor& x, const Tensor& gamma, const Tensor& rstd, 
     if (dx.defined()) {
       norm_backward_dx_kernel<T, true><<<unsigned(rows), kThreads, 0, current_stream()>>>(
           x.data<T>(), gamma.data<T>(), nullptr, rstd.data<float>(), dy.data<T>(), shift, h,
-          dx.data<T>());
+          cptr<T>(dresidual), dx.data<T>());
       MCPP_CUDA_CHECK_LAUNCH();
     }
     if (dgamma.defined()) {
