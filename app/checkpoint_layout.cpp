@@ -13,14 +13,6 @@ float* rows_data(const Tensor& tensor, int64_t row_begin) {
   return tensor.data<float>() + row_begin * row_elems;
 }
 
-// The tensor itself when it lives on the host, else a host copy of it.
-Tensor host_copy(const Tensor& tensor) {
-  if (tensor.device() == Device::CPU) return tensor;
-  Tensor host = Tensor::empty(tensor.shape(), tensor.dtype());
-  host.copy_from(tensor);
-  return host;
-}
-
 bool is_vocab_matrix(const std::string& key) {
   return key == "embedding.word_embeddings.weight" || key == "output_layer.weight";
 }
@@ -96,7 +88,7 @@ std::vector<StoredPiece> stored_pieces(const model::ParamInfo& info, int64_t voc
 
 void write_shard(ckpt::CheckpointWriter& writer, const model::ParamInfo& info, int64_t vocab_size,
                  const std::string& key_prefix, const Tensor& device_local, bool designated_writer) {
-  const Tensor local = host_copy(device_local);
+  const Tensor local = device_local.to(Device::CPU);
   for (const StoredPiece& piece : stored_pieces(info, vocab_size)) {
     writer.add(key_prefix + piece.key, ckpt::DType::kFloat32, piece.global_shape, piece.offsets, piece.shape,
                rows_data(local, piece.local_row_begin), designated_writer);
@@ -106,7 +98,7 @@ void write_shard(ckpt::CheckpointWriter& writer, const model::ParamInfo& info, i
 bool read_shard(const ckpt::CheckpointReader& reader, const model::ParamInfo& info, int64_t vocab_size,
                 const std::string& key_prefix, const Tensor& device_local) {
   // A GPU shard is read into a host copy, then copied over.
-  const Tensor local = host_copy(device_local);
+  const Tensor local = device_local.to(Device::CPU);
   bool complete = true;
   for (const StoredPiece& piece : stored_pieces(info, vocab_size)) {
     const std::string key = key_prefix + piece.key;

@@ -207,6 +207,13 @@ void Tensor::fill(double value) const {
   for (int64_t i = 0; i < n; ++i) store_float(data, dtype_, i, float(value));
 }
 
+Tensor Tensor::to(Device device) const {
+  if (!defined() || this->device() == device) return *this;
+  Tensor out = empty(shape_, dtype_, device);
+  out.copy_from(*this);
+  return out;
+}
+
 void Tensor::copy_from(const Tensor& src) const {
   check(numel() == src.numel(), "copy from " + src.describe() + " into " + describe() + ": element counts differ");
   if (device() == Device::CUDA || src.device() == Device::CUDA) {

@@ -113,6 +113,9 @@ class Tensor {
   // converted (fp32 -> bf16/fp16 rounds to nearest even); otherwise dtypes must match. Works
   // between any devices; returns once a host destination holds the data.
   void copy_from(const Tensor& src) const;
+  // This tensor when it is undefined or already on `device`, else a copy of it there (same dtype
+  // and shape): how host batches reach the GPU and device results reach the host.
+  Tensor to(Device device) const;
 
   // "f32[2, 3] cpu" for messages.
   std::string describe() const;

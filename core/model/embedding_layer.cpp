@@ -32,11 +32,7 @@ Tensor EmbeddingLayer::forward(const Tensor& tokens, const Tensor& positions, co
       int64_t* p = host.data<int64_t>();
       for (int64_t i = 0; i < s; ++i)
         for (int64_t j = 0; j < b; ++j) p[i * b + j] = i;
-      positions_ = host;
-      if (out.device() != Device::CPU) {
-        positions_ = Tensor::empty({s, b}, DType::I64, out.device());
-        positions_.copy_from(host);
-      }
+      positions_ = host.to(out.device());
     }
     Tensor pos = Tensor::empty({local_s, b, h}, out.dtype(), out.device());
     core::embedding_forward(positions_.slice(first, first + local_s), position_.value, 0, pos);

@@ -102,13 +102,14 @@ LossPair GPTModel::forward(const MicroBatch& batch, const Tensor& input) {
         "micro-batch sequence length " + std::to_string(s) + " exceeds --max-position-embeddings " +
             std::to_string(config_.max_position_embeddings));
   forward_dropout_ = dropout_;
-  doc_offsets_ = to_device(batch.doc_offsets);
+  doc_offsets_ = batch.doc_offsets.to(params_->device());
   forward_done_ = true;
 
   Tensor hidden;
   if (stage_.pre_process) {
-    const Tensor tokens = to_device(to_sequence_first(batch.tokens));
-    const Tensor positions = batch.position_ids.defined() ? to_device(to_sequence_first(batch.position_ids)) : Tensor();
+    const Tensor tokens = to_sequence_first(batch.tokens).to(params_->device());
+    const Tensor positions =
+        batch.position_ids.defined() ? to_sequence_first(batch.position_ids).to(params_->device()) : Tensor();
     if (forward_hook_) forward_hook_(-1);
     hidden = embedding_->forward(tokens, positions, forward_dropout_);
   } else {
@@ -131,9 +132,9 @@ LossPair GPTModel::forward(const MicroBatch& batch, const Tensor& input) {
     return LossPair{};
   }
 
-  const Tensor labels = to_device(to_sequence_first(batch.labels).view({s * b}));
+  const Tensor labels = to_sequence_first(batch.labels).view({s * b}).to(params_->device());
   const Tensor loss_mask =
-      batch.loss_mask.defined() ? to_device(to_sequence_first(batch.loss_mask).view({s * b})) : Tensor();
+      batch.loss_mask.defined() ? to_sequence_first(batch.loss_mask).view({s * b}).to(params_->device()) : Tensor();
   if (forward_hook_) forward_hook_(config_.num_layers);
   // Column-parallel output layer on the full sequence: logits of this rank's vocabulary range.
   final_out_ = enter_column_parallel(parallel_, final_norm_->forward(hidden));
@@ -152,7 +153,7 @@ Tensor GPTModel::logits(const Tensor& tokens_batch_first) {
         "GPTModel::logits needs the whole model on one rank (no pipeline stages)");
   DropoutState no_dropout = dropout_;
   no_dropout.training = false;
-  Tensor hidden = embedding_->forward(to_device(to_sequence_first(tokens_batch_first)), Tensor(), no_dropout);
+  Tensor hidden = embedding_->forward(to_sequence_first(tokens_batch_first).to(params_->device()), Tensor(), no_dropout);
   embedding_->release();
   for (auto& layer : layers_) {
     hidden = layer->forward(hidden, Tensor(), no_dropout);
@@ -163,7 +164,7 @@ Tensor GPTModel::logits(const Tensor& tokens_batch_first) {
   const int64_t h = config_.hidden, vocab = output_weight_.value.dim(0);
   Tensor out = Tensor::empty({s, b, vocab}, normed.dtype(), normed.device());
   core::linear_forward(normed.view({s * b, h}), output_weight_.value, Tensor(), out.view({s * b, vocab}));
-  if (out.dtype() == DType::F32 && out.device() == Device::CPU) return out;
+  if (out.dtype() == DType::F32) return out.to(Device::CPU);
   Tensor host = Tensor::empty(out.shape(), DType::F32);
   host.copy_from(out);
   return host;
@@ -212,14 +213,6 @@ void GPTModel::backward(float loss_grad_scale, const Tensor& output_grad) {
   } else {
     stage_input_grad_ = grad;
   }
-}
-
-Tensor GPTModel::to_device(const Tensor& host) const {
-  const Device device = params_->device();
-  if (!host.defined() || host.device() == device) return host;
-  Tensor out = Tensor::empty(host.shape(), host.dtype(), device);
-  out.copy_from(host);
-  return out;
 }
 
 void GPTModel::reduce_sequence_parallel_grads() {

@@ -96,8 +96,6 @@ class GPTModel {
  private:
   ModelConfig config_;
   const ParallelContext parallel_;  // layers hold references to this copy
-  // A batch tensor (host) on the model's device.
-  Tensor to_device(const Tensor& host) const;
   PipelineStage stage_;
   std::unique_ptr<ParamBuffer> params_;
   DropoutState dropout_;

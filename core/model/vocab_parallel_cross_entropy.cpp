@@ -10,15 +10,6 @@
 
 namespace mcpp::model {
 
-namespace {
-// `t` itself when it is undefined or on the host, else a host copy.
-Tensor on_host(const Tensor& t) {
-  if (!t.defined() || t.device() == Device::CPU) return t;
-  Tensor host = Tensor::empty(t.shape(), t.dtype());
-  host.copy_from(t);
-  return host;
-}
-}  // namespace
 
 VocabParallelLoss VocabParallelCrossEntropy::forward(const Tensor& logits, const Tensor& labels,
                                                      const Tensor& loss_mask) {
@@ -34,8 +25,8 @@ VocabParallelLoss VocabParallelCrossEntropy::forward(const Tensor& logits, const
     core::cross_entropy_forward(logits, labels, loss_mask, core::CrossEntropyOptions{}, losses, lse_, totals);
     // Sum the per-token losses in double (the kernel's totals are fp32), as the tp > 1 path does,
     // on the host: N floats per micro-batch.
-    const Tensor host_losses = on_host(losses);
-    const Tensor host_mask = on_host(loss_mask);
+    const Tensor host_losses = losses.to(Device::CPU);
+    const Tensor host_mask = loss_mask.to(Device::CPU);
     const float* loss = host_losses.data<float>();
     const float* mask = host_mask.defined() ? host_mask.data<float>() : nullptr;
     VocabParallelLoss result;
@@ -133,20 +124,19 @@ VocabParallelLoss VocabParallelCrossEntropy::forward_on_device(const Tensor& log
   cuda::gather_logits(logits, local_labels_, owned_device_, target, first_column_);
 
   Tensor shift = Tensor::empty({rows}, DType::F32, device);
-  shift.copy_from(lse_);
+  shift.copy_from(lse_);  // a copy: the max-reduction must not overwrite this rank's lse
   parallel_.tp_comm->all_reduce(shift, comm::ReduceOp::max);
-  const Tensor lse_host = on_host(lse_), m_host = on_host(shift), target_host = on_host(target);
+  const Tensor lse_host = lse_.to(Device::CPU), m_host = shift.to(Device::CPU), target_host = target.to(Device::CPU);
   Tensor partial_host = Tensor::empty({2, rows}, DType::F32);  // [Σ exp(lse_r − m) ; target logit]
   float* sum_exp = partial_host.data<float>();
   for (int64_t n = 0; n < rows; ++n) {
     sum_exp[n] = std::exp(lse_host.data<float>()[n] - m_host.data<float>()[n]);
     sum_exp[rows + n] = target_host.data<float>()[n];
   }
-  Tensor partial = Tensor::empty({2, rows}, DType::F32, device);
-  partial.copy_from(partial_host);
+  const Tensor partial = partial_host.to(device);
   parallel_.tp_comm->all_reduce(partial, comm::ReduceOp::sum);
   partial_host.copy_from(partial);
-  const Tensor mask_host = on_host(loss_mask);
+  const Tensor mask_host = loss_mask.to(Device::CPU);
   const float* mask = mask_host.defined() ? mask_host.data<float>() : nullptr;
   float* lse = lse_host.data<float>();
   VocabParallelLoss result;

@@ -35,10 +35,7 @@ Tensor decay_mask_tensor(size_t size, std::span<const ElementRange> no_decay, De
   uint8_t* mask = host.data<uint8_t>();
   std::fill_n(mask, size, uint8_t{1});
   for (const ElementRange& r : no_decay) std::fill(mask + r.begin, mask + r.end, uint8_t{0});
-  if (device == Device::CPU) return host;
-  Tensor out = Tensor::empty(host.shape(), DType::U8, device);
-  out.copy_from(host);
-  return out;
+  return host.to(device);
 }
 
 }  // namespace mcpp::optim

@@ -132,3 +132,11 @@ TEST_CASE("Tensor fill and copy_from convert between float dtypes") {
   same.copy_from(src);  // shapes may differ, numel may not
   CHECK(same.data<float>()[1] == -2.5f);
 }
+
+TEST_CASE("Tensor::to returns the tensor itself on its own device, and undefined stays undefined") {
+  const mcpp::Tensor t = mcpp::Tensor::zeros({3});
+  const mcpp::Tensor same = t.to(mcpp::Device::CPU);
+  CHECK(same.storage() == t.storage());
+  CHECK(same.shape() == t.shape());
+  CHECK_FALSE(mcpp::Tensor().to(mcpp::Device::CPU).defined());
+}

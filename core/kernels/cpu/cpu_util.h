@@ -25,6 +25,26 @@ inline void require_shape(const char* op, const char* name, const Tensor& t, con
                                 shape.to_string() + ", got " + t.describe());
 }
 
+// Host-side validation of index tensors (the CUDA kernels validate their host copy with these
+// too). Hot loops: the message is built only on failure.
+inline void check_labels_in_vocab(const char* op, const int64_t* label, int64_t rows, int64_t vocab) {
+  for (int64_t n = 0; n < rows; ++n) {
+    if (label[n] < 0 || label[n] >= vocab) {
+      throw Error(std::string(op) + ": label " + std::to_string(label[n]) + " at row " + std::to_string(n) +
+                  " is outside the vocabulary [0, " + std::to_string(vocab) + ")");
+    }
+  }
+}
+
+inline void check_token_ids(const char* op, const int64_t* id, int64_t n) {
+  for (int64_t t = 0; t < n; ++t) {
+    if (id[t] < 0) {
+      throw Error(std::string(op) + ": negative token id " + std::to_string(id[t]) + " at position " +
+                  std::to_string(t));
+    }
+  }
+}
+
 inline void require_numel(const char* op, const char* name, const Tensor& t, int64_t numel) {
   check(t.numel() == numel, std::string(op) + ": " + name + " must have " + std::to_string(numel) +
                                 " elements, got " + t.describe());

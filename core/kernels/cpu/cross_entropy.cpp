@@ -26,12 +26,7 @@ Rows check_inputs(const char* op, const Tensor& logits, const Tensor& labels,
   check(options.label_smoothing >= 0.0f && options.label_smoothing < 1.0f,
         std::string(op) + ": label smoothing must be in [0, 1)");
   const int64_t* label = labels.data<int64_t>();
-  for (int64_t n = 0; n < rows.count; ++n) {
-    if (label[n] < 0 || label[n] >= rows.vocab) {  // the message is built only on failure: hot loop
-      throw Error(std::string(op) + ": label " + std::to_string(label[n]) + " at row " + std::to_string(n) +
-                  " is outside the vocabulary [0, " + std::to_string(rows.vocab) + ")");
-    }
-  }
+  check_labels_in_vocab(op, label, rows.count, rows.vocab);
   return rows;
 }
 

@@ -10,12 +10,7 @@ namespace {
 void check_ids(const char* op, const Tensor& ids) {
   require(op, "ids", ids, DType::I64);
   const int64_t* id = ids.data<int64_t>();
-  for (int64_t t = 0, n = ids.numel(); t < n; ++t) {
-    if (id[t] < 0) {  // the message is built only on failure: hot loop
-      throw Error(std::string(op) + ": negative token id " + std::to_string(id[t]) + " at position " +
-                  std::to_string(t));
-    }
-  }
+  check_token_ids(op, id, ids.numel());
 }
 
 Shape row_shape(const Tensor& ids, int64_t hidden) {

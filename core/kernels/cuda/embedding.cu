@@ -17,12 +17,7 @@ Tensor host_ids(const char* op, const Tensor& ids) {
   Tensor host = Tensor::empty(ids.shape(), DType::I64);
   host.copy_from(ids);
   const int64_t* id = host.data<int64_t>();
-  for (int64_t t = 0, n = host.numel(); t < n; ++t) {
-    if (id[t] < 0) {  // the message is built only on failure: hot loop
-      throw Error(std::string(op) + ": negative token id " + std::to_string(id[t]) + " at position " +
-                  std::to_string(t));
-    }
-  }
+  cpu::check_token_ids(op, id, host.numel());
   return host;
 }
 
