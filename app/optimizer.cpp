@@ -116,7 +116,7 @@ void Optimizer::step(double lr, double weight_decay, float grad_scale) {
                         flat(group_states_[g][0]), no_decay_[g]);
     }
   }
-  params_.sync_compute_params();  // the layers' bf16 copy (mixed precision)
+  params_.sync_compute_params();  // the layers' bf16/fp16 copy (mixed precision)
 }
 
 void Optimizer::step_on_gpu(size_t g, double lr, double weight_decay, float grad_scale) {
@@ -125,11 +125,12 @@ void Optimizer::step_on_gpu(size_t g, double lr, double weight_decay, float grad
   const auto& group = params_.groups()[g];
   if (settings_.kind == "adam") {
     const optim::AdamStep step{static_cast<float>(lr), static_cast<float>(weight_decay), steps_};
-    const bool bf16_copy = group.compute_params.defined() && group.compute_params.dtype() == DType::BF16;
+    const DType copy_dtype = group.compute_params.defined() ? group.compute_params.dtype() : DType::F32;
+    const bool half_copy = copy_dtype == DType::BF16 || copy_dtype == DType::F16;
     optim::cuda::adamw_update(settings_.adam, step, group.params, group.grads, group_states_[g][0],
                               group_states_[g][1], decay_masks_[g], grad_scale,
-                              bf16_copy ? group.compute_params : Tensor());
-    if (group.compute_params.defined() && !bf16_copy) group.compute_params.copy_from(group.params);
+                              half_copy ? group.compute_params : Tensor());
+    if (group.compute_params.defined() && !half_copy) group.compute_params.copy_from(group.params);
   } else {
     if (grad_scale != 1.0f) core::scale(group.grads, grad_scale);
     const optim::SgdStep step{static_cast<float>(lr), static_cast<float>(weight_decay), settings_.sgd_momentum,

@@ -57,9 +57,10 @@ model::ModelConfig model_config(const TrainArgs& args, const std::string& device
                                                 : model::RecomputeMethod::none;
   config.recompute_num_layers = static_cast<int>(args.training.recompute_num_layers.value_or(0));
   config.seed = static_cast<uint64_t>(args.training.seed);
-  // Megatron's mixed precision: bf16 layers over fp32 main parameters (on the GPU; the CPU
-  // reference computes in fp32).
+  // Megatron's mixed precision: bf16 or fp16 layers over fp32 main parameters (on the GPU; the
+  // CPU reference computes in fp32).
   if (device == "cuda" && args.precision.bf16) config.compute_dtype = DType::BF16;
+  if (device == "cuda" && args.precision.fp16) config.compute_dtype = DType::F16;
   config.finalize(static_cast<int>(args.parallel.tensor_model_parallel_size));
   return config;
 }

@@ -56,8 +56,6 @@ GPTModel::GPTModel(ModelConfig config, const ParallelContext& parallel, Device d
             std::to_string(parallel.tp_size) + " with --sequence-parallel");
   check(parallel.cp_size == 1 && parallel.ep_size == 1,
         "context and expert parallelism are not supported by the model yet");
-  check(device == Device::CPU || config_.compute_dtype != DType::F16,
-        "internal: the GPU model computes in fp32 or bf16 (fp16 is not supported yet)");
   check(device == Device::CUDA || config_.compute_dtype == DType::F32,
         "internal: the CPU model computes in fp32");
   if (stage_.num_layers < 0) stage_.num_layers = config_.num_layers - stage_.first_layer;

@@ -40,8 +40,8 @@ struct ModelConfig {
   RecomputeMethod recompute_method = RecomputeMethod::none;     // --recompute-method
   int recompute_num_layers = 0;      // --recompute-num-layers
   uint64_t seed = 1234;              // --seed
-  // The dtype layers compute in: BF16 with --bf16 on a GPU (fp32 main parameters and gradients
-  // stay in the buffers), F32 otherwise.
+  // The dtype layers compute in: BF16 with --bf16 and F16 with --fp16 on a GPU (fp32 main
+  // parameters and gradients stay in the buffers), F32 otherwise.
   DType compute_dtype = DType::F32;
 
   // Fills derived defaults and validates; throws mcpp::Error naming the offending flag.

@@ -76,4 +76,18 @@ std::vector<double> metrics_losses(const fs::path& metrics_file) {
   return losses;
 }
 
+std::vector<std::pair<std::optional<double>, double>> metrics_losses_and_scales(const fs::path& metrics_file) {
+  std::ifstream in(metrics_file);
+  REQUIRE(in.good());
+  std::vector<std::pair<std::optional<double>, double>> lines;
+  std::string line;
+  while (std::getline(in, line)) {
+    const auto json = nlohmann::json::parse(line);
+    std::optional<double> loss;
+    if (!json["lm_loss"].is_null()) loss = json["lm_loss"].get<double>();
+    lines.emplace_back(loss, json["loss_scale"].get<double>());
+  }
+  return lines;
+}
+
 }  // namespace mcpp::test

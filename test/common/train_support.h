@@ -2,7 +2,9 @@
 // Helpers for end-to-end megatron-train tests: a small preprocessed corpus of the shared fortunes
 // text (GPT-2 tokenizer), flag sets for tiny models, and readers for the metrics file.
 #include <filesystem>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace mcpp::test {
@@ -25,5 +27,9 @@ std::string train_or_fail(const std::string& flags);
 
 // lm_loss of every line of a --metrics-file.
 std::vector<double> metrics_losses(const std::filesystem::path& metrics_file);
+
+// (lm_loss, or none for a skipped fp16 step; loss_scale) of every line of a --metrics-file.
+std::vector<std::pair<std::optional<double>, double>> metrics_losses_and_scales(
+    const std::filesystem::path& metrics_file);
 
 }  // namespace mcpp::test

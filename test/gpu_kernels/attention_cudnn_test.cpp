@@ -1,4 +1,4 @@
-// cuDNN fused attention (bf16) against the CPU reference: causal and not, MHA/GQA/MQA, head dims
+// cuDNN fused attention (bf16 and f16) against the CPU reference: causal and not, MHA/GQA/MQA, head dims
 // 64 and 128, sequences 128..1024; forward (out, lse) and backward (dq, dk, dv) into NaN-poisoned
 // outputs. Also: the plan cache, the deterministic backward, and which path a call takes.
 #include <cmath>
@@ -43,68 +43,66 @@ Tensor host_bytes(const Tensor& device) {
 }
 
 struct Inputs {
-  Tensor q, k, v, dout;          // host f32, bf16-representable
-  Tensor gq, gk, gv, gdout;      // device bf16
+  Tensor q, k, v, dout;          // host f32, representable in the device dtype
+  Tensor gq, gk, gv, gdout;      // device bf16 or f16
   core::AttentionOptions options;
 };
 
-Inputs make_inputs(const Case& c, uint32_t seed) {
+Inputs make_inputs(const Case& c, uint32_t seed, DType dtype = DType::BF16) {
   Inputs in;
-  const DType bf16 = DType::BF16;
   // q in [-2, 2) makes the softmax peaked enough that masking and scaling errors show.
-  in.q = host_random(Shape{c.s, c.batch, c.heads_q, c.head_dim}, seed, bf16, -2.0f, 2.0f);
-  in.k = host_random(Shape{c.s, c.batch, c.heads_kv, c.head_dim}, seed + 1, bf16);
-  in.v = host_random(in.k.shape(), seed + 2, bf16);
-  in.dout = host_random(in.q.shape(), seed + 3, bf16);
-  in.gq = to_device(in.q, bf16);
-  in.gk = to_device(in.k, bf16);
-  in.gv = to_device(in.v, bf16);
-  in.gdout = to_device(in.dout, bf16);
+  in.q = host_random(Shape{c.s, c.batch, c.heads_q, c.head_dim}, seed, dtype, -2.0f, 2.0f);
+  in.k = host_random(Shape{c.s, c.batch, c.heads_kv, c.head_dim}, seed + 1, dtype);
+  in.v = host_random(in.k.shape(), seed + 2, dtype);
+  in.dout = host_random(in.q.shape(), seed + 3, dtype);
+  in.gq = to_device(in.q, dtype);
+  in.gk = to_device(in.k, dtype);
+  in.gv = to_device(in.v, dtype);
+  in.gdout = to_device(in.dout, dtype);
   in.options.softmax_scale = 1.0f / std::sqrt(float(c.head_dim));
   in.options.causal = c.causal;
   return in;
 }
 
-void check_case(const Case& c) {
-  INFO(c.name);
-  const DType bf16 = DType::BF16;
-  Inputs in = make_inputs(c, 7);
+void check_case(const Case& c, DType dtype) {
+  INFO(c.name << " " << dtype_label(dtype));
+  Inputs in = make_inputs(c, 7, dtype);
   REQUIRE(core::gpu::choose_attention_path(in.gq, in.gk, in.gv, in.options) ==
           AttentionPath::kCudnn);
 
   Tensor out = Tensor::empty(in.q.shape());
   Tensor lse = Tensor::empty(Shape{c.batch, c.heads_q, c.s});
   core::attention_forward(in.q, in.k, in.v, in.options, out, lse);
-  Tensor gout = device_poisoned(in.q.shape(), bf16);
+  Tensor gout = device_poisoned(in.q.shape(), dtype);
   Tensor glse = device_poisoned(lse.shape(), DType::F32);
   const int64_t executions = core::gpu::cudnn_attention_executions();
   core::attention_forward(in.gq, in.gk, in.gv, in.options, gout, glse);
   REQUIRE(core::gpu::cudnn_attention_executions() == executions + 1);
   const double length = double(c.s * c.head_dim);
-  require_close_to_cpu(gout, out, tolerance(bf16, length), "cuDNN attention out");
+  require_close_to_cpu(gout, out, tolerance(dtype, length), "cuDNN attention out");
   require_close_to_cpu(glse, lse, tolerance(DType::F32, length), "cuDNN attention lse");
 
   Tensor dq = Tensor::empty(in.q.shape()), dk = Tensor::empty(in.k.shape()),
          dv = Tensor::empty(in.k.shape());
   core::attention_backward(in.q, in.k, in.v, out, lse, in.dout, in.options, dq, dk, dv);
-  Tensor gdq = device_poisoned(in.q.shape(), bf16), gdk = device_poisoned(in.k.shape(), bf16),
-         gdv = device_poisoned(in.k.shape(), bf16);
-  core::attention_backward(in.gq, in.gk, in.gv, to_device(out, bf16), to_device(lse, DType::F32),
+  Tensor gdq = device_poisoned(in.q.shape(), dtype), gdk = device_poisoned(in.k.shape(), dtype),
+         gdv = device_poisoned(in.k.shape(), dtype);
+  core::attention_backward(in.gq, in.gk, in.gv, to_device(out, dtype), to_device(lse, DType::F32),
                            in.gdout, in.options, gdq, gdk, gdv);
   REQUIRE(core::gpu::cudnn_attention_executions() == executions + 2);
-  require_close_to_cpu(gdq, dq, tolerance(bf16, length), "cuDNN attention dq");
-  require_close_to_cpu(gdk, dk, tolerance(bf16, length), "cuDNN attention dk");
-  require_close_to_cpu(gdv, dv, tolerance(bf16, length), "cuDNN attention dv");
-  std::printf("cuDNN %lld attention %s: max error / max|ref|: out %.2e lse %.2e dq %.2e "
+  require_close_to_cpu(gdq, dq, tolerance(dtype, length), "cuDNN attention dq");
+  require_close_to_cpu(gdk, dk, tolerance(dtype, length), "cuDNN attention dk");
+  require_close_to_cpu(gdv, dv, tolerance(dtype, length), "cuDNN attention dv");
+  std::printf("cuDNN %lld attention %s %s: max error / max|ref|: out %.2e lse %.2e dq %.2e "
               "dk %.2e dv %.2e\n",
-              static_cast<long long>(core::gpu::cudnn_runtime_version()), c.name,
+              static_cast<long long>(core::gpu::cudnn_runtime_version()), c.name, dtype_label(dtype),
               relative_error(gout, out), relative_error(glse, lse), relative_error(gdq, dq),
               relative_error(gdk, dk), relative_error(gdv, dv));
 }
 
 }  // namespace
 
-TEST_CASE("cuDNN fused attention matches the CPU reference (bf16)") {
+TEST_CASE("cuDNN fused attention matches the CPU reference (bf16 and f16)") {
   const Case cases[] = {
       {"causal GQA 8/2 d64 s512", 512, 2, 8, 2, 64, true},
       {"causal MHA 4/4 d128 s1024", 1024, 2, 4, 4, 128, true},
@@ -112,7 +110,9 @@ TEST_CASE("cuDNN fused attention matches the CPU reference (bf16)") {
       {"non-causal MQA 4/1 d64 s128", 128, 2, 4, 1, 64, false},
       {"causal GQA 8/2 d128 s128", 128, 2, 8, 2, 128, true},
   };
-  for (const Case& c : cases) check_case(c);
+  for (DType dtype : {DType::BF16, DType::F16}) {
+    for (const Case& c : cases) check_case(c, dtype);
+  }
 }
 
 TEST_CASE("cuDNN attention builds one plan per configuration and reuses it") {
@@ -183,7 +183,7 @@ TEST_CASE("attention dispatch picks cuDNN for eligible calls and the unfused pat
          v32 = to_device(in.v, DType::F32);
   CHECK(core::gpu::choose_attention_path(q32, k32, v32, in.options, &why) ==
         AttentionPath::kUnfused);
-  CHECK(why == "tensors are not bf16");
+  CHECK(why == "tensors are not bf16 or f16");
 
   // An ineligible call runs (correctly) without touching cuDNN; an eligible one runs on cuDNN.
   const int64_t executions = core::gpu::cudnn_attention_executions();

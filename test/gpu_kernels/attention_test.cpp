@@ -73,7 +73,7 @@ TEST_CASE("unfused GPU attention matches the CPU reference") {
       {"documents, causal", 8, 8, 2, 2, 1, 8, true, 0, true, 0.0f},
       {"dropout, causal GQA", 8, 8, 2, 4, 2, 8, true, 0, false, 0.2f},
   };
-  for (DType dtype : {DType::F32, DType::BF16}) {
+  for (DType dtype : kActivationDTypes) {
     for (const Case& c : cases) check_case(c, dtype);
   }
 }

@@ -1,4 +1,4 @@
-// Elementwise helpers and the linear layer (cuBLASLt) against the CPU reference, f32 and bf16.
+// Elementwise helpers and the linear layer (cuBLASLt) against the CPU reference, f32, bf16 and f16.
 #include <cstring>
 
 #include "core/kernels/elementwise.h"
@@ -9,7 +9,7 @@ using namespace mcpp;
 using namespace mcpp::test;
 
 TEST_CASE("elementwise helpers and bias_grad and sum_of_squares match the CPU") {
-  for (DType dtype : {DType::F32, DType::BF16}) {
+  for (DType dtype : kActivationDTypes) {
     INFO(dtype_label(dtype));
     Shape shape{7, 3, 33};
     Tensor a = host_random(shape, 1, dtype), b = host_random(shape, 2, dtype);
@@ -51,7 +51,7 @@ TEST_CASE("elementwise helpers and bias_grad and sum_of_squares match the CPU") 
 }
 
 TEST_CASE("linear forward and backward match the CPU (with and without bias)") {
-  for (DType dtype : {DType::F32, DType::BF16}) {
+  for (DType dtype : kActivationDTypes) {
     for (bool with_bias : {true, false}) {
       INFO(dtype_label(dtype) << (with_bias ? " with bias" : " without bias"));
       const int64_t in = 48, out = 40;

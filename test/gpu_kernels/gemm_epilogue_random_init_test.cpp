@@ -99,7 +99,7 @@ TEST_CASE("gemm epilogues GELU_AUX_BIAS and DGELU and BGRADB match the CPU ops (
 TEST_CASE("Philox init on the GPU gives the CPU's values for a shard of the full tensor") {
   PhiloxStream rng{2024, 5, 3};
   Shape full{6, 10}, shard_shape{3, 4}, start{2, 5};
-  for (DType dtype : {DType::F32, DType::BF16}) {
+  for (DType dtype : kActivationDTypes) {
     INFO(dtype_label(dtype));
     Tensor normal = Tensor::empty(shard_shape), uniform = Tensor::empty(shard_shape);
     core::init_normal(normal, 0.5f, 0.02f, rng, full, start);

@@ -5,7 +5,9 @@
 //
 // Error bounds: an element passes when |gpu − cpu| <= atol·max|cpu| + rtol·|cpu|, with
 //   f32:  rtol = atol = 1e-5 (scaled by sqrt(K) for reductions of length K, e.g. GEMMs);
-//   bf16: rtol = atol = 2e-2 (bf16 keeps 8 significant bits: one rounding is 2^-9 ≈ 2e-3).
+//   bf16: rtol = atol = 2e-2 (bf16 keeps 8 significant bits: one rounding is 2^-9 ≈ 2e-3);
+//   f16:  rtol = atol = 5e-3 (f16 keeps 11 significant bits: one rounding is 2^-12 ≈ 2.4e-4).
+// Half-precision bounds do not grow with K: the kernels accumulate in fp32 and round once.
 #include <catch2/catch.hpp>
 
 #include <cmath>
@@ -21,9 +23,20 @@ struct Tolerance {
   double rtol, atol;
 };
 
+// The dtypes every activation kernel runs in.
+inline constexpr DType kActivationDTypes[] = {DType::F32, DType::BF16, DType::F16};
+
 inline Tolerance tolerance(DType dtype, double reduction_length = 1.0) {
   double grow = std::sqrt(std::max(1.0, reduction_length));
-  return dtype == DType::F32 ? Tolerance{1e-5 * grow, 1e-5 * grow} : Tolerance{2e-2, 2e-2};
+  if (dtype == DType::F32) return Tolerance{1e-5 * grow, 1e-5 * grow};
+  return dtype == DType::F16 ? Tolerance{5e-3, 5e-3} : Tolerance{2e-2, 2e-2};
+}
+
+// `v` rounded to `dtype` and back (exact in f32).
+inline float representable(float v, DType dtype) {
+  if (dtype == DType::BF16) return bf16_to_float(float_to_bf16(v));
+  if (dtype == DType::F16) return f16_to_float(float_to_f16(v));
+  return v;
 }
 
 // Host f32 tensor, uniform in [low, high), each value rounded to `dtype` (exact in f32).
@@ -34,8 +47,7 @@ inline Tensor host_random(const Shape& shape, uint32_t seed, DType dtype, float 
   std::uniform_real_distribution<float> dist(low, high);
   float* data = t.data<float>();
   for (int64_t i = 0; i < t.numel(); ++i) {
-    float v = dist(gen);
-    data[i] = dtype == DType::BF16 ? bf16_to_float(float_to_bf16(v)) : v;
+    data[i] = representable(dist(gen), dtype);
   }
   return t;
 }
@@ -84,6 +96,6 @@ inline void require_close_to_cpu(const Tensor& device, const Tensor& expected, T
   }
 }
 
-inline const char* dtype_label(DType dtype) { return dtype == DType::F32 ? "f32" : "bf16"; }
+inline const char* dtype_label(DType dtype) { return dtype_name(dtype); }
 
 }  // namespace mcpp::test

@@ -18,7 +18,7 @@ Tensor device_copy(const Tensor& host) {
 }  // namespace
 
 TEST_CASE("fused cross-entropy forward and backward match the CPU (mask and label smoothing)") {
-  for (DType dtype : {DType::F32, DType::BF16}) {
+  for (DType dtype : kActivationDTypes) {
     for (float smoothing : {0.0f, 0.1f}) {
       INFO(dtype_label(dtype) << " label smoothing " << smoothing);
       const int64_t rows = 10, vocab = 1000;
@@ -69,7 +69,7 @@ TEST_CASE("cross-entropy on the device rejects a label outside the vocabulary") 
 }
 
 TEST_CASE("embedding forward and backward match the CPU (owned vocab range and repeated ids)") {
-  for (DType dtype : {DType::F32, DType::BF16}) {
+  for (DType dtype : kActivationDTypes) {
     INFO(dtype_label(dtype));
     const int64_t rows = 10, hidden = 24, vocab_start = 5;
     Tensor ids = Tensor::empty(Shape{3, 7}, DType::I64);
@@ -92,7 +92,7 @@ TEST_CASE("embedding forward and backward match the CPU (owned vocab range and r
 }
 
 TEST_CASE("dropout masks and values are bit-identical to the CPU") {
-  for (DType dtype : {DType::F32, DType::BF16}) {
+  for (DType dtype : kActivationDTypes) {
     INFO(dtype_label(dtype));
     PhiloxStream rng{0x1234abcdULL, 7, 5};  // offset not a multiple of 4
     Tensor x = host_random(Shape{1001}, 70, dtype);

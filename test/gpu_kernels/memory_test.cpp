@@ -8,7 +8,7 @@ using namespace mcpp;
 using namespace mcpp::test;
 
 TEST_CASE("host to device to host copies are bitwise for every dtype") {
-  for (DType dtype : {DType::F32, DType::BF16, DType::I64, DType::U8}) {
+  for (DType dtype : {DType::F32, DType::BF16, DType::F16, DType::I64, DType::U8}) {
     Tensor host = Tensor::empty(Shape{37, 3}, dtype);
     auto* bytes = static_cast<unsigned char*>(host.raw_data());
     for (size_t i = 0; i < host.nbytes(); ++i) bytes[i] = static_cast<unsigned char>(i * 131 + 7);
@@ -43,22 +43,29 @@ TEST_CASE("fill and zeros and views on the device") {
 }
 
 TEST_CASE("dtype conversion on the device rounds exactly as on the host") {
-  Tensor host = host_random(Shape{4097}, 11, DType::F32, -300.0f, 300.0f);
-  host.data<float>()[0] = std::numeric_limits<float>::quiet_NaN();
-  host.data<float>()[1] = 1.0f + 1.0f / 256.0f;  // a tie: rounds to even
-  Tensor expected = Tensor::empty(host.shape(), DType::BF16);
-  expected.copy_from(host);
-  Tensor device = to_device(host, DType::F32);
-  Tensor converted = Tensor::empty(host.shape(), DType::BF16, Device::CUDA);
-  converted.copy_from(device);  // f32 -> bf16 on the device
-  Tensor back = Tensor::empty(host.shape(), DType::BF16);
-  back.copy_from(converted);
-  REQUIRE(std::memcmp(back.raw_data(), expected.raw_data(), expected.nbytes()) == 0);
-  // Host f32 -> device bf16 directly (staged conversion) gives the same bits.
-  Tensor direct = Tensor::empty(host.shape(), DType::BF16, Device::CUDA);
-  direct.copy_from(host);
-  back.copy_from(direct);
-  REQUIRE(std::memcmp(back.raw_data(), expected.raw_data(), expected.nbytes()) == 0);
+  for (DType half : {DType::BF16, DType::F16}) {
+    INFO(dtype_label(half));
+    Tensor host = host_random(Shape{4097}, 11, DType::F32, -300.0f, 300.0f);
+    float* values = host.data<float>();
+    values[0] = std::numeric_limits<float>::quiet_NaN();
+    // A tie that rounds to even, an fp16 overflow (to inf) and an fp16 subnormal.
+    values[1] = half == DType::BF16 ? 1.0f + 1.0f / 256.0f : 1.0f + 1.0f / 2048.0f;
+    values[2] = 1e5f;
+    values[3] = -3e-6f;
+    Tensor expected = Tensor::empty(host.shape(), half);
+    expected.copy_from(host);
+    Tensor device = to_device(host, DType::F32);
+    Tensor converted = Tensor::empty(host.shape(), half, Device::CUDA);
+    converted.copy_from(device);  // f32 -> half on the device
+    Tensor back = Tensor::empty(host.shape(), half);
+    back.copy_from(converted);
+    REQUIRE(std::memcmp(back.raw_data(), expected.raw_data(), expected.nbytes()) == 0);
+    // Host f32 -> device half directly (staged conversion) gives the same bits.
+    Tensor direct = Tensor::empty(host.shape(), half, Device::CUDA);
+    direct.copy_from(host);
+    back.copy_from(direct);
+    REQUIRE(std::memcmp(back.raw_data(), expected.raw_data(), expected.nbytes()) == 0);
+  }
 }
 
 TEST_CASE("the caching allocator reuses freed blocks and tracks peaks") {

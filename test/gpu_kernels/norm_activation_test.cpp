@@ -1,4 +1,4 @@
-// LayerNorm, RMSNorm, GELU, SwiGLU and RoPE against the CPU reference, f32 and bf16.
+// LayerNorm, RMSNorm, GELU, SwiGLU and RoPE against the CPU reference, f32, bf16 and f16.
 #include "core/kernels/gelu.h"
 #include "core/kernels/layernorm.h"
 #include "core/kernels/rmsnorm.h"
@@ -10,7 +10,7 @@ using namespace mcpp;
 using namespace mcpp::test;
 
 TEST_CASE("layernorm and rmsnorm forward and backward match the CPU") {
-  for (DType dtype : {DType::F32, DType::BF16}) {
+  for (DType dtype : kActivationDTypes) {
     for (int64_t h : {40, 300}) {
       for (bool centered : {false, true}) {
         INFO(dtype_label(dtype) << " h=" << h << (centered ? " zero-centered gamma" : ""));
@@ -64,7 +64,7 @@ TEST_CASE("layernorm and rmsnorm forward and backward match the CPU") {
 }
 
 TEST_CASE("gelu (with and without bias) and swiglu forward and backward match the CPU") {
-  for (DType dtype : {DType::F32, DType::BF16}) {
+  for (DType dtype : kActivationDTypes) {
     for (bool with_bias : {true, false}) {
       INFO(dtype_label(dtype) << (with_bias ? " with bias" : " without bias"));
       Shape shape{6, 5, 20};
@@ -106,7 +106,7 @@ TEST_CASE("gelu (with and without bias) and swiglu forward and backward match th
 }
 
 TEST_CASE("rope forward and backward match the CPU (positions and partial rotation)") {
-  for (DType dtype : {DType::F32, DType::BF16}) {
+  for (DType dtype : kActivationDTypes) {
     for (bool partial : {false, true}) {
       INFO(dtype_label(dtype) << (partial ? " rotary_percent 0.5 with positions" : " full"));
       core::RopeOptions options;

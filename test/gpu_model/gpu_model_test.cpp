@@ -1,6 +1,6 @@
 // GPU pieces of the model and optimizer against their CPU references: the fused-QKV layout
 // shuffle, AdamW and SGD on flat buffers (bit-identical: same fp32 operations in the same order),
-// the non-finite check and the bf16 compute copy of the parameter buffer.
+// the non-finite check and the bf16/fp16 compute copy of the parameter buffer.
 #include <catch2/catch.hpp>
 
 #include <cmath>
@@ -21,6 +21,8 @@
 using namespace mcpp;
 using mcpp::test::device_poisoned;
 using mcpp::test::host_random;
+using mcpp::test::kActivationDTypes;
+using mcpp::test::representable;
 using mcpp::test::to_device;
 using mcpp::test::require_close_to_cpu;
 using mcpp::test::tolerance;
@@ -40,9 +42,9 @@ TEST_CASE("QKV split and merge on the GPU move exactly the CPU's elements (packe
   struct Case {
     int64_t s, b, groups, heads_per_group, d;
   };
-  // d = 64: 16-byte packs in fp32 and bf16; d = 6: 12 / 24 bytes per head, element by element.
+  // d = 64: 16-byte packs in every dtype; d = 6: 12 / 24 bytes per head, element by element.
   for (const Case c : {Case{5, 3, 2, 4, 64}, Case{7, 2, 3, 1, 6}, Case{4, 2, 1, 12, 8}}) {
-    for (DType dtype : {DType::F32, DType::BF16}) {
+    for (DType dtype : kActivationDTypes) {
       INFO("d " << c.d << " heads/group " << c.heads_per_group << " " << dtype_name(dtype));
       const Shape fused{c.s, c.b, c.groups * (c.heads_per_group + 2) * c.d};
       const Shape q_shape{c.s, c.b, c.groups * c.heads_per_group, c.d}, kv_shape{c.s, c.b, c.groups, c.d};
@@ -111,27 +113,29 @@ TEST_CASE("the GPU non-finite check finds one NaN or Inf among a million values"
   CHECK(optim::cuda::has_nan_or_inf(to_device(host, DType::F32)));
 }
 
-TEST_CASE("a bf16 parameter buffer hands the layers bf16 copies of the fp32 main parameters") {
-  model::ParamInfo info;
-  info.key = "w";
-  info.global_shape = {3, 5};
-  info.local_shape = {3, 5};
-  info.offsets = {0, 0};
-  model::ParamBuffer buffer({info}, DType::F32, Device::CUDA, model::BufferLayout{}, DType::BF16);
-  const Tensor values = host_random({3, 5}, 4, DType::F32);
-  buffer.param(0).copy_from(values);
-  buffer.sync_compute_params();
-  const model::ParamRef ref = buffer.ref("w");
-  REQUIRE(ref.value.dtype() == DType::BF16);
-  REQUIRE(ref.grad.dtype() == DType::F32);
-  const Tensor back = to_host_f32(ref.value);
-  for (int64_t i = 0; i < 15; ++i)
-    CHECK(back.data<float>()[i] == bf16_to_float(float_to_bf16(values.data<float>()[i])));
+TEST_CASE("a bf16 or fp16 parameter buffer hands the layers half copies of the fp32 main parameters") {
+  for (DType half : {DType::BF16, DType::F16}) {
+    INFO(dtype_name(half));
+    model::ParamInfo info;
+    info.key = "w";
+    info.global_shape = {3, 5};
+    info.local_shape = {3, 5};
+    info.offsets = {0, 0};
+    model::ParamBuffer buffer({info}, DType::F32, Device::CUDA, model::BufferLayout{}, half);
+    const Tensor values = host_random({3, 5}, 4, DType::F32);
+    buffer.param(0).copy_from(values);
+    buffer.sync_compute_params();
+    const model::ParamRef ref = buffer.ref("w");
+    REQUIRE(ref.value.dtype() == half);
+    REQUIRE(ref.grad.dtype() == DType::F32);
+    const Tensor back = to_host_f32(ref.value);
+    for (int64_t i = 0; i < 15; ++i) CHECK(back.data<float>()[i] == representable(values.data<float>()[i], half));
+  }
 }
 
 TEST_CASE("fused linear + GELU and its dGELU input gradient on the GPU match the CPU ops") {
   const int64_t rows = 96, in = 64, out = 256;  // out % 8 == 0: the cuBLASLt epilogue path
-  for (DType dtype : {DType::F32, DType::BF16}) {
+  for (DType dtype : kActivationDTypes) {
     INFO(dtype_name(dtype));
     const Tensor x = host_random({rows, in}, 21, dtype), w = host_random({out, in}, 22, dtype, -0.2f, 0.2f);
     const Tensor bias = host_random({out}, 23, dtype), dy = host_random({rows, in}, 24, dtype);
@@ -154,27 +158,32 @@ TEST_CASE("fused linear + GELU and its dGELU input gradient on the GPU match the
   }
 }
 
-TEST_CASE("the fused GPU AdamW applies the clip factor like a scaled gradient and writes the bf16 copy") {
-  const int64_t n = 4099;
-  const optim::AdamConfig config{0.9f, 0.95f, 1e-8f};
-  const optim::AdamStep values{1e-3f, 0.1f, 1};
-  const float clip = 0.37f;
-  Tensor p = host_random({n}, 31, DType::F32), g = host_random({n}, 32, DType::F32);
-  Tensor m = Tensor::zeros({n}), v = Tensor::zeros({n});
-  Tensor dp = to_device(p, DType::F32), dm = to_device(m, DType::F32), dv = to_device(v, DType::F32);
-  Tensor copy = device_poisoned({n}, DType::BF16);
-  optim::cuda::adamw_update(config, values, dp, to_device(g, DType::F32), dm, dv, Tensor(), clip, copy);
-  for (float& value : flat(g)) value *= clip;  // what the CPU loop does before its update
-  optim::adamw_update(config, values, flat(p), flat(g), flat(m), flat(v));
-  CHECK(bitwise_equal(to_host_f32(dp), p));
-  CHECK(bitwise_equal(to_host_f32(dm), m));
-  const Tensor back = to_host_f32(copy);
-  for (int64_t i = 0; i < n; ++i) REQUIRE(back.data<float>()[i] == bf16_to_float(float_to_bf16(p.data<float>()[i])));
+TEST_CASE("the fused GPU AdamW applies the clip factor like a scaled gradient and writes the bf16 or fp16 copy") {
+  for (DType half : {DType::BF16, DType::F16}) {
+    INFO(dtype_name(half));
+    const int64_t n = 4099;
+    const optim::AdamConfig config{0.9f, 0.95f, 1e-8f};
+    const optim::AdamStep values{1e-3f, 0.1f, 1};
+    const float clip = 0.37f;
+    Tensor p = host_random({n}, 31, DType::F32), g = host_random({n}, 32, DType::F32);
+    p.data<float>()[7] = 3e-6f;  // with no gradient it only decays: stays an fp16 subnormal
+    g.data<float>()[7] = 0.0f;
+    Tensor m = Tensor::zeros({n}), v = Tensor::zeros({n});
+    Tensor dp = to_device(p, DType::F32), dm = to_device(m, DType::F32), dv = to_device(v, DType::F32);
+    Tensor copy = device_poisoned({n}, half);
+    optim::cuda::adamw_update(config, values, dp, to_device(g, DType::F32), dm, dv, Tensor(), clip, copy);
+    for (float& value : flat(g)) value *= clip;  // what the CPU loop does before its update
+    optim::adamw_update(config, values, flat(p), flat(g), flat(m), flat(v));
+    CHECK(bitwise_equal(to_host_f32(dp), p));
+    CHECK(bitwise_equal(to_host_f32(dm), m));
+    const Tensor back = to_host_f32(copy);
+    for (int64_t i = 0; i < n; ++i) REQUIRE(back.data<float>()[i] == representable(p.data<float>()[i], half));
+  }
 }
 
 TEST_CASE("layernorm and rmsnorm backward on the GPU add the residual gradient like the CPU") {
   const int64_t rows = 40, h = 96;
-  for (DType dtype : {DType::F32, DType::BF16}) {
+  for (DType dtype : kActivationDTypes) {
     for (bool rms : {false, true}) {
       INFO(dtype_name(dtype) << (rms ? " rmsnorm" : " layernorm"));
       const Tensor x = host_random({rows, h}, 41, dtype), gamma = host_random({h}, 42, dtype);

@@ -8,11 +8,13 @@
 #include <string>
 #include <vector>
 
+#include "core/optim/loss_scaler.h"
 #include "test/common/test_support.h"
 #include "test/common/train_support.h"
 
 namespace fs = std::filesystem;
 using mcpp::test::metrics_losses;
+using mcpp::test::metrics_losses_and_scales;
 using mcpp::test::scratch_dir;
 using mcpp::test::tiny_gpt2_flags;
 using mcpp::test::tiny_llama_flags;
@@ -65,6 +67,58 @@ TEST_CASE("fp32 on the GPU follows the CPU run for 20 iterations (GPT-2 and Llam
 TEST_CASE("bf16 on the GPU follows the fp32 CPU run within bf16 tolerance for 20 iterations") {
   compare_with_cpu("gpt2-bf16", tiny_gpt2_flags() + " --train-iters 20 --bf16", "", 3e-2);
   compare_with_cpu("llama-bf16", tiny_llama_flags() + " --train-iters 20 --bf16", "", 3e-2);
+}
+
+// Megatron's fp16: fp16 layers over fp32 main parameters and gradients, dynamic loss scaling. A
+// scale of 4096 keeps every fp16 gradient finite here, so no step is skipped and the losses can
+// be compared with the plain fp32 CPU run iteration by iteration.
+TEST_CASE("fp16 on the GPU follows the fp32 CPU run within fp16 tolerance for 20 iterations") {
+  const std::string fp16 = " --fp16 --initial-loss-scale 4096";
+  compare_with_cpu("gpt2-fp16", tiny_gpt2_flags() + " --train-iters 20", fp16, 1e-2);
+  compare_with_cpu("llama-fp16", tiny_llama_flags() + " --train-iters 20", fp16, 1e-2);
+}
+
+// 2^40 overflows the fp16 gradients (the scaled loss gradient alone exceeds 65504): those steps
+// are skipped (no loss logged, nothing updated) and, with --hysteresis 1, each halves the scale
+// until training starts; --loss-scale-window 5 then doubles it after every 5 clean steps, which
+// overflows again. The logged scales must be what the CPU's scaler (optim::LossScaler, which the
+// CPU fp16 run uses) gives for this run's overflow pattern, and every skip must be reported.
+TEST_CASE("fp16 overflow on the GPU skips steps and moves the loss scale as Megatron's scaler does") {
+  const fs::path dir = scratch_dir("gpu-train-fp16-overflow");
+  const int iterations = 40;
+  mcpp::optim::LossScalerConfig config;
+  config.initial_scale = 1099511627776.0;  // 2^40
+  config.hysteresis = 1;
+  config.growth_interval = 5;
+  const std::string output = train_or_fail(
+      on_gpu(tiny_gpt2_flags()) + " --fp16 --initial-loss-scale 1099511627776 --hysteresis 1 --loss-scale-window 5" +
+      " --train-iters " + std::to_string(iterations) + " --metrics-file " + (dir / "gpu.jsonl").string());
+  const auto lines = metrics_losses_and_scales(dir / "gpu.jsonl");
+  REQUIRE(lines.size() == size_t(iterations));
+
+  std::vector<int> reported_skips;
+  const std::regex skipped_field(R"(number of skipped iterations:\s+(\d+))");
+  for (auto it = std::sregex_iterator(output.begin(), output.end(), skipped_field); it != std::sregex_iterator(); ++it) {
+    reported_skips.push_back(std::stoi((*it)[1].str()));
+  }
+  REQUIRE(reported_skips.size() == size_t(iterations));
+
+  mcpp::optim::LossScaler scaler(config);
+  std::vector<double> trained;
+  for (int i = 0; i < iterations; ++i) {
+    INFO("iteration " << i + 1);
+    const bool skipped = !lines[i].first.has_value();
+    scaler.update(skipped);
+    CHECK(lines[i].second == scaler.scale());
+    CHECK(reported_skips[i] == (skipped ? 1 : 0));
+    if (!skipped) trained.push_back(*lines[i].first);
+  }
+  CHECK_FALSE(lines.front().first.has_value());  // 2^40 overflows at once
+  REQUIRE(trained.size() >= 10);                  // and training started
+  for (double loss : trained) CHECK(std::isfinite(loss));  // skipped steps applied no Inf/NaN
+  CHECK(trained.back() < trained.front() - 0.3);
+  WARN("fp16 overflow run: " << iterations - int(trained.size()) << " of " << iterations
+                             << " steps skipped, final loss scale " << lines.back().second);
 }
 
 TEST_CASE("bf16 GPU runs repeat bit-exactly, and a resume with --deterministic-mode is bit-exact") {

@@ -5,13 +5,9 @@
 #include <catch2/catch.hpp>
 
 #include <filesystem>
-#include <fstream>
 #include <map>
-#include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "test/common/test_support.h"
 #include "test/common/train_support.h"
@@ -114,25 +110,6 @@ TEST_CASE("fp16 loss scaling trains like one process at DP2 with the distributed
   check_layout_matches_single_process(2, "--pipeline-model-parallel-size 2", fp16);
 }
 
-namespace {
-
-// (lm_loss, or none for a skipped step; loss_scale) of every line of a --metrics-file.
-std::vector<std::pair<std::optional<double>, double>> losses_and_scales(const fs::path& metrics_file) {
-  std::ifstream in(metrics_file);
-  REQUIRE(in.good());
-  std::vector<std::pair<std::optional<double>, double>> lines;
-  std::string line;
-  while (std::getline(in, line)) {
-    const auto json = nlohmann::json::parse(line);
-    std::optional<double> loss;
-    if (!json["lm_loss"].is_null()) loss = json["lm_loss"].get<double>();
-    lines.emplace_back(loss, json["loss_scale"].get<double>());
-  }
-  return lines;
-}
-
-}  // namespace
-
 TEST_CASE("fp16 overflow steps are skipped on every rank like in one process") {
   // A loss scale beyond fp32 makes every gradient Inf: those steps are skipped (Megatron logs no
   // loss for them) and, with --hysteresis 1, each halves the scale until the gradients are finite
@@ -143,8 +120,8 @@ TEST_CASE("fp16 overflow steps are skipped on every rank like in one process") {
   fs::remove(dir / "pp2.jsonl");
   train_or_fail(equivalence_flags(dir / "one.jsonl") + overflow);
   train_on_ranks(2, equivalence_flags(dir / "pp2.jsonl") + overflow + " --pipeline-model-parallel-size 2");
-  const auto expected = losses_and_scales(dir / "one.jsonl");
-  const auto got = losses_and_scales(dir / "pp2.jsonl");
+  const auto expected = metrics_losses_and_scales(dir / "one.jsonl");
+  const auto got = metrics_losses_and_scales(dir / "pp2.jsonl");
   REQUIRE(expected.size() == 20);
   REQUIRE(got.size() == expected.size());
   CHECK_FALSE(expected.front().first.has_value());  // the first step overflowed

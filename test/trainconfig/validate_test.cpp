@@ -206,6 +206,15 @@ TEST_CASE("reject_unsupported: TP, PP and DP run; CP and EP are stopped") {
   CHECK(error_of([&] { mcpp::app::reject_unsupported(single, 1); }) == "");
 }
 
+TEST_CASE("reject_unsupported_on_device: fp16 runs on one GPU, not yet under mpirun") {
+  TrainArgs fp16 = valid("--fp16");
+  CHECK(error_of([&] { mcpp::app::reject_unsupported_on_device(fp16, "cuda", 1); }) == "");
+  TrainArgs fp16_dp = valid("--fp16", 2);
+  CHECK(error_of([&] { mcpp::app::reject_unsupported_on_device(fp16_dp, "cuda", 2); }) ==
+        "--fp16 under mpirun is not supported on the GPU yet; use --bf16 (or --device cpu)");
+  CHECK(error_of([&] { mcpp::app::reject_unsupported_on_device(fp16_dp, "cpu", 2); }) == "");
+}
+
 TEST_CASE("device selection") {
   CHECK(mcpp::app::resolve_device(parse("--device cpu")) == "cpu");
   const std::string automatic = mcpp::app::resolve_device(parse(""));

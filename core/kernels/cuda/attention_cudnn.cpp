@@ -570,9 +570,8 @@ AttentionPath choose_attention_path(const Tensor& q, const Tensor& k, const Tens
     return AttentionPath::kUnfused;
   };
   if (forced_unfused()) return unfused("MCPP_ATTENTION=unfused");
-  if (q.dtype() != DType::BF16 || k.dtype() != DType::BF16 || v.dtype() != DType::BF16) {
-    return unfused("tensors are not bf16");
-  }
+  const bool half = q.dtype() == DType::BF16 || q.dtype() == DType::F16;
+  if (!half || k.dtype() != q.dtype() || v.dtype() != q.dtype()) return unfused("tensors are not bf16 or f16");
   if (q.rank() != 4 || k.rank() != 4 || v.rank() != 4) {
     return unfused("tensors are not [s, b, n, d]");
   }

@@ -11,7 +11,7 @@
 // Execution plans are built once per (shape, dtype, causal, scale, deterministic) on each
 // (thread, device) and cached; plan building may JIT-compile and takes up to seconds.
 //
-// Eligible calls (otherwise the unfused path runs): BF16 tensors, no document boundaries,
+// Eligible calls (otherwise the unfused path runs): BF16 or F16 tensors, no document boundaries,
 // no dropout, kv_offset 0 with s_q == s_kv >= 2, head dim a multiple of 8 up to 128, 16-byte
 // aligned data, an sm_80+ GPU, and (cuDNN <= 9.15, whose backward needs a padding mask
 // otherwise) s a multiple of 128. MCPP_ATTENTION=unfused in the environment forces the unfused

@@ -1,7 +1,7 @@
 // Reference attention on the GPU, unfused: scores through batched cuBLASLt GEMMs into an fp32
 // [b·n_q, s_q, s_kv] buffer, a masked softmax kernel (causal, kv_offset, document boundaries,
 // dropout with the CPU's Philox indexing), then batched GEMMs for the output; backward mirrors
-// it. Everything runs in fp32 (bf16 inputs are widened first), so it is the accuracy yardstick
+// it. Everything runs in fp32 (bf16/fp16 inputs are widened first), so it is the accuracy yardstick
 // for fused kernels. Memory is O(b·n_q·s_q·s_kv): meant for tests and short sequences.
 //
 // GQA with the [s, b, n, d] layout: query head h = kv_head·group + gi. For a fixed gi, the pairs

@@ -1,6 +1,7 @@
 #pragma once
 // Shared pieces of the CUDA kernels: fp32 <-> storage conversions, block reductions, launch
 // sizes, dtype dispatch and argument checks.
+#include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
 #include <string>
@@ -20,9 +21,14 @@ using cpu::rows_of;
 
 __device__ __forceinline__ float to_float(float v) { return v; }
 __device__ __forceinline__ float to_float(bf16 v) { return bf16_to_float(v); }
+// fp16 through the hardware conversions: the same round-to-nearest-even as float_to_f16.
+__device__ __forceinline__ float to_float(f16 v) { return __half2float(__ushort_as_half(v.bits)); }
 template <typename T> __device__ __forceinline__ T from_float(float v);
 template <> __device__ __forceinline__ float from_float<float>(float v) { return v; }
 template <> __device__ __forceinline__ bf16 from_float<bf16>(float v) { return float_to_bf16(v); }
+template <> __device__ __forceinline__ f16 from_float<f16>(float v) {
+  return f16{__half_as_ushort(__float2half_rn(v))};
+}
 
 // Sum / max over a whole block (blockDim.x a multiple of 32, at most 1024). Every thread gets the
 // result. Fixed reduction tree: deterministic.
@@ -55,7 +61,7 @@ __device__ __forceinline__ float block_max(float v) {
   return warp_max(v);
 }
 
-// 16 bytes of elements (8 bf16 or 4 fp32) moved by one load or store: memory-bound kernels use
+// 16 bytes of elements (8 bf16/fp16 or 4 fp32) moved by one load or store: memory-bound kernels use
 // these when rows are multiples of kSize (and so 16-byte aligned: buffers are 256-byte aligned).
 template <typename T>
 struct Pack16 {
@@ -77,7 +83,7 @@ inline unsigned elementwise_blocks(int64_t n) {
   return unsigned(blocks > 0 ? blocks : 1);
 }
 
-// The activation dtype of an op: F32 or BF16, the same for every listed tensor.
+// The activation dtype of an op: F32, BF16 or F16, the same for every listed tensor.
 inline DType activation_dtype(const char* op, std::initializer_list<const Tensor*> tensors) {
   DType dtype = DType::F32;
   bool found = false;
@@ -90,8 +96,8 @@ inline DType activation_dtype(const char* op, std::initializer_list<const Tensor
     check(t->dtype() == dtype, std::string(op) + ": tensors mix dtypes (" + t->describe() +
                                    " vs " + dtype_name(dtype) + ")");
   }
-  check(dtype == DType::F32 || dtype == DType::BF16,
-        std::string(op) + ": CUDA kernels take f32 or bf16 tensors, got " + dtype_name(dtype));
+  check(dtype == DType::F32 || dtype == DType::BF16 || dtype == DType::F16,
+        std::string(op) + ": CUDA kernels take f32, bf16 or f16 tensors, got " + dtype_name(dtype));
   return dtype;
 }
 
@@ -100,13 +106,13 @@ const T* cptr(const Tensor& t) { return t.defined() ? t.data<T>() : nullptr; }
 template <typename T>
 T* mptr(const Tensor& t) { return t.defined() ? t.data<T>() : nullptr; }
 
-// Calls body.template operator()<T>() with T = float or bf16 for `dtype`.
+// Calls body(T{}) with T = float, bf16 or f16 for `dtype` (one of those, see activation_dtype).
 template <typename Body>
 void dispatch_float(DType dtype, Body&& body) {
-  if (dtype == DType::F32) {
-    body(float{});
-  } else {
-    body(bf16{});
+  switch (dtype) {
+    case DType::F32: body(float{}); break;
+    case DType::BF16: body(bf16{}); break;
+    default: body(f16{}); break;
   }
 }
 

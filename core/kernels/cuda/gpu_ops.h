@@ -1,7 +1,7 @@
 #pragma once
 // The CUDA implementations behind the op front-ends in core/kernels/<op>.h (same contracts).
-// Dtypes: activations (and the parameters they meet: weight, bias, gamma, beta) are all F32 or all
-// BF16, taken from the tensors; arithmetic and accumulation are fp32; parameter gradients
+// Dtypes: activations (and the parameters they meet: weight, bias, gamma, beta) are all F32, all
+// BF16 or all F16, taken from the tensors; arithmetic and accumulation are fp32; parameter gradients
 // (dweight, dbias, dgamma, dbeta), statistics (mean, rstd, lse) and losses are F32.
 #include "core/kernels/attention.h"
 #include "core/kernels/cross_entropy.h"

@@ -96,7 +96,7 @@ void linear_backward(const Tensor& x, const Tensor& weight, const Tensor& dy, co
   }
   if (dweight.defined() && rows > 0 && out_features > 0 && in_features > 0) {
     // dWᵀ [in, out] += xᵀ [in, rows] · dy [rows, out]; dy's bytes are dyᵀ (transpose B).
-    // fp32 accumulation into the fp32 gradient (beta = 1) from f32 or bf16 operands.
+    // fp32 accumulation into the fp32 gradient (beta = 1) from f32, bf16 or f16 operands.
     GemmOptions g;
     g.m = in_features;
     g.n = out_features;

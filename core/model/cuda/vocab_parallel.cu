@@ -9,10 +9,11 @@ namespace mcpp::model::cuda {
 
 namespace {
 
+using core::gpu::activation_dtype;
+using core::gpu::dispatch_float;
 using core::gpu::elementwise_blocks;
-
-__device__ inline float value_of(float v) { return v; }
-__device__ inline float value_of(bf16 v) { return bf16_to_float(v); }
+using core::gpu::from_float;
+using core::gpu::to_float;
 
 __global__ void localize_kernel(const int64_t* labels, int64_t start, int64_t vocab, int64_t rows, int64_t* local,
                                 uint8_t* owned) {
@@ -29,8 +30,8 @@ __global__ void gather_kernel(const T* logits, int64_t vocab, const int64_t* loc
                               int64_t rows, float* target, float* first_column) {
   MCPP_GRID_STRIDE(n, rows) {
     const T* row = logits + n * vocab;
-    target[n] = owned[n] ? value_of(row[local[n]]) : 0.0f;
-    first_column[n] = value_of(row[0]);
+    target[n] = owned[n] ? to_float(row[local[n]]) : 0.0f;
+    first_column[n] = to_float(row[0]);
   }
 }
 
@@ -40,10 +41,7 @@ __global__ void fix_kernel(T* dlogits, int64_t vocab, const float* first_column,
   MCPP_GRID_STRIDE(n, rows) {
     if (owned[n]) continue;
     const float g = expf(first_column[n] - lse[n]) * (scale * (mask ? mask[n] : 1.0f));
-    if constexpr (sizeof(T) == 4)
-      dlogits[n * vocab] = g;
-    else
-      dlogits[n * vocab] = float_to_bf16(g);
+    dlogits[n * vocab] = from_float<T>(g);
   }
 }
 
@@ -70,16 +68,12 @@ void gather_logits(const Tensor& logits, const Tensor& local, const Tensor& owne
               first_column.dtype() == DType::F32,
           "target and first_column must be F32 [N]");
   if (rows == 0) return;
-  if (logits.dtype() == DType::F32) {
-    gather_kernel<<<elementwise_blocks(rows), 256, 0, current_stream()>>>(logits.data<float>(), vocab, local.data<int64_t>(),
-                                                                   owned.data<uint8_t>(), rows, target.data<float>(),
-                                                                   first_column.data<float>());
-  } else {
-    require(logits.dtype() == DType::BF16, "logits must be F32 or BF16");
-    gather_kernel<<<elementwise_blocks(rows), 256, 0, current_stream()>>>(logits.data<bf16>(), vocab, local.data<int64_t>(),
-                                                                   owned.data<uint8_t>(), rows, target.data<float>(),
-                                                                   first_column.data<float>());
-  }
+  dispatch_float(activation_dtype("vocab-parallel cross-entropy", {&logits}), [&](auto tag) {
+    using T = decltype(tag);
+    gather_kernel<<<elementwise_blocks(rows), 256, 0, current_stream()>>>(
+        logits.data<T>(), vocab, local.data<int64_t>(), owned.data<uint8_t>(), rows, target.data<float>(),
+        first_column.data<float>());
+  });
   MCPP_CUDA_CHECK_LAUNCH();
 }
 
@@ -88,16 +82,12 @@ void fix_unowned_first_column(const Tensor& dlogits, const Tensor& first_column,
   const int64_t vocab = dlogits.dim(-1), rows = dlogits.numel() / vocab;
   if (rows == 0) return;
   const float* mask = loss_mask.defined() ? loss_mask.data<float>() : nullptr;
-  if (dlogits.dtype() == DType::F32) {
-    fix_kernel<<<elementwise_blocks(rows), 256, 0, current_stream()>>>(dlogits.data<float>(), vocab, first_column.data<float>(),
-                                                                owned.data<uint8_t>(), lse.data<float>(), mask,
-                                                                grad_scale, rows);
-  } else {
-    require(dlogits.dtype() == DType::BF16, "dlogits must be F32 or BF16");
-    fix_kernel<<<elementwise_blocks(rows), 256, 0, current_stream()>>>(dlogits.data<bf16>(), vocab, first_column.data<float>(),
-                                                                owned.data<uint8_t>(), lse.data<float>(), mask,
-                                                                grad_scale, rows);
-  }
+  dispatch_float(activation_dtype("vocab-parallel cross-entropy", {&dlogits}), [&](auto tag) {
+    using T = decltype(tag);
+    fix_kernel<<<elementwise_blocks(rows), 256, 0, current_stream()>>>(
+        dlogits.data<T>(), vocab, first_column.data<float>(), owned.data<uint8_t>(), lse.data<float>(), mask,
+        grad_scale, rows);
+  });
   MCPP_CUDA_CHECK_LAUNCH();
 }
 

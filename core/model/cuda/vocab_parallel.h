@@ -13,7 +13,7 @@ namespace mcpp::model::cuda {
 void localize_labels(const Tensor& labels, int64_t vocab_start, int64_t vocab, const Tensor& local,
                      const Tensor& owned);
 
-// From logits [N, V] (F32 or BF16): target F32 [N] = owned ? logits[n, local[n]] : 0 and
+// From logits [N, V] (F32, BF16 or F16): target F32 [N] = owned ? logits[n, local[n]] : 0 and
 // first_column F32 [N] = logits[n, 0].
 void gather_logits(const Tensor& logits, const Tensor& local, const Tensor& owned, const Tensor& target,
                    const Tensor& first_column);

@@ -12,10 +12,13 @@ namespace mcpp::optim::cuda {
 namespace {
 
 using core::gpu::elementwise_blocks;
+using core::gpu::from_float;
 
+// Copy is the compute copy's element type (bf16 or f16; unused when compute_copy is null).
+template <typename Copy>
 __global__ void adamw_kernel(float* param, const float* grad, float* exp_avg, float* exp_avg_sq,
                              const uint8_t* decay_mask, int64_t n, float lr, float weight_decay, float b1,
-                             float b2, float eps, float bc1, float bc2, float grad_scale, bf16* compute_copy) {
+                             float b2, float eps, float bc1, float bc2, float grad_scale, Copy* compute_copy) {
   MCPP_GRID_STRIDE(i, n) {
     const float wd = (decay_mask == nullptr || decay_mask[i]) ? weight_decay : 0.0f;
     const float g = grad_scale == 1.0f ? grad[i] : __fmul_rn(grad[i], grad_scale);
@@ -28,7 +31,7 @@ __global__ void adamw_kernel(float* param, const float* grad, float* exp_avg, fl
     const float update = __fadd_rn(__fdiv_rn(__fdiv_rn(m, bc1), denom), __fmul_rn(wd, param[i]));
     const float updated = __fsub_rn(param[i], __fmul_rn(lr, update));
     param[i] = updated;
-    if (compute_copy != nullptr) compute_copy[i] = float_to_bf16(updated);
+    if (compute_copy != nullptr) compute_copy[i] = from_float<Copy>(updated);
   }
 }
 
@@ -79,17 +82,25 @@ void adamw_update(const AdamConfig& config, const AdamStep& step, const Tensor& 
   require_f32(op, "exp_avg", exp_avg, n);
   require_f32(op, "exp_avg_sq", exp_avg_sq, n);
   check(step.step >= 1, "internal: AdamW step numbers start at 1");
-  check(!compute_copy.defined() || (compute_copy.dtype() == DType::BF16 && compute_copy.numel() == n &&
-                                    compute_copy.device() == Device::CUDA),
-        "adamw_update: compute_copy must be a BF16 CUDA tensor like param");
+  const bool half_copy = compute_copy.defined() &&
+                         (compute_copy.dtype() == DType::BF16 || compute_copy.dtype() == DType::F16);
+  check(!compute_copy.defined() || (half_copy && compute_copy.numel() == n && compute_copy.device() == Device::CUDA),
+        "adamw_update: compute_copy must be a BF16 or F16 CUDA tensor like param");
   if (n == 0) return;
   // Bias corrections in double on the host, then used in fp32 (as the CPU code does).
   const float bc1 = static_cast<float>(1.0 - std::pow(static_cast<double>(config.beta1), step.step));
   const float bc2 = static_cast<float>(1.0 - std::pow(static_cast<double>(config.beta2), step.step));
-  adamw_kernel<<<elementwise_blocks(n), 256, 0, current_stream()>>>(
-      param.data<float>(), grad.data<float>(), exp_avg.data<float>(), exp_avg_sq.data<float>(),
-      mask_pointer(op, decay_mask, n), n, step.lr, step.weight_decay, config.beta1, config.beta2, config.eps, bc1,
-      bc2, grad_scale, compute_copy.defined() ? compute_copy.data<bf16>() : nullptr);
+  auto launch = [&](auto* copy) {
+    adamw_kernel<<<elementwise_blocks(n), 256, 0, current_stream()>>>(
+        param.data<float>(), grad.data<float>(), exp_avg.data<float>(), exp_avg_sq.data<float>(),
+        mask_pointer(op, decay_mask, n), n, step.lr, step.weight_decay, config.beta1, config.beta2, config.eps, bc1,
+        bc2, grad_scale, copy);
+  };
+  if (compute_copy.defined() && compute_copy.dtype() == DType::F16) {
+    launch(compute_copy.data<f16>());
+  } else {
+    launch(compute_copy.defined() ? compute_copy.data<bf16>() : static_cast<bf16*>(nullptr));
+  }
   MCPP_CUDA_CHECK_LAUNCH();
 }
 

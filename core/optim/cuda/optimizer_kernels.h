@@ -11,7 +11,7 @@ namespace mcpp::optim::cuda {
 
 // Fused for speed (one pass over the parameters): the gradient is read as grad · grad_scale (the
 // clip coefficient; the CPU code scales the buffer first, with the same fp32 product), and when
-// `compute_copy` (BF16, same length) is defined the updated parameter is also written there,
+// `compute_copy` (BF16 or F16, same length) is defined the updated parameter is also written there,
 // rounded as Tensor::copy_from rounds.
 void adamw_update(const AdamConfig& config, const AdamStep& step, const Tensor& param, const Tensor& grad,
                   const Tensor& exp_avg, const Tensor& exp_avg_sq, const Tensor& decay_mask, float grad_scale = 1.0f,
