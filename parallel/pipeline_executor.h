@@ -5,6 +5,9 @@
 // and their gradients travel between neighbouring stages as [s(/tp with SP), b, h] tensors in the
 // model's compute dtype on its device (bf16 on GPUs with --bf16, as Megatron sends in the params
 // dtype), over the pipeline group's tensor communicator (NCCL for CUDA tensors, MPI on CPU).
+// Over NCCL a send waits for the matching receive and calls match in issue order: in this order
+// every lone send meets a receive its neighbour posts at the same step, and the fused exchanges
+// are one NCCL group each, so no pair of stages can wait on each other.
 //
 // The model caches the activations of one micro-batch only, so before the backward of a
 // micro-batch that is not the last one forwarded, the stage's forward is re-run from the stored
