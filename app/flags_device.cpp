@@ -41,17 +41,11 @@ void log_startup_notes(const TrainArgs& args, const std::string& device) {
   }
 }
 
-void reject_unsupported_on_device(const TrainArgs& args, const std::string& device, int64_t world_size) {
+void reject_unsupported_on_device(const TrainArgs& args, const std::string& device,
+                                  [[maybe_unused]] int64_t world_size) {
   if (device != "cuda") return;
   const std::string on_gpu = " is not supported on the GPU yet";
-  // One GPU runs fp16 (Trainer's device-aware loss scaling); the distributed optimizer's unscale
-  // and found-inf check still read host gradients.
-  check(!args.precision.fp16 || world_size == 1, "--fp16 under mpirun" + on_gpu + "; use --bf16 (or --device cpu)");
-  check(args.parallel.pipeline_model_parallel_size == 1,
-        "--pipeline-model-parallel-size > 1" + on_gpu + "; use 1 (or --device cpu)");
   check(!args.parallel.overlap_param_gather, "--overlap-param-gather" + on_gpu + "; drop it (or --device cpu)");
-  check(world_size == 1 || args.training.optimizer == "adam",
-        "--optimizer " + args.training.optimizer + " under mpirun" + on_gpu + "; use adam (or --device cpu)");
 }
 
 void select_cuda_device(const TrainArgs& args, int64_t world_size) {

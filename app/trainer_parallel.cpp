@@ -1,5 +1,5 @@
-// Trainer under mpirun (world > 1): Megatron's tensor, pipeline and data parallelism on CPU
-// ranks. The model is this rank's TP shard of its pipeline stage, as one or (interleaved) several
+// Trainer under mpirun (world > 1): Megatron's tensor, pipeline and data parallelism, on CPU
+// ranks (MPI) or one GPU per rank (NCCL). The model is this rank's TP shard of its pipeline stage, as one or (interleaved) several
 // model chunks (app/trainer_chunks.cpp); gradients are reduced over
 // data parallelism by the GradReducer (per bucket, optionally overlapped with the last backward),
 // sequence-parallel and tied-embedding gradients are finalized, and the DistributedOptimizer
@@ -110,7 +110,7 @@ void Trainer::train_step_parallel(IterationRecord& record) {
     local = {loss.loss_sum, loss.num_tokens};
   } else {
     if (overlap_grad_reduce_) it.before_last_backward = [this] { grad_reducers_[0]->start_overlap(); };
-    const model::LossPair loss = parallel::run_one_f_one_b(*model_, *groups_->pp.comm, it);
+    const model::LossPair loss = parallel::run_one_f_one_b(*model_, *groups_->pp.tensor_comm(), it);
     local = {loss.loss_sum, loss.num_tokens};
   }
   microbatches_run_ += num_microbatches;

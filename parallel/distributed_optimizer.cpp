@@ -161,7 +161,16 @@ bool DistributedOptimizer::unscale_and_find_inf(float inverse_scale) {
   bool found = false;
   for (const Shard& shard : shards_) {
     const Tensor& grads = params_.groups()[shard.group].grads;
-    check(grads.device() == Device::CPU, "--fp16 loss scaling under mpirun needs CPU gradient buffers for now");
+    if (grads.device() != Device::CPU) {
+#ifdef MCPP_HAVE_CUDA
+      const Tensor grad = view_of(grads, shard.range);
+      core::scale(grad, inverse_scale);
+      found |= optim::cuda::has_nan_or_inf(grad);
+      continue;
+#else
+      throw Error("internal: device gradient buffers in a build without CUDA");
+#endif
+    }
     const std::span<float> grad = span_of(grads, shard.range);
     optim::scale_in_place(grad, inverse_scale);
     for (float g : grad) found |= !std::isfinite(g);
@@ -189,9 +198,15 @@ double step_together(const std::vector<DistributedOptimizer*>& optimizers, const
 
 void DistributedOptimizer::step_on_gpu(Shard& shard, const optim::AdamStep& step, float clip_coefficient) {
   const auto& group = params_.groups()[shard.group];
-  check(!options_.sgd, "--optimizer sgd runs on CPU gradient buffers only for now; use adam on the GPU");
   const Tensor grad = view_of(group.grads, shard.range);
 #ifdef MCPP_HAVE_CUDA
+  if (options_.sgd) {
+    // As on the host: the gradient slice is clipped in place first, then SGD updates the slice.
+    if (clip_coefficient != 1.0f) core::scale(grad, clip_coefficient);
+    const optim::SgdStep sgd{step.lr, step.weight_decay, options_.sgd_momentum, step.step};
+    optim::cuda::sgd_update(sgd, view_of(group.params, shard.range), grad, shard.exp_avg, shard.decay_mask);
+    return;
+  }
   // The clip coefficient is applied inside the update; the compute copy is refreshed after the
   // parameter all-gather (by the caller).
   optim::cuda::adamw_update(options_.adam, step, view_of(group.params, shard.range), grad, shard.exp_avg,

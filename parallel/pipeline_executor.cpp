@@ -29,6 +29,8 @@ class StageRunner {
         it_(iteration),
         first_(model.stage().pre_process),
         last_(model.stage().post_process),
+        activation_dtype_(model.config().compute_dtype),
+        device_(model.params().device()),
         inputs_(iteration.num_microbatches),
         tokens_(iteration.num_microbatches, 0.0) {
     check(pp.size() > 1 || (first_ && last_), "internal: a partial model needs pipeline neighbours");
@@ -59,7 +61,7 @@ class StageRunner {
   // Neighbour exchanges; each is a no-op where the neighbour does not exist.
   Tensor recv_forward() { return first_ ? Tensor() : received(prev(), nullptr); }
   void send_forward(const Tensor& output) {
-    if (!last_) pp_.send(output, next());
+    if (!last_) pp_.send(checked(output), next());
   }
   Tensor send_forward_recv_backward(const Tensor& output) { return last_ ? Tensor() : received(next(), &output); }
   Tensor send_backward_recv_forward(const Tensor& input_grad) {
@@ -67,7 +69,7 @@ class StageRunner {
   }
   Tensor recv_backward() { return last_ ? Tensor() : received(next(), nullptr); }
   void send_backward(const Tensor& input_grad) {
-    if (!first_) pp_.send(input_grad, prev());
+    if (!first_) pp_.send(checked(input_grad), prev());
   }
 
   const model::LossPair& total() const { return total_; }
@@ -83,11 +85,19 @@ class StageRunner {
   int next() const { return pp_.rank() + 1; }
   // A tensor received from `peer`, after sending `*send` to it in the same exchange when given.
   Tensor received(int peer, const Tensor* send) {
-    Tensor tensor = Tensor::empty(it_.activation_shape);
+    Tensor tensor = Tensor::empty(it_.activation_shape, activation_dtype_, device_);
     if (send)
-      pp_.send_recv(*send, peer, tensor, peer);
+      pp_.send_recv(checked(*send), peer, tensor, peer);
     else
       pp_.recv(tensor, peer);
+    return tensor;
+  }
+
+  // The neighbour receives into a buffer of the agreed shape, dtype and device: the bytes must match.
+  const Tensor& checked(const Tensor& tensor) const {
+    check(tensor.shape() == it_.activation_shape && tensor.dtype() == activation_dtype_ && tensor.device() == device_,
+          "internal: a pipeline stage sends " + tensor.describe() + " where its neighbour expects a " +
+              dtype_name(activation_dtype_) + " " + device_name(device_) + " tensor of the activation shape");
     return tensor;
   }
 
@@ -95,6 +105,8 @@ class StageRunner {
   comm::Communicator& pp_;
   const PipelineIteration& it_;
   bool first_, last_;
+  DType activation_dtype_;
+  Device device_;
   std::vector<Tensor> inputs_;
   std::vector<double> tokens_;
   model::LossPair total_;

@@ -2,7 +2,12 @@
 // Runs one iteration of a pipeline stage in Megatron's non-interleaved 1F1B order (compat §5.2):
 // warm-up forwards, steady forward / backward pairs with one fused exchange each way
 // (send-forward-recv-backward, send-backward-recv-forward), cool-down backwards. Activations
-// and their gradients travel between neighbouring stages as [s(/tp with SP), b, h] fp32 tensors.
+// and their gradients travel between neighbouring stages as [s(/tp with SP), b, h] tensors in the
+// model's compute dtype on its device (bf16 on GPUs with --bf16, as Megatron sends in the params
+// dtype), over the pipeline group's tensor communicator (NCCL for CUDA tensors, MPI on CPU).
+// Over NCCL a send waits for the matching receive and calls match in issue order: in this order
+// every lone send meets a receive its neighbour posts at the same step, and the fused exchanges
+// are one NCCL group each, so no pair of stages can wait on each other.
 //
 // The model caches the activations of one micro-batch only, so before the backward of a
 // micro-batch that is not the last one forwarded, the stage's forward is re-run from the stored
@@ -44,6 +49,7 @@ struct PipelineIteration {
 // schedule: 1 / max(tokens, 1) / num_microbatches unless per-token loss, times the loss scale).
 float last_stage_loss_grad_scale(const PipelineIteration& iteration, double num_tokens);
 
+// `pp`: the pipeline group's communicator for the model's tensors (its rank is the stage).
 model::LossPair run_one_f_one_b(model::GPTModel& model, comm::Communicator& pp, const PipelineIteration& iteration);
 
 }  // namespace mcpp::parallel

@@ -13,6 +13,15 @@ namespace {
 
 enum class Direction { forward = 0, backward = 1 };
 
+// Where the chunks' activations live: their compute dtype on the model's device.
+struct ActivationKind {
+  DType dtype;
+  Device device;
+};
+ActivationKind activation_kind(const model::GPTModel& chunk) {
+  return {chunk.config().compute_dtype, chunk.params().device()};
+}
+
 // Where this rank's chunks sit in the ring of virtual stages and how messages are addressed.
 class VirtualStages {
  public:
@@ -22,17 +31,18 @@ class VirtualStages {
   bool first(int chunk) const { return chunk == 0 && rank_ == 0; }
   bool last(int chunk) const { return chunk == chunks_ - 1 && rank_ == ranks_ - 1; }
 
-  // Receives the input activation (forward) or output gradient (backward) of `chunk`.
-  Tensor receive(Direction direction, int chunk, const Shape& shape) {
-    Tensor tensor = Tensor::empty(shape);
+  // Receives the input activation (forward) or output gradient (backward) of `chunk`, a tensor of
+  // `kind` (through host memory when that is a GPU).
+  Tensor receive(Direction direction, int chunk, const Shape& shape, const ActivationKind& kind) {
+    Tensor tensor = Tensor::empty(shape, kind.dtype);
     const int peer = direction == Direction::forward ? previous_rank() : next_rank();
     check_mpi(MPI_Recv(tensor.raw_data(), static_cast<int>(tensor.nbytes()), MPI_BYTE, peer, tag(direction, chunk),
                        pp_.handle(), MPI_STATUS_IGNORE),
               "pipeline receive");
-    return tensor;
+    return tensor.to(kind.device);
   }
   // Sends the output activation (forward) or input gradient (backward) of `chunk` on to the
-  // neighbouring virtual stage (a copy: the chunk may overwrite its tensors before it arrives).
+  // neighbouring virtual stage (a host copy: the chunk may overwrite its tensors before it arrives).
   void send(Direction direction, int chunk, const Tensor& tensor) {
     const bool forward = direction == Direction::forward;
     const int peer = forward ? next_rank() : previous_rank();
@@ -40,8 +50,8 @@ class VirtualStages {
     int peer_chunk = chunk;
     if (forward && rank_ == ranks_ - 1) ++peer_chunk;
     if (!forward && rank_ == 0) --peer_chunk;
-    Pending pending{Tensor::empty(tensor.shape()), MPI_REQUEST_NULL};
-    pending.tensor.copy_from(tensor);
+    Pending pending{Tensor::empty(tensor.shape(), tensor.dtype()), MPI_REQUEST_NULL};
+    pending.tensor.copy_from(tensor);  // on the host once copy_from returns
     check_mpi(MPI_Isend(pending.tensor.raw_data(), static_cast<int>(pending.tensor.nbytes()), MPI_BYTE, peer,
                         tag(direction, peer_chunk), pp_.handle(), &pending.request),
               "pipeline send");
@@ -81,10 +91,11 @@ class ChunkRunner {
         m_(iteration.pipeline.num_microbatches),
         inputs_(chunks.size(), std::vector<Tensor>(static_cast<size_t>(m_))),
         cached_(chunks.size(), -1),
-        tokens_(static_cast<size_t>(m_), 0.0) {}
+        tokens_(static_cast<size_t>(m_), 0.0),
+        kind_(activation_kind(*chunks.front())) {}
 
   void forward(int mb, int c) {
-    Tensor input = stages_.first(c) ? Tensor() : stages_.receive(Direction::forward, c, shape());
+    Tensor input = stages_.first(c) ? Tensor() : stages_.receive(Direction::forward, c, shape(), kind_);
     inputs_[c][mb] = input;
     const model::LossPair loss = run_forward(mb, c);
     if (stages_.last(c)) {
@@ -97,7 +108,8 @@ class ChunkRunner {
   }
 
   void backward(int mb, int c) {
-    const Tensor output_grad = stages_.last(c) ? Tensor() : stages_.receive(Direction::backward, c, shape());
+    const Tensor output_grad =
+        stages_.last(c) ? Tensor() : stages_.receive(Direction::backward, c, shape(), kind_);
     if (cached_[c] != mb) run_forward(mb, c);  // the chunk's caches hold another micro-batch: replay
     if (mb == m_ - 1 && it_.before_last_backward) it_.before_last_backward(c);
     const float scale = stages_.last(c) ? last_stage_loss_grad_scale(it_.pipeline, tokens_[mb]) : 0.0f;
@@ -129,6 +141,7 @@ class ChunkRunner {
   std::vector<int> cached_;                  // micro-batch in each chunk's caches, -1: none
   std::vector<double> tokens_;
   model::LossPair total_;
+  ActivationKind kind_;
 };
 
 }  // namespace
@@ -157,9 +170,10 @@ model::LossPair forward_through_pipeline(const std::vector<model::GPTModel*>& ch
   // Virtual stages run strictly one after the other, so blocking sends cannot deadlock: every
   // rank walks the ring in the same order and each send's receiver is waiting for exactly it.
   VirtualStages stages(pp, static_cast<int>(chunks.size()));
+  const ActivationKind kind = activation_kind(*chunks.front());
   model::LossPair loss;
   for (int c = 0; c < stages.count(); ++c) {
-    const Tensor input = stages.first(c) ? Tensor() : stages.receive(Direction::forward, c, activation_shape);
+    const Tensor input = stages.first(c) ? Tensor() : stages.receive(Direction::forward, c, activation_shape, kind);
     loss = chunks[c]->forward(batch, input);
     if (!stages.last(c)) stages.send(Direction::forward, c, chunks[c]->stage_output());
   }

@@ -10,6 +10,11 @@
 // runs its micro-batches in increasing order both ways, so every receive gets the right tensor.
 // As in the non-interleaved executor, a chunk caches one micro-batch's activations and replays
 // its forward from the stored input before the backward of any other (bit-identical).
+//
+// Tensors travel in the chunks' compute dtype. On GPUs they go through host memory over MPI: the
+// tagged, buffered sends are what keep this schedule free of deadlocks, and NCCL has neither
+// (its point-to-point calls match in issue order and a send waits for its receive), so moving it
+// onto NCCL needs Megatron's lock-step exchanges instead.
 #include <functional>
 #include <vector>
 

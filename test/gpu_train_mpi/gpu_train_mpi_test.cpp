@@ -1,7 +1,9 @@
 // megatron-train on 2 GPUs under mpirun (NCCL) against the 1-GPU run of the same model and data:
-// data parallelism (plain, distributed optimizer with overlapped reduction) and tensor
-// parallelism (with and without sequence parallelism), bf16, per-iteration losses within bf16
-// tolerance. Needs a machine with at least 2 GPUs (scripts/gpu-check.sh runs it there only).
+// data parallelism (plain, distributed optimizer with overlapped reduction, SGD), tensor
+// parallelism (with and without sequence parallelism) and pipeline parallelism (1F1B, uneven
+// split, interleaved), bf16, per-iteration losses within bf16 tolerance; and a bit-exact
+// deterministic resume at PP2. Needs a machine with at least 2 GPUs (scripts/gpu-check.sh runs it
+// there only).
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -20,11 +22,12 @@ namespace {
 
 constexpr int kIterations = 10;
 
-std::string gpu_flags(const std::string& base, const fs::path& metrics) {
+// `precision` is --bf16, or --fp16 with its loss-scaling flags.
+std::string gpu_flags(const std::string& base, const fs::path& metrics, const std::string& precision) {
   std::string flags = base;
   const std::string cpu = "--device cpu";
   flags.replace(flags.find(cpu), cpu.size(), "--device cuda");
-  return flags + " --bf16 --make-vocab-size-divisible-by 64 --attention-dropout 0 --hidden-dropout 0 "
+  return flags + " " + precision + " --make-vocab-size-divisible-by 64 --attention-dropout 0 --hidden-dropout 0 "
                  "--train-iters " + std::to_string(kIterations) + " --metrics-file " + metrics.string();
 }
 
@@ -40,10 +43,12 @@ std::vector<double> train_on_gpus(int ranks, const std::string& flags, const fs:
   return metrics_losses(metrics);
 }
 
-void check_layout(const std::string& name, const std::string& base, const std::string& layout) {
+void check_layout(const std::string& name, const std::string& base, const std::string& layout,
+                  const std::string& precision = "--bf16") {
   const fs::path dir = scratch_dir("gpu-train-mpi-" + name);
-  const auto one = train_on_gpus(1, gpu_flags(base, dir / "one.jsonl"), dir / "one.jsonl");
-  const auto two = train_on_gpus(2, gpu_flags(base, dir / "two.jsonl") + " " + layout, dir / "two.jsonl");
+  const auto one = train_on_gpus(1, gpu_flags(base, dir / "one.jsonl", precision), dir / "one.jsonl");
+  const auto two =
+      train_on_gpus(2, gpu_flags(base, dir / "two.jsonl", precision) + " " + layout, dir / "two.jsonl");
   REQUIRE(one.size() == kIterations);
   REQUIRE(two.size() == kIterations);
   double worst = 0;
@@ -60,7 +65,59 @@ TEST_CASE("DP2 on two GPUs trains like one GPU (plain, and distributed optimizer
   check_layout("dp2-distopt", tiny_llama_flags(), "--use-distributed-optimizer --overlap-grad-reduce");
 }
 
+TEST_CASE("fp16 under mpirun on two GPUs trains like one GPU (DP2 + distributed optimizer, overflow skips)") {
+  // 2^28 overflows fp16 in the first backwards: both runs skip those steps and halve the scale
+  // (hysteresis 1) until it fits, then train; the found-inf flag is reduced over the DP group.
+  check_layout("dp2-fp16", tiny_llama_flags(), "--use-distributed-optimizer --overlap-grad-reduce",
+               "--fp16 --initial-loss-scale 268435456 --hysteresis 1 --loss-scale-window 5");
+}
+
 TEST_CASE("TP2 on two GPUs trains like one GPU (vocab-parallel loss, and with sequence parallelism)") {
   check_layout("tp2", tiny_gpt2_flags(), "--tensor-model-parallel-size 2");
   check_layout("tp2-sp", tiny_llama_flags(), "--tensor-model-parallel-size 2 --sequence-parallel");
+}
+
+TEST_CASE("PP2 on two GPUs trains like one GPU (1F1B with tied embeddings, and an uneven 1 + 3 split)") {
+  check_layout("pp2", tiny_gpt2_flags(), "--pipeline-model-parallel-size 2");
+  // Four micro-batches per iteration: warm-up, steady exchanges both ways, cool-down.
+  check_layout("pp2-uneven", tiny_llama_flags() + " --num-layers 4 --global-batch-size 8",
+               "--pipeline-model-parallel-size 2 --decoder-first-pipeline-num-layers 1");
+}
+
+TEST_CASE("PP2 interleaved on two GPUs trains like one GPU (2 chunks per rank)") {
+  check_layout("pp2-vp", tiny_gpt2_flags() + " --num-layers 4 --global-batch-size 8",
+               "--pipeline-model-parallel-size 2 --num-layers-per-virtual-pipeline-stage 1");
+}
+
+TEST_CASE("SGD under mpirun on two GPUs trains like one GPU (DP2 with the distributed optimizer, and PP2)") {
+  const std::string sgd = tiny_gpt2_flags() + " --optimizer sgd --sgd-momentum 0.9";
+  check_layout("dp2-sgd", sgd, "--use-distributed-optimizer");
+  check_layout("pp2-sgd", sgd, "--pipeline-model-parallel-size 2");
+}
+
+TEST_CASE("PP2 on two GPUs resumes bit-exactly with --deterministic-mode") {
+  const fs::path dir = scratch_dir("gpu-train-mpi-pp2-resume");
+  fs::remove_all(dir / "straight");
+  fs::remove_all(dir / "resumed");
+  const std::string layout = " --pipeline-model-parallel-size 2 --deterministic-mode --save-interval 5";
+  auto flags = [&](const std::string& metrics) {
+    return gpu_flags(tiny_gpt2_flags(), dir / metrics, "--bf16") + layout;
+  };
+  const auto straight =
+      train_on_gpus(2, flags("straight.jsonl") + " --save " + (dir / "straight").string(), dir / "straight.jsonl");
+  const auto first = train_on_gpus(2, flags("first.jsonl") + " --exit-interval 5 --save " + (dir / "resumed").string(),
+                                   dir / "first.jsonl");
+  const auto second = train_on_gpus(2, flags("second.jsonl") + " --load " + (dir / "resumed").string(),
+                                    dir / "second.jsonl");
+  REQUIRE(straight.size() == kIterations);
+  REQUIRE(first.size() == 5);
+  REQUIRE(second.size() == kIterations - 5);
+  for (size_t i = 0; i < first.size(); ++i) {
+    INFO("iteration " << i + 1);
+    CHECK(first[i] == straight[i]);  // bit-exact: the same run repeated
+  }
+  for (size_t i = 0; i < second.size(); ++i) {
+    INFO("iteration " << i + 6);
+    CHECK(second[i] == straight[i + 5]);  // bit-exact: resumed from iteration 5
+  }
 }
