@@ -47,7 +47,6 @@ void reject_unsupported_on_device(const TrainArgs& args, const std::string& devi
   check(!args.precision.fp16, "--fp16" + on_gpu + "; use --bf16 (or --device cpu)");
   check(args.parallel.pipeline_model_parallel_size == 1,
         "--pipeline-model-parallel-size > 1" + on_gpu + "; use 1 (or --device cpu)");
-  check(!args.parallel.overlap_param_gather, "--overlap-param-gather" + on_gpu + "; drop it (or --device cpu)");
   check(world_size == 1 || args.training.optimizer == "adam",
         "--optimizer " + args.training.optimizer + " under mpirun" + on_gpu + "; use adam (or --device cpu)");
 }
