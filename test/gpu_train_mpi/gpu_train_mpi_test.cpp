@@ -1,7 +1,7 @@
 // megatron-train on 2 GPUs under mpirun (NCCL) against the 1-GPU run of the same model and data:
 // data parallelism (plain, distributed optimizer with overlapped reduction) and tensor
 // parallelism (with and without sequence parallelism), bf16, per-iteration losses within bf16
-// tolerance. Needs a machine with at least 2 GPUs (scripts/gpu-check.sh runs it there only).
+// tolerance; overlapped parameter gathers give the very losses of gathering in the step. Needs a machine with at least 2 GPUs (scripts/gpu-check.sh runs it there only).
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -58,6 +58,23 @@ void check_layout(const std::string& name, const std::string& base, const std::s
 TEST_CASE("DP2 on two GPUs trains like one GPU (plain, and distributed optimizer with overlap)") {
   check_layout("dp2", tiny_gpt2_flags(), "");
   check_layout("dp2-distopt", tiny_llama_flags(), "--use-distributed-optimizer --overlap-grad-reduce");
+}
+
+TEST_CASE("DP2 on two GPUs with overlapped parameter gathers trains like one GPU, bit-identical to gathering "
+          "in the step") {
+  // Several buckets, so the gathers and reductions really are per bucket.
+  const std::string layout = "--use-distributed-optimizer --overlap-grad-reduce --ddp-bucket-size 20000";
+  check_layout("dp2-overlap-param-gather", tiny_llama_flags(), layout + " --overlap-param-gather");
+  const fs::path dir = scratch_dir("gpu-train-mpi-dp2-param-gather-exact");
+  const std::string deterministic = " --deterministic-mode " + layout;
+  const auto in_step =
+      train_on_gpus(2, gpu_flags(tiny_llama_flags(), dir / "step.jsonl") + deterministic, dir / "step.jsonl");
+  const auto overlapped = train_on_gpus(
+      2, gpu_flags(tiny_llama_flags(), dir / "overlap.jsonl") + deterministic + " --overlap-param-gather",
+      dir / "overlap.jsonl");
+  REQUIRE(in_step.size() == kIterations);
+  REQUIRE(overlapped.size() == kIterations);
+  for (size_t i = 0; i < in_step.size(); ++i) CHECK(overlapped[i] == in_step[i]);  // bit-exact
 }
 
 TEST_CASE("TP2 on two GPUs trains like one GPU (vocab-parallel loss, and with sequence parallelism)") {
