@@ -41,13 +41,6 @@ void log_startup_notes(const TrainArgs& args, const std::string& device) {
   }
 }
 
-void reject_unsupported_on_device(const TrainArgs& args, const std::string& device,
-                                  [[maybe_unused]] int64_t world_size) {
-  if (device != "cuda") return;
-  const std::string on_gpu = " is not supported on the GPU yet";
-  check(!args.parallel.overlap_param_gather, "--overlap-param-gather" + on_gpu + "; drop it (or --device cpu)");
-}
-
 void select_cuda_device(const TrainArgs& args, int64_t world_size) {
 #ifdef MCPP_HAVE_CUDA
   // Deterministic cuDNN attention backward (the other kernels are deterministic already).

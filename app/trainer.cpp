@@ -96,7 +96,6 @@ Trainer::Trainer(TrainArgs args) : args_(std::move(args)), start_time_(std::chro
   const int world_size = mpi_world_size();
   validate_train_args(args_, world_size, vocab_size_);
   reject_unsupported(args_, world_size);
-  reject_unsupported_on_device(args_, device_, world_size);
   log_startup_notes(args_, device_);
   if (device_ == "cuda") select_cuda_device(args_, world_size);
 

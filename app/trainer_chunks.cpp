@@ -43,7 +43,7 @@ void Trainer::build_model_chunks(const parallel::DdpOptions& ddp) {
     }
     if (overlap_param_gather) {
       param_gatherers_.push_back(
-          std::make_unique<parallel::ParamGatherer>(chunk->params(), *groups_->dp_cp.comm, config.num_layers));
+          std::make_unique<parallel::ParamGatherer>(chunk->params(), *groups_->dp_cp.tensor_comm(), config.num_layers));
       parallel::ParamGatherer* gatherer = param_gatherers_.back().get();
       chunk->set_forward_hook([gatherer](int part) { gatherer->part_needed(part); });
     }

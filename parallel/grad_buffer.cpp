@@ -5,7 +5,6 @@
 
 #include "core/base/error.h"
 #include "core/kernels/elementwise.h"
-#include "parallel/mpi_communicator.h"
 
 namespace mcpp::parallel {
 
@@ -47,8 +46,7 @@ struct GradReducer::BucketState {
   model::Bucket bucket;
   int pending = 0;  // parameters whose gradient is not final yet
   bool launched = false;
-  MPI_Request request = MPI_REQUEST_NULL;
-  Tensor scattered;  // reduce-scatter output until finish() copies it into the owned slice
+  comm::PendingCollective reduction;  // overlapped: in flight until finish()
 };
 
 GradReducer::GradReducer(const model::ParamBuffer& params, comm::Communicator& dp_cp, bool use_distributed_optimizer,
@@ -69,11 +67,9 @@ GradReducer::GradReducer(const model::ParamBuffer& params, comm::Communicator& d
   }
 }
 
-GradReducer::~GradReducer() {
-  // Never leave a collective in flight on a buffer that is going away.
-  for (auto& b : buckets_)
-    if (b.request != MPI_REQUEST_NULL) MPI_Wait(&b.request, MPI_STATUS_IGNORE);
-}
+// Destroying the bucket states waits for any collective still in flight: never one on a buffer
+// that is going away.
+GradReducer::~GradReducer() = default;
 
 void GradReducer::launch(BucketState& b) {
   b.launched = true;
@@ -83,17 +79,18 @@ void GradReducer::launch(BucketState& b) {
   const Tensor grads = buffer.sub(b.bucket.begin, {b.bucket.numel()});
   // Megatron pre-scales by the gradient scaling factor 1/(dp·cp) and then sums.
   if (average_) core::scale(grads, 1.0f / static_cast<float>(dp));
-  auto* mpi = overlapping_ ? dynamic_cast<MpiCommunicator*>(&dp_cp_) : nullptr;
+  // Overlapped, the collective runs while backward goes on: nothing writes this bucket's
+  // gradients any more, and nothing reads them before finish() waits.
   if (sharded_) {
     const ShardRange mine = bucket_shard(b.bucket, dp_cp_.rank(), dp);
-    if (mpi) {
-      b.scattered = Tensor::empty({mine.numel()}, DType::F32, grads.device());
-      b.request = mpi->start_reduce_scatter(grads, b.scattered);
+    const Tensor owned = buffer.sub(mine.begin, {mine.numel()});
+    if (overlapping_) {
+      b.reduction = dp_cp_.reduce_scatter_async(grads, owned, comm::ReduceOp::sum);
     } else {
-      dp_cp_.reduce_scatter(grads, buffer.sub(mine.begin, {mine.numel()}), comm::ReduceOp::sum);
+      dp_cp_.reduce_scatter(grads, owned, comm::ReduceOp::sum);
     }
-  } else if (mpi) {
-    b.request = mpi->start_all_reduce(grads);
+  } else if (overlapping_) {
+    b.reduction = dp_cp_.all_reduce_async(grads, comm::ReduceOp::sum);
   } else {
     dp_cp_.all_reduce(grads, comm::ReduceOp::sum);
   }
@@ -132,12 +129,7 @@ void GradReducer::finish() {
   for (auto& b : buckets_)
     if (!b.launched) launch(b);
   for (auto& b : buckets_) {
-    if (b.request != MPI_REQUEST_NULL) MpiCommunicator::wait(b.request);
-    if (b.scattered.defined()) {
-      const ShardRange mine = bucket_shard(b.bucket, dp_cp_.rank(), dp_cp_.size());
-      params_.groups()[b.group].grads.sub(mine.begin, {mine.numel()}).copy_from(b.scattered);
-      b.scattered = Tensor();
-    }
+    b.reduction.wait();
     b.launched = false;
   }
   overlapping_ = false;

@@ -58,9 +58,11 @@ class GradReducer {
 
   // Overlapped (--overlap-grad-reduce): call start_overlap() before the LAST micro-batch's
   // backward with the model's hook routed to part_ready() (model.set_backward_hook), then
-  // finish() after it. A bucket's collective is launched (non-blocking, over MPI) as soon as
-  // every parameter in it is final; finish() launches any left and waits for all. With a
-  // communicator that has no non-blocking collectives the buckets are reduced in finish().
+  // finish() after it. A bucket's collective is launched (the communicator's *_async form) as
+  // soon as every parameter in it is final; finish() launches any left and waits for all. Over
+  // MPI the collectives progress during backward and finish() blocks the host; over NCCL they run
+  // on the communicator's stream beside the backward kernels and finish() makes the compute
+  // stream wait for them, so the optimizer (which reads the reduced shards) comes after.
   void start_overlap();
   void part_ready(int part);
   void finish();

@@ -217,6 +217,44 @@ MPI_Request MpiCommunicator::start_reduce_scatter(const Tensor& input, const Ten
   return request;
 }
 
+comm::PendingCollective MpiCommunicator::all_reduce_async(const Tensor& tensor, comm::ReduceOp op) {
+  if (tensor.dtype() != DType::F32 || op != comm::ReduceOp::sum) return Communicator::all_reduce_async(tensor, op);
+  // The handle holds the tensor: its memory stays MPI's until the request completes.
+  return comm::PendingCollective([request = start_all_reduce(tensor), tensor]() mutable { wait(request); });
+}
+
+comm::PendingCollective MpiCommunicator::reduce_scatter_async(const Tensor& input, const Tensor& output,
+                                                              comm::ReduceOp op) {
+  if (input.dtype() != DType::F32 || output.dtype() != DType::F32 || op != comm::ReduceOp::sum)
+    return Communicator::reduce_scatter_async(input, output, op);
+  if (!input.overlaps(output))
+    return comm::PendingCollective([request = start_reduce_scatter(input, output), input, output]() mutable {
+      wait(request);
+    });
+  const Tensor result = Tensor::empty(output.shape(), DType::F32);
+  return comm::PendingCollective([request = start_reduce_scatter(input, result), input, output, result]() mutable {
+    wait(request);
+    output.copy_from(result);
+  });
+}
+
+comm::PendingCollective MpiCommunicator::all_gather_async(const Tensor& input, const Tensor& output) {
+  const int bytes = byte_count(input, "all_gather");
+  byte_count(output, "all_gather");
+  check(output.numel() == input.numel() * size_ && input.dtype() == output.dtype(),
+        "all_gather: output " + output.describe() + " must hold " + std::to_string(size_) + " x input " +
+            input.describe());
+  const Tensor own_part = output.sub(int64_t(rank_) * input.numel(), input.shape());
+  const bool in_place = input.storage() == own_part.storage() && input.offset() == own_part.offset();
+  if (!in_place && input.overlaps(output)) return Communicator::all_gather_async(input, output);
+  MPI_Request request = MPI_REQUEST_NULL;
+  check_mpi(MPI_Iallgather(in_place ? MPI_IN_PLACE : input.raw_data(), in_place ? 0 : bytes, MPI_BYTE,
+                           output.raw_data(), bytes, MPI_BYTE, comm_, &request),
+            "MPI_Iallgather");
+  watch_request(request, "all_gather");
+  return comm::PendingCollective([request, input, output]() mutable { wait(request); });
+}
+
 void MpiCommunicator::wait(MPI_Request& request) {
   std::unique_ptr<WatchedRequest> watched;  // cleared when this returns (or throws)
   if (auto node = watched_requests().extract(request); !node.empty()) watched = std::move(node.mapped());

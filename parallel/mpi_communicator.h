@@ -40,6 +40,14 @@ class MpiCommunicator final : public comm::Communicator {
   void send_recv(const Tensor& send, int dest, const Tensor& recv, int source) override;
   void barrier() override;
 
+  // Non-blocking where MPI can (fp32 sums; in-place or separate gathers), blocking otherwise.
+  // A reduce-scatter into a slice of its own input goes through a separate result that wait()
+  // copies into place (MPI forbids the aliasing).
+  comm::PendingCollective all_reduce_async(const Tensor& tensor, comm::ReduceOp op = comm::ReduceOp::sum) override;
+  comm::PendingCollective reduce_scatter_async(const Tensor& input, const Tensor& output,
+                                               comm::ReduceOp op = comm::ReduceOp::sum) override;
+  comm::PendingCollective all_gather_async(const Tensor& input, const Tensor& output) override;
+
   // Non-blocking all-reduce (sum) of an fp32 tensor, e.g. one gradient bucket; complete it with
   // wait(). The tensor must not be touched until then. The watchdog sees it in flight until wait().
   MPI_Request start_all_reduce(const Tensor& tensor);

@@ -2,22 +2,26 @@
 // --overlap-param-gather (compat §6.3 step 5): with the distributed optimizer every data-parallel
 // rank updates only its slice of each bucket, and the updated parameters must be all-gathered
 // before they are used again. Instead of gathering synchronously in the optimizer step, one
-// non-blocking all-gather per bucket is started right after the step, and each is waited for
-// just before the next forward first uses a parameter of that bucket (GPTModel's forward hook).
-// The gathered values are the same as without overlap; only the waiting moves. With a separate
-// compute copy of the parameters (mixed precision), the copy is refreshed once every gather is in.
+// non-blocking all-gather per bucket is started right after the step (the buckets the forward
+// needs first, first), and each is waited for just before the next forward first uses a
+// parameter of that bucket (GPTModel's forward hook). Over MPI the host waits there; over NCCL
+// the gathers run on the communicator's stream and only the compute stream waits. With a
+// separate compute copy of the parameters (mixed precision) each bucket's slice of the copy is
+// refreshed right after its gather is waited for. The gathered values are the same as without
+// overlap; only the waiting moves.
 #include <vector>
 
+#include "core/comm/communicator.h"
 #include "core/model/param_buffer.h"
-#include "parallel/mpi_communicator.h"
 
 namespace mcpp::parallel {
 
 class ParamGatherer {
  public:
-  // `dp_cp`: the group the buckets are sharded over. `num_layers`: the model's total layer count
-  // (for backward_part(), whose part numbers the forward hook uses too).
-  ParamGatherer(model::ParamBuffer& params, MpiCommunicator& dp_cp, int num_layers);
+  // `dp_cp`: the group the buckets are sharded over (its communicator for the buffers' device).
+  // `num_layers`: the model's total layer count (for backward_part(), whose part numbers the
+  // forward hook uses too).
+  ParamGatherer(model::ParamBuffer& params, comm::Communicator& dp_cp, int num_layers);
   ~ParamGatherer();
   ParamGatherer(const ParamGatherer&) = delete;
   ParamGatherer& operator=(const ParamGatherer&) = delete;
@@ -34,17 +38,18 @@ class ParamGatherer {
   struct BucketGather {
     int group = 0;
     model::Bucket bucket;
-    std::vector<int> parts;  // sorted backward_part() of the bucket's parameters
-    MPI_Request request = MPI_REQUEST_NULL;
+    std::vector<int> parts;          // sorted backward_part() of the bucket's parameters
+    comm::PendingCollective gather;  // in flight from start() until the bucket is needed
+    bool stale_copy = false;         // the compute copy of this bucket is behind the parameters
   };
 
-  void wait_all();
+  // Waits for bucket `b`'s gather and refreshes its compute copy.
+  void complete(BucketGather& b);
 
   model::ParamBuffer& params_;
-  MpiCommunicator& dp_cp_;
-  std::vector<BucketGather> buckets_;
+  comm::Communicator& dp_cp_;
+  std::vector<BucketGather> buckets_;  // in the order the forward first needs them
   bool has_compute_copy_ = false;
-  bool sync_pending_ = false;  // the compute copy is behind the gathered parameters
 };
 
 }  // namespace mcpp::parallel

@@ -5,11 +5,15 @@
 # the per-GPU efficiency against 1 GPU (last logging interval of each run; warm-up excluded).
 #
 #   scripts/bench-scaling.sh [build dir (default build-gpu)] [model: gpt2|llama (default gpt2)]
+#
+# ITERS (default 30) sets the iterations per run; EXTRA_FLAGS is appended to every run's flags
+# (e.g. EXTRA_FLAGS=--overlap-param-gather).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${1:-build-gpu}
 MODEL=${2:-gpt2}
 ITERS=${ITERS:-30}
+EXTRA_FLAGS=${EXTRA_FLAGS:-}
 BIN="$BUILD_DIR/bin/megatron-train"
 [ -x "$BIN" ] || { echo "bench-scaling: $BIN not found" >&2; exit 1; }
 gpus=$(nvidia-smi -L | wc -l)
@@ -30,7 +34,7 @@ for n in 1 2 4 8; do
   mpirun --bind-to none -np "$n" "$BIN" $model --device cuda --bf16 --mock-data --micro-batch-size $mbs \
     --global-batch-size $((mbs * n)) --train-iters "$ITERS" --log-interval 10 --eval-iters 0 \
     --attention-dropout 0 --hidden-dropout 0 --lr 3e-4 --min-lr 3e-5 --lr-warmup-iters 2 --weight-decay 0.1 \
-    --clip-grad 1.0 --use-distributed-optimizer --overlap-grad-reduce >"$log" 2>&1 ||
+    --clip-grad 1.0 --use-distributed-optimizer --overlap-grad-reduce $EXTRA_FLAGS >"$log" 2>&1 ||
     { echo "$n GPUs: FAILED (see $log)"; tail -3 "$log"; continue; }
   tokens=$(grep "iteration *$ITERS/" "$log" | tail -1 | sed -nE 's/.*tokens\/s: *([0-9.]+).*/\1/p')
   per_gpu=$(awk -v t="$tokens" -v n="$n" 'BEGIN { printf "%.0f", t / n }')

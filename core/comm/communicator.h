@@ -8,6 +8,7 @@
 // [r * output.numel(), (r + 1) * output.numel()) of the big tensor. As with the kernel ops,
 // outputs are Tensor handles passed by const reference: the call writes their elements.
 #include "core/base/tensor.h"
+#include "core/comm/pending_collective.h"
 
 namespace mcpp::comm {
 
@@ -34,6 +35,15 @@ class Communicator {
   // send to each other at the same time cannot deadlock (pipeline send-forward-recv-backward).
   virtual void send_recv(const Tensor& send, int dest, const Tensor& recv, int source);
   virtual void barrier() = 0;
+
+  // Non-blocking forms of the three bucket collectives (gradient reduction, parameter gather):
+  // the same results as the blocking calls once the handle's wait() returns (see
+  // PendingCollective for what that means on host and device). The defaults run the blocking
+  // call and return a completed handle.
+  virtual PendingCollective all_reduce_async(const Tensor& tensor, ReduceOp op = ReduceOp::sum);
+  virtual PendingCollective reduce_scatter_async(const Tensor& input, const Tensor& output,
+                                                 ReduceOp op = ReduceOp::sum);
+  virtual PendingCollective all_gather_async(const Tensor& input, const Tensor& output);
 };
 
 // One process: rank 0 of size 1.

@@ -43,7 +43,8 @@ ncclRedOp_t nccl_op(comm::ReduceOp op) { return op == comm::ReduceOp::sum ? nccl
 
 const char* bytes_of(const Tensor& tensor) { return static_cast<const char*>(tensor.raw_data()); }
 
-// A completion event handed to the watchdog, destroyed with its last probe copy.
+// The event recorded on the NCCL stream after one operation, shared by the watchdog's probe and
+// the operation's handle and destroyed with the last of them.
 struct CompletionEvent {
   int device = 0;
   cudaEvent_t event = nullptr;
@@ -78,7 +79,6 @@ NcclCommunicator::NcclCommunicator(MPI_Comm group, std::string name, std::shared
 
   MCPP_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
   MCPP_CUDA_CHECK(cudaEventCreateWithFlags(&compute_ready_, cudaEventDisableTiming));
-  MCPP_CUDA_CHECK(cudaEventCreateWithFlags(&nccl_done_, cudaEventDisableTiming));
 }
 
 NcclCommunicator::~NcclCommunicator() {
@@ -87,49 +87,62 @@ NcclCommunicator::~NcclCommunicator() {
   if (stream_) cudaStreamSynchronize(stream_);  // nothing of ours in flight when NCCL tears down
   if (comm_) ncclCommDestroy(comm_);
   if (compute_ready_) cudaEventDestroy(compute_ready_);
-  if (nccl_done_) cudaEventDestroy(nccl_done_);
   if (stream_) cudaStreamDestroy(stream_);
 }
 
 template <typename Enqueue>
-void NcclCommunicator::run(const char* op, Enqueue&& enqueue) {
+comm::PendingCollective NcclCommunicator::start(const char* op, Enqueue&& enqueue, std::vector<Tensor> keep_alive) {
   WatchedOperation watched(watchdog_.get(), name_, op);
   MCPP_CUDA_CHECK(cudaEventRecord(compute_ready_, current_stream()));
   MCPP_CUDA_CHECK(cudaStreamWaitEvent(stream_, compute_ready_, 0));
   enqueue();
-  cudaEvent_t done = nccl_done_;
-  std::shared_ptr<CompletionEvent> completion;
-  if (watchdog_) {
-    // One event per operation: the watchdog may still be polling the previous ones.
-    completion = std::make_shared<CompletionEvent>();
-    completion->device = device_;
-    MCPP_CUDA_CHECK(cudaEventCreateWithFlags(&completion->event, cudaEventDisableTiming));
-    done = completion->event;
-  }
-  MCPP_CUDA_CHECK(cudaEventRecord(done, stream_));
-  MCPP_CUDA_CHECK(cudaStreamWaitEvent(current_stream(), done, 0));
-  if (completion) watched.release_when([completion] { return completion->finished(); });
-}
-
-void NcclCommunicator::all_reduce(const Tensor& tensor, comm::ReduceOp op) {
-  check_device_tensor(tensor, "all_reduce");
-  const ncclDataType_t type = reduce_type(tensor.dtype(), "all_reduce");
-  if (tensor.numel() == 0) return;
-  run("all_reduce", [&] {
-    check_nccl(ncclAllReduce(tensor.raw_data(), tensor.raw_data(), size_t(tensor.numel()), type, nccl_op(op), comm_,
-                             stream_),
-               "ncclAllReduce", comm_);
+  // One event per operation: several may be in flight, and the watchdog may still be polling
+  // earlier ones.
+  auto done = std::make_shared<CompletionEvent>();
+  done->device = device_;
+  MCPP_CUDA_CHECK(cudaEventCreateWithFlags(&done->event, cudaEventDisableTiming));
+  MCPP_CUDA_CHECK(cudaEventRecord(done->event, stream_));
+  if (watchdog_) watched.release_when([done] { return done->finished(); });
+  return comm::PendingCollective([done, keep_alive = std::move(keep_alive)] {
+    MCPP_CUDA_CHECK(cudaStreamWaitEvent(current_stream(), done->event, 0));
   });
 }
 
+template <typename Enqueue>
+void NcclCommunicator::run(const char* op, Enqueue&& enqueue) {
+  // The caller holds the tensors across the call, and the compute stream waits before it returns.
+  start(op, std::forward<Enqueue>(enqueue), {}).wait();
+}
+
+void NcclCommunicator::all_reduce(const Tensor& tensor, comm::ReduceOp op) { all_reduce_async(tensor, op).wait(); }
+
+comm::PendingCollective NcclCommunicator::all_reduce_async(const Tensor& tensor, comm::ReduceOp op) {
+  check_device_tensor(tensor, "all_reduce");
+  const ncclDataType_t type = reduce_type(tensor.dtype(), "all_reduce");
+  if (tensor.numel() == 0) return {};
+  return start(
+      "all_reduce",
+      [&] {
+        check_nccl(ncclAllReduce(tensor.raw_data(), tensor.raw_data(), size_t(tensor.numel()), type, nccl_op(op),
+                                 comm_, stream_),
+                   "ncclAllReduce", comm_);
+      },
+      {tensor});
+}
+
 void NcclCommunicator::reduce_scatter(const Tensor& input, const Tensor& output, comm::ReduceOp op) {
+  reduce_scatter_async(input, output, op).wait();
+}
+
+comm::PendingCollective NcclCommunicator::reduce_scatter_async(const Tensor& input, const Tensor& output,
+                                                               comm::ReduceOp op) {
   check_device_tensor(input, "reduce_scatter");
   check_device_tensor(output, "reduce_scatter");
   check(input.numel() == output.numel() * size_ && input.dtype() == output.dtype(),
         "reduce_scatter: input " + input.describe() + " must hold " + std::to_string(size_) + " x output " +
             output.describe());
   const ncclDataType_t type = reduce_type(input.dtype(), "reduce_scatter");
-  if (output.numel() == 0) return;
+  if (output.numel() == 0) return {};
   // NCCL's in-place form: the output is this rank's part of the input. Other overlaps go through
   // a separate result.
   const bool in_place = input.storage() == output.storage() &&
@@ -138,22 +151,29 @@ void NcclCommunicator::reduce_scatter(const Tensor& input, const Tensor& output,
     Tensor result = Tensor::empty(output.shape(), output.dtype(), Device::CUDA);
     reduce_scatter(input, result, op);
     output.copy_from(result);
-    return;
+    return {};
   }
-  run("reduce_scatter", [&] {
-    check_nccl(ncclReduceScatter(input.raw_data(), output.raw_data(), size_t(output.numel()), type, nccl_op(op),
-                                 comm_, stream_),
-               "ncclReduceScatter", comm_);
-  });
+  return start(
+      "reduce_scatter",
+      [&] {
+        check_nccl(ncclReduceScatter(input.raw_data(), output.raw_data(), size_t(output.numel()), type, nccl_op(op),
+                                     comm_, stream_),
+                   "ncclReduceScatter", comm_);
+      },
+      {input, output});
 }
 
 void NcclCommunicator::all_gather(const Tensor& input, const Tensor& output) {
+  all_gather_async(input, output).wait();
+}
+
+comm::PendingCollective NcclCommunicator::all_gather_async(const Tensor& input, const Tensor& output) {
   check_device_tensor(input, "all_gather");
   check_device_tensor(output, "all_gather");
   check(output.numel() == input.numel() * size_ && input.dtype() == output.dtype(),
         "all_gather: output " + output.describe() + " must hold " + std::to_string(size_) + " x input " +
             input.describe());
-  if (input.numel() == 0) return;
+  if (input.numel() == 0) return {};
   // NCCL's in-place form: the input already sits in this rank's part of the output.
   const bool in_place = input.storage() == output.storage() &&
                         input.raw_data() == bytes_of(output) + size_t(rank_) * input.nbytes();
@@ -161,12 +181,15 @@ void NcclCommunicator::all_gather(const Tensor& input, const Tensor& output) {
     Tensor copy = Tensor::empty(input.shape(), input.dtype(), Device::CUDA);
     copy.copy_from(input);
     all_gather(copy, output);
-    return;
+    return {};
   }
-  run("all_gather", [&] {
-    check_nccl(ncclAllGather(input.raw_data(), output.raw_data(), input.nbytes(), ncclUint8, comm_, stream_),
-               "ncclAllGather", comm_);
-  });
+  return start(
+      "all_gather",
+      [&] {
+        check_nccl(ncclAllGather(input.raw_data(), output.raw_data(), input.nbytes(), ncclUint8, comm_, stream_),
+                   "ncclAllGather", comm_);
+      },
+      {input, output});
 }
 
 void NcclCommunicator::broadcast(const Tensor& tensor, int root) {

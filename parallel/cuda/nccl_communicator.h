@@ -11,7 +11,10 @@
 // (current_stream()) on both sides: it starts after all compute work issued before the call and
 // all compute work issued after the call starts after it. "Blocking" therefore means what it
 // means for kernels: the result is there for everything issued later, and a host copy of it
-// waits for it.
+// waits for it. The *_async forms leave out the second fence until the handle's wait(), so
+// compute issued in between runs while NCCL works (overlapped gradient reduction and parameter
+// gathers); the handle holds the tensors, so the caching allocator cannot hand their memory to
+// compute work before that wait.
 //
 // Reductions: fp32, bf16, fp16, int32, int64 and uint8 reduce natively in NCCL (bf16 sums are
 // accumulated the way NCCL does, as in Megatron, not in fp32 like the MPI communicator; results
@@ -23,6 +26,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/comm/communicator.h"
 #include "parallel/watchdog.h"
@@ -53,16 +57,24 @@ class NcclCommunicator final : public comm::Communicator {
   void send_recv(const Tensor& send, int dest, const Tensor& recv, int source) override;
   void barrier() override;
 
+  comm::PendingCollective all_reduce_async(const Tensor& tensor, comm::ReduceOp op = comm::ReduceOp::sum) override;
+  comm::PendingCollective reduce_scatter_async(const Tensor& input, const Tensor& output,
+                                               comm::ReduceOp op = comm::ReduceOp::sum) override;
+  comm::PendingCollective all_gather_async(const Tensor& input, const Tensor& output) override;
+
  private:
-  // Fences `enqueue` (NCCL calls on stream_) between the compute stream's past and future work,
-  // registered with the watchdog as `op` until the GPU has finished it.
+  // Issues `enqueue` (NCCL calls on stream_) after the compute stream's past work, registered
+  // with the watchdog as `op` until the GPU has finished it. The handle's wait() orders the
+  // compute stream's future work after it; `keep_alive` (the operation's tensors) lives until then.
+  template <typename Enqueue>
+  comm::PendingCollective start(const char* op, Enqueue&& enqueue, std::vector<Tensor> keep_alive);
+  // start() and wait at once: the blocking operations.
   template <typename Enqueue>
   void run(const char* op, Enqueue&& enqueue);
 
   ncclComm_t comm_ = nullptr;
   cudaStream_t stream_ = nullptr;
   cudaEvent_t compute_ready_ = nullptr;  // recorded on the compute stream before each operation
-  cudaEvent_t nccl_done_ = nullptr;      // recorded on stream_ after each one (no watchdog)
   int device_ = 0;
   int rank_ = 0, size_ = 1;
   std::string name_;

@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <thread>
+#include <vector>
 
 #include "core/base/cuda/stream.h"
 #include "core/comm/communicator.h"
@@ -204,6 +205,77 @@ TEST_CASE("rank body: NCCL work is ordered with the compute stream", "[.][rank-n
   }
 }
 
+TEST_CASE("rank body: NCCL async collectives", "[.][rank-nccl-async]") {
+  use_local_device();
+  Communicators c;
+  const int r = mpi().rank(), n = mpi().size();
+  // The same bytes as the MPI communicator's (blocking) results.
+  for (DType dtype : {DType::F32, DType::BF16}) {
+    c.check_same("all_reduce_async", dtype, [&](comm::Communicator& comm, Device device) {
+      Tensor t = on(device, host_values(1000, dtype, r));
+      comm.all_reduce_async(t).wait();
+      return t;
+    });
+    c.check_same("reduce_scatter_async in place", dtype, [&](comm::Communicator& comm, Device device) {
+      Tensor input = on(device, host_values(5 * n, dtype, r));
+      comm.reduce_scatter_async(input, input.sub(5 * r, {5})).wait();
+      return input.sub(5 * r, {5});
+    });
+    c.check_same("reduce_scatter_async", dtype, [&](comm::Communicator& comm, Device device) {
+      Tensor input = on(device, host_values(6 * n, dtype, r));
+      Tensor output = Tensor::empty({6}, dtype, device);
+      comm.reduce_scatter_async(input, output).wait();
+      return output;
+    });
+    c.check_same("all_gather_async in place", dtype, [&](comm::Communicator& comm, Device device) {
+      Tensor output = on(device, host_values(3 * n, dtype, r));
+      comm.all_gather_async(output.sub(3 * r, {3}), output).wait();
+      return output;
+    });
+    c.check_same("several async in flight, waited out of order", dtype, [&](comm::Communicator& comm, Device device) {
+      Tensor all = on(device, host_values(3 * 64, dtype, r));
+      std::vector<comm::PendingCollective> pending;
+      for (int part = 0; part < 3; ++part) pending.push_back(comm.all_reduce_async(all.sub(64 * part, {64})));
+      for (int part = 2; part >= 0; --part) pending[size_t(part)].wait();
+      return all;
+    });
+  }
+
+  // The compute stream runs on while an async all-reduce waits for a late peer, and waits for it
+  // once the handle's wait() is called.
+  const int64_t count = int64_t(1) << 24;
+  Tensor t = Tensor::empty({count}, DType::F32, Device::CUDA);
+  Tensor other = Tensor::empty({1024}, DType::F32, Device::CUDA);
+  c.device->all_reduce(t);  // connections for this size are set up before the timing below
+  t.fill(double(r + 1));
+  cudaEvent_t compute_done = nullptr;
+  REQUIRE(cudaEventCreateWithFlags(&compute_done, cudaEventDisableTiming) == cudaSuccess);
+  REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
+  MPI_Barrier(MPI_COMM_WORLD);
+  if (r == 1) std::this_thread::sleep_for(std::chrono::seconds(2));
+  comm::PendingCollective pending = c.device->all_reduce_async(t);
+  if (r == 0) {
+    other.fill(3.0);  // compute work issued after the collective
+    REQUIRE(cudaEventRecord(compute_done, current_stream()) == cudaSuccess);
+    bool ran = false;
+    for (int i = 0; i < 500 && !ran; ++i) {
+      ran = cudaEventQuery(compute_done) == cudaSuccess;
+      if (!ran) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    CHECK(ran);  // it did not wait for the all-reduce, which waits for rank 1 (asleep)
+    pending.wait();
+    REQUIRE(cudaEventRecord(compute_done, current_stream()) == cudaSuccess);
+    CHECK(cudaEventQuery(compute_done) == cudaErrorNotReady);  // now it does
+  } else {
+    pending.wait();
+  }
+  const Tensor sum = to_host(t);
+  CHECK(sum.data<float>()[0] == float(n * (n + 1) / 2));
+  CHECK(sum.data<float>()[count - 1] == float(n * (n + 1) / 2));
+  if (r == 0) CHECK(to_host(other).data<float>()[0] == 3.0f);
+  cudaEventDestroy(compute_done);
+}
+
 TEST_CASE("rank body: process groups on CUDA", "[.][rank-nccl-groups]") {
   use_local_device();
   ProcessGroupOptions options;
@@ -245,6 +317,11 @@ TEST_CASE("NCCL communicator equals the MPI communicator at 2 ranks (2 GPUs)") {
   CHECK(run_on_ranks(kRanks, "[rank-nccl]"));
   CHECK(run_on_ranks(kRanks, "[rank-nccl-order]"));
   CHECK(run_on_ranks(kRanks, "[rank-nccl-groups]"));
+}
+
+TEST_CASE("NCCL async collectives equal the blocking ones and leave the compute stream free (2 GPUs)") {
+  REQUIRE(device_count() >= kRanks);
+  CHECK(run_on_ranks(kRanks, "[rank-nccl-async]"));
 }
 
 TEST_CASE("a rank whose NCCL all-reduce never completes exits after the timeout (2 GPUs)") {

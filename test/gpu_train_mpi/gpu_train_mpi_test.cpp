@@ -1,9 +1,10 @@
 // megatron-train on 2 GPUs under mpirun (NCCL) against the 1-GPU run of the same model and data:
-// data parallelism (plain, distributed optimizer with overlapped reduction, SGD), tensor
-// parallelism (with and without sequence parallelism) and pipeline parallelism (1F1B, uneven
-// split, interleaved), bf16, per-iteration losses within bf16 tolerance; and a bit-exact
-// deterministic resume at PP2. Needs a machine with at least 2 GPUs (scripts/gpu-check.sh runs it
-// there only).
+// data parallelism (plain, distributed optimizer with overlapped reduction and overlapped
+// parameter gathers, SGD, fp16 with loss scaling), tensor parallelism (with and without sequence
+// parallelism) and pipeline parallelism (1F1B, uneven split, interleaved), per-iteration losses
+// within bf16 tolerance; overlapped parameter gathers give the very losses of gathering in the
+// step, and a deterministic resume at PP2 is bit-exact. Needs a machine with at least 2 GPUs
+// (scripts/gpu-check.sh runs it there only).
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -70,6 +71,23 @@ TEST_CASE("fp16 under mpirun on two GPUs trains like one GPU (DP2 + distributed 
   // (hysteresis 1) until it fits, then train; the found-inf flag is reduced over the DP group.
   check_layout("dp2-fp16", tiny_llama_flags(), "--use-distributed-optimizer --overlap-grad-reduce",
                "--fp16 --initial-loss-scale 268435456 --hysteresis 1 --loss-scale-window 5");
+}
+
+TEST_CASE("DP2 on two GPUs with overlapped parameter gathers trains like one GPU, bit-identical to gathering "
+          "in the step") {
+  // Several buckets, so the gathers and reductions really are per bucket.
+  const std::string layout = "--use-distributed-optimizer --overlap-grad-reduce --ddp-bucket-size 20000";
+  check_layout("dp2-overlap-param-gather", tiny_llama_flags(), layout + " --overlap-param-gather");
+  const fs::path dir = scratch_dir("gpu-train-mpi-dp2-param-gather-exact");
+  const std::string deterministic = " --deterministic-mode " + layout;
+  const auto in_step =
+      train_on_gpus(2, gpu_flags(tiny_llama_flags(), dir / "step.jsonl", "--bf16") + deterministic, dir / "step.jsonl");
+  const auto overlapped = train_on_gpus(
+      2, gpu_flags(tiny_llama_flags(), dir / "overlap.jsonl", "--bf16") + deterministic + " --overlap-param-gather",
+      dir / "overlap.jsonl");
+  REQUIRE(in_step.size() == kIterations);
+  REQUIRE(overlapped.size() == kIterations);
+  for (size_t i = 0; i < in_step.size(); ++i) CHECK(overlapped[i] == in_step[i]);  // bit-exact
 }
 
 TEST_CASE("TP2 on two GPUs trains like one GPU (vocab-parallel loss, and with sequence parallelism)") {

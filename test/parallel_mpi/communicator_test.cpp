@@ -1,6 +1,8 @@
 // The MPI communicator's collectives on host tensors, at 3 ranks (odd on purpose).
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+
 #include "parallel/group_communicator.h"
 #include "parallel/mpi_communicator.h"
 #include "parallel/process_groups.h"
@@ -91,6 +93,36 @@ TEST_CASE("rank body: MPI communicator", "[.][rank-comm]") {
   MpiCommunicator::wait(request);
   CHECK(async.data<float>()[6] == 2.0f * n);
   world.barrier();
+
+  // The generic non-blocking forms give the blocking results: a reduce-scatter into the input's
+  // own part (through a separate result), an in-place all-gather, and max (blocking fallback).
+  auto bucket_values = [&](int64_t count) {
+    Tensor values = Tensor::empty({count});
+    for (int64_t i = 0; i < count; ++i) values.data<float>()[i] = float((i * 5 + r * 3) % 11);
+    return values;
+  };
+  auto same = [](const Tensor& a, const Tensor& b) {
+    return a.numel() == b.numel() && std::equal(a.data<float>(), a.data<float>() + a.numel(), b.data<float>());
+  };
+  Tensor scattered = bucket_values(4 * n), scattered_expected = bucket_values(4 * n);
+  comm::PendingCollective scatter = world.reduce_scatter_async(scattered, scattered.sub(4 * r, {4}));
+  CHECK(scatter.in_flight());
+  scatter.wait();
+  CHECK_FALSE(scatter.in_flight());
+  world.reduce_scatter(scattered_expected, scattered_expected.sub(4 * r, {4}));
+  CHECK(same(scattered.sub(4 * r, {4}), scattered_expected.sub(4 * r, {4})));
+  Tensor gathered_async = bucket_values(3 * n), gathered_expected = bucket_values(3 * n);
+  world.all_gather_async(gathered_async.sub(3 * r, {3}), gathered_async).wait();
+  world.all_gather(gathered_expected.sub(3 * r, {3}), gathered_expected);
+  CHECK(same(gathered_async, gathered_expected));
+  for (comm::ReduceOp op : {comm::ReduceOp::sum, comm::ReduceOp::max}) {
+    Tensor reduced = bucket_values(9), reduced_expected = bucket_values(9);
+    {
+      const comm::PendingCollective pending = world.all_reduce_async(reduced, op);  // waits when destroyed
+    }
+    world.all_reduce(reduced_expected, op);
+    CHECK(same(reduced, reduced_expected));
+  }
 
   // The group-communicator factory on CPU: MPI over a duplicate, so the caller's stays its own.
   const auto everyone = make_group_communicator(Device::CPU, world.handle(), "everyone");

@@ -206,18 +206,6 @@ TEST_CASE("reject_unsupported: TP, PP and DP run; CP and EP are stopped") {
   CHECK(error_of([&] { mcpp::app::reject_unsupported(single, 1); }) == "");
 }
 
-TEST_CASE("reject_unsupported_on_device: what the GPU path still lacks") {
-  for (const char* flags : {"--fp16", "--optimizer sgd", "--pipeline-model-parallel-size 2 --global-batch-size 4"}) {
-    INFO(flags);
-    TrainArgs runs = valid(flags, 2);
-    CHECK(error_of([&] { mcpp::app::reject_unsupported_on_device(runs, "cuda", 2); }) == "");
-  }
-  TrainArgs gather = valid("--use-distributed-optimizer --overlap-grad-reduce --overlap-param-gather", 2);
-  CHECK(error_of([&] { mcpp::app::reject_unsupported_on_device(gather, "cuda", 2); }) ==
-        "--overlap-param-gather is not supported on the GPU yet; drop it (or --device cpu)");
-  CHECK(error_of([&] { mcpp::app::reject_unsupported_on_device(gather, "cpu", 2); }) == "");
-}
-
 TEST_CASE("device selection") {
   CHECK(mcpp::app::resolve_device(parse("--device cpu")) == "cpu");
   const std::string automatic = mcpp::app::resolve_device(parse(""));
