@@ -29,16 +29,9 @@ void linear_residual_forward(const Tensor& x, const Tensor& weight, const Tensor
   const char* op = "linear_residual_forward";
   check(residual.defined() && y.defined() && residual.shape() == y.shape() && residual.dtype() == y.dtype(),
         std::string(op) + ": residual " + residual.describe() + " must match y " + y.describe());
-  check(residual.raw_data() == y.raw_data() || !residual.overlaps(y),
-        std::string(op) + ": residual must be y itself or not overlap it");
+  check(!residual.overlaps(y), std::string(op) + ": residual must not overlap y");
   switch (detail::common_device(op, {&x, &weight, &bias, &residual, &y})) {
     case Device::CPU:
-      if (residual.raw_data() == y.raw_data()) {  // y is overwritten first: keep the residual
-        Tensor kept = Tensor::empty(residual.shape(), residual.dtype());
-        kept.copy_from(residual);
-        cpu::linear_forward(x, weight, bias, y);
-        return cpu::add(y, kept, y);
-      }
       cpu::linear_forward(x, weight, bias, y);
       return cpu::add(y, residual, y);
     case Device::CUDA:

@@ -9,8 +9,9 @@ namespace mcpp::core {
 void linear_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& y);
 
 // y = x · weightᵀ (+ bias) + residual: a linear layer whose output joins a residual stream
-// (residual of y's shape and dtype; it may be y itself). On the GPU the residual enters the GEMM
-// (beta = 1: one rounding, no separate add); on the CPU linear_forward, then the add.
+// (residual of y's shape and dtype, not overlapping y: cuBLASLt's in-place C = D rounds
+// differently). On the GPU the residual enters the GEMM as its C (beta = 1: one rounding, no
+// separate add); on the CPU linear_forward, then the add.
 void linear_residual_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& residual,
                              const Tensor& y);
 
