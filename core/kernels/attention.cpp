@@ -7,6 +7,7 @@
 #include "core/kernels/cpu/cpu_util.h"
 #ifdef MCPP_HAVE_CUDA
 #include "core/base/cuda/op_profile.h"
+#include "core/kernels/cuda/attention_cudnn.h"
 #include "core/kernels/cuda/gpu_ops.h"
 #endif
 #include "core/kernels/dispatch.h"
@@ -65,6 +66,45 @@ void attention_backward(const Tensor& q, const Tensor& k, const Tensor& v, const
 #endif
   }
   detail::no_cuda_kernel("attention_backward");
+}
+
+bool attention_reads_fused_qkv(const Tensor& qkv, int64_t heads, const AttentionOptions& options) {
+  if (!qkv.defined() || qkv.device() != Device::CUDA) return false;
+#ifdef MCPP_HAVE_CUDA
+  return gpu::cudnn_reads_fused_qkv(qkv, heads, options);
+#else
+  (void)heads;
+  (void)options;
+  return false;
+#endif
+}
+
+void attention_forward_fused_qkv(const Tensor& qkv, int64_t heads, const AttentionOptions& options,
+                                 const Tensor& out, const Tensor& lse) {
+  check(attention_reads_fused_qkv(qkv, heads, options),
+        "attention_forward_fused_qkv: no in-place kernel for this call (check attention_reads_fused_qkv first)");
+#ifdef MCPP_HAVE_CUDA
+  const profile::Scope timed("attention_forward");
+  gpu::cudnn_attention_forward_fused_qkv(qkv, heads, options, out, lse);
+#else
+  (void)out;
+  (void)lse;
+#endif
+}
+
+void attention_backward_fused_qkv(const Tensor& qkv, int64_t heads, const Tensor& out, const Tensor& lse,
+                                  const Tensor& dout, const AttentionOptions& options, const Tensor& dqkv) {
+  check(attention_reads_fused_qkv(qkv, heads, options),
+        "attention_backward_fused_qkv: no in-place kernel for this call (check attention_reads_fused_qkv first)");
+#ifdef MCPP_HAVE_CUDA
+  const profile::Scope timed("attention_backward");
+  gpu::cudnn_attention_backward_fused_qkv(qkv, heads, out, lse, dout, options, dqkv);
+#else
+  (void)out;
+  (void)lse;
+  (void)dout;
+  (void)dqkv;
+#endif
 }
 
 }  // namespace mcpp::core

@@ -60,4 +60,18 @@ void attention_backward(const Tensor& q, const Tensor& k, const Tensor& v, const
                         const Tensor& lse, const Tensor& dout, const AttentionOptions& options,
                         const Tensor& dq, const Tensor& dk, const Tensor& dv);
 
+// Attention straight on the fused QKV projection's output of multi-head attention (one query head
+// per group): qkv [s, b, n·3·d] holds per head [q | k | v], each d wide. A backend that reads
+// q/k/v (and writes their gradients) in place in that layout skips the split and merge copies.
+//
+// attention_reads_fused_qkv says whether this call has such a kernel (the cuDNN path, with its
+// eligibility rules; never on the CPU). Only then may the two calls below be used; their results
+// equal attention_forward/backward on the split q, k, v (out [s, b, n, d], lse [b, n, s]; dqkv
+// [s, b, n·3·d] overwritten in the same fused layout).
+bool attention_reads_fused_qkv(const Tensor& qkv, int64_t heads, const AttentionOptions& options);
+void attention_forward_fused_qkv(const Tensor& qkv, int64_t heads, const AttentionOptions& options,
+                                 const Tensor& out, const Tensor& lse);
+void attention_backward_fused_qkv(const Tensor& qkv, int64_t heads, const Tensor& out, const Tensor& lse,
+                                  const Tensor& dout, const AttentionOptions& options, const Tensor& dqkv);
+
 }  // namespace mcpp::core

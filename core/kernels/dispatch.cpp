@@ -30,4 +30,13 @@ void check_residual_grad(const char* op, const Tensor& dx, const Tensor& dresidu
   check(!dresidual.overlaps(dx), std::string(op) + ": dresidual must not alias dx");
 }
 
+void check_residual_sum(const char* op, const Tensor& residual, const Tensor& x, const Tensor& sum,
+                        const Tensor& y) {
+  for (const Tensor* t : {&residual, &sum}) {
+    check(t->defined() && x.defined() && t->shape() == x.shape() && t->dtype() == x.dtype(),
+          std::string(op) + ": residual and sum must match x " + x.describe() + ", got " + t->describe());
+  }
+  check(!sum.overlaps(y), std::string(op) + ": sum must not alias y");
+}
+
 }  // namespace mcpp::core::detail

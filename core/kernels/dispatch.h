@@ -14,6 +14,11 @@ Device common_device(const char* op, std::initializer_list<const Tensor*> tensor
 // and not dx itself (it is read while dx is written).
 void check_residual_grad(const char* op, const Tensor& dx, const Tensor& dresidual);
 
+// A fused residual-add norm's operands: residual, x and sum of one shape and dtype, and sum not
+// overlapping y (the norm reads sum while writing y).
+void check_residual_sum(const char* op, const Tensor& residual, const Tensor& x, const Tensor& sum,
+                        const Tensor& y);
+
 // Thrown for a CUDA tensor while the op has no CUDA kernel in this build.
 [[noreturn]] void no_cuda_kernel(const char* op);
 

@@ -25,6 +25,26 @@ void layernorm_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta,
   detail::no_cuda_kernel("layernorm_forward");
 }
 
+void add_layernorm_forward(const Tensor& residual, const Tensor& x, const Tensor& gamma,
+                           const Tensor& beta, const NormOptions& options, const Tensor& sum,
+                           const Tensor& y, const Tensor& mean, const Tensor& rstd) {
+  detail::check_residual_sum("add_layernorm_forward", residual, x, sum, y);
+  switch (detail::common_device("add_layernorm_forward",
+                                {&residual, &x, &gamma, &beta, &sum, &y, &mean, &rstd})) {
+    case Device::CPU:
+      cpu::add(residual, x, sum);
+      return cpu::layernorm_forward(sum, gamma, beta, options, y, mean, rstd);
+    case Device::CUDA:
+#ifdef MCPP_HAVE_CUDA
+      const profile::Scope timed("add_layernorm_forward");
+      return gpu::add_layernorm_forward(residual, x, gamma, beta, options, sum, y, mean, rstd);
+#else
+      break;
+#endif
+  }
+  detail::no_cuda_kernel("add_layernorm_forward");
+}
+
 void layernorm_backward(const Tensor& x, const Tensor& gamma, const Tensor& mean,
                         const Tensor& rstd, const Tensor& dy, const NormOptions& options,
                         const Tensor& dx, const Tensor& dgamma, const Tensor& dbeta, const Tensor& dresidual) {

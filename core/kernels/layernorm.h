@@ -16,6 +16,14 @@ void layernorm_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta,
                        const NormOptions& options, const Tensor& y, const Tensor& mean,
                        const Tensor& rstd);
 
+// The residual add before a pre-norm, fused: sum = residual + x (stored in sum's dtype), then
+// y = layernorm(sum) with its mean/rstd, exactly as `add` followed by layernorm_forward(sum, ...)
+// (one pass on the GPU). residual, x and sum share shape and dtype; sum may alias residual or x,
+// never y.
+void add_layernorm_forward(const Tensor& residual, const Tensor& x, const Tensor& gamma,
+                           const Tensor& beta, const NormOptions& options, const Tensor& sum,
+                           const Tensor& y, const Tensor& mean, const Tensor& rstd);
+
 // dx [..., h] overwritten; dgamma [h] += and dbeta [h] += (each skipped when undefined).
 // `dresidual` (optional, like dy, not aliasing dx) is added to dx: the gradient that also reaches
 // the norm's input through a residual connection, fused into the same pass on the GPU.

@@ -24,6 +24,27 @@ void linear_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, c
   detail::no_cuda_kernel("linear_forward");
 }
 
+void linear_residual_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& residual,
+                             const Tensor& y) {
+  const char* op = "linear_residual_forward";
+  check(residual.defined() && y.defined() && residual.shape() == y.shape() && residual.dtype() == y.dtype(),
+        std::string(op) + ": residual " + residual.describe() + " must match y " + y.describe());
+  check(!residual.overlaps(y), std::string(op) + ": residual must not overlap y");
+  switch (detail::common_device(op, {&x, &weight, &bias, &residual, &y})) {
+    case Device::CPU:
+      cpu::linear_forward(x, weight, bias, y);
+      return cpu::add(y, residual, y);
+    case Device::CUDA:
+#ifdef MCPP_HAVE_CUDA
+      const profile::Scope timed("linear_forward");
+      return gpu::linear_residual_forward(x, weight, bias, residual, y);
+#else
+      break;
+#endif
+  }
+  detail::no_cuda_kernel(op);
+}
+
 void linear_backward(const Tensor& x, const Tensor& weight, const Tensor& dy, const Tensor& dx,
                      const Tensor& dweight, const Tensor& dbias) {
   switch (detail::common_device("linear_backward", {&x, &weight, &dy, &dx, &dweight, &dbias})) {

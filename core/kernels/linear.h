@@ -8,6 +8,13 @@ namespace mcpp::core {
 // y [..., out] = x [..., in] · weightᵀ (+ bias [out] when defined).
 void linear_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& y);
 
+// y = x · weightᵀ (+ bias) + residual: a linear layer whose output joins a residual stream
+// (residual of y's shape and dtype, not overlapping y: cuBLASLt's in-place C = D rounds
+// differently). On the GPU the residual enters the GEMM as its C (beta = 1: one rounding, no
+// separate add); on the CPU linear_forward, then the add.
+void linear_residual_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& residual,
+                             const Tensor& y);
+
 // dx [..., in] = dy · weight (overwritten; skipped when dx is undefined).
 // dweight [out, in] += dyᵀ · x and dbias [out] += Σ_rows dy (fp32 gradients that ACCUMULATE
 // across micro-batches; each skipped when undefined).

@@ -24,6 +24,25 @@ void rmsnorm_forward(const Tensor& x, const Tensor& gamma, const NormOptions& op
   detail::no_cuda_kernel("rmsnorm_forward");
 }
 
+void add_rmsnorm_forward(const Tensor& residual, const Tensor& x, const Tensor& gamma,
+                         const NormOptions& options, const Tensor& sum, const Tensor& y,
+                         const Tensor& rstd) {
+  detail::check_residual_sum("add_rmsnorm_forward", residual, x, sum, y);
+  switch (detail::common_device("add_rmsnorm_forward", {&residual, &x, &gamma, &sum, &y, &rstd})) {
+    case Device::CPU:
+      cpu::add(residual, x, sum);
+      return cpu::rmsnorm_forward(sum, gamma, options, y, rstd);
+    case Device::CUDA:
+#ifdef MCPP_HAVE_CUDA
+      const profile::Scope timed("add_rmsnorm_forward");
+      return gpu::add_rmsnorm_forward(residual, x, gamma, options, sum, y, rstd);
+#else
+      break;
+#endif
+  }
+  detail::no_cuda_kernel("add_rmsnorm_forward");
+}
+
 void rmsnorm_backward(const Tensor& x, const Tensor& gamma, const Tensor& rstd, const Tensor& dy,
                       const NormOptions& options, const Tensor& dx, const Tensor& dgamma, const Tensor& dresidual) {
   detail::check_residual_grad("rmsnorm_backward", dx, dresidual);

@@ -10,6 +10,11 @@ namespace mcpp::core {
 void rmsnorm_forward(const Tensor& x, const Tensor& gamma, const NormOptions& options,
                      const Tensor& y, const Tensor& rstd);
 
+// sum = residual + x, then y = rmsnorm(sum), as add_layernorm_forward.
+void add_rmsnorm_forward(const Tensor& residual, const Tensor& x, const Tensor& gamma,
+                         const NormOptions& options, const Tensor& sum, const Tensor& y,
+                         const Tensor& rstd);
+
 // dx [..., h] overwritten (plus `dresidual` when defined, as layernorm_backward); dgamma [h] +=
 // (skipped when undefined).
 void rmsnorm_backward(const Tensor& x, const Tensor& gamma, const Tensor& rstd, const Tensor& dy,

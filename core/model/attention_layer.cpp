@@ -25,10 +25,14 @@ AttentionLayer::AttentionLayer(const ModelConfig& config, const ParallelContext&
       global_layer_(global_layer) {}
 
 void AttentionLayer::run_core() {
-  const int64_t s = q_.dim(0), b = q_.dim(1);
-  context_ = Tensor::empty({s, b, local_heads_, head_dim_}, q_.dtype(), q_.device());
-  lse_ = Tensor::empty({b, local_heads_, s}, DType::F32, q_.device());
-  core::attention_forward(q_, k_, v_, options_, context_, lse_);
+  const Tensor& input = fused_qkv_ ? qkv_ : q_;
+  const int64_t s = input.dim(0), b = input.dim(1);
+  context_ = Tensor::empty({s, b, local_heads_, head_dim_}, input.dtype(), input.device());
+  lse_ = Tensor::empty({b, local_heads_, s}, DType::F32, input.device());
+  if (fused_qkv_)
+    core::attention_forward_fused_qkv(qkv_, local_heads_, options_, context_, lse_);
+  else
+    core::attention_forward(q_, k_, v_, options_, context_, lse_);
 }
 
 Tensor AttentionLayer::forward(const Tensor& x, const Tensor& doc_offsets, const DropoutState& dropout) {
@@ -39,15 +43,6 @@ Tensor AttentionLayer::forward(const Tensor& x, const Tensor& doc_offsets, const
   const DType dtype = x.dtype();  // activations follow the input (bf16 under mixed precision)
   Tensor qkv = Tensor::empty({s, b, params_.qkv_weight.value.dim(0)}, dtype, device);
   core::linear_forward(x_, params_.qkv_weight.value, params_.qkv_bias.value, qkv);
-  q_ = Tensor::empty({s, b, local_heads_, head_dim_}, dtype, device);
-  k_ = Tensor::empty({s, b, local_groups_, head_dim_}, dtype, device);
-  v_ = Tensor::empty({s, b, local_groups_, head_dim_}, dtype, device);
-  split_qkv(qkv, heads_per_group_, q_, k_, v_);
-  if (rope_) {
-    const core::RopeOptions rope{rotary_base_, rotary_percent_, 1.0f};
-    core::rope_forward(q_, Tensor(), rope, q_);
-    core::rope_forward(k_, Tensor(), rope, k_);
-  }
   options_ = core::AttentionOptions{};
   options_.softmax_scale = 1.0f / std::sqrt(static_cast<float>(head_dim_));
   options_.causal = true;
@@ -55,6 +50,23 @@ Tensor AttentionLayer::forward(const Tensor& x, const Tensor& doc_offsets, const
   if (dropout.training && attention_dropout_ > 0) {
     options_.dropout_p = attention_dropout_;
     options_.dropout_rng = dropout.stream(global_layer_, DropoutSite::attention_probs);
+  }
+  // In place only where q, k, v are untouched slices of qkv: no RoPE, one query head per group.
+  fused_qkv_ = !rope_ && heads_per_group_ == 1 && core::attention_reads_fused_qkv(qkv, local_heads_, options_);
+  if (fused_qkv_) {
+    qkv_ = qkv;
+    q_ = k_ = v_ = Tensor();
+  } else {
+    qkv_ = Tensor();
+    q_ = Tensor::empty({s, b, local_heads_, head_dim_}, dtype, device);
+    k_ = Tensor::empty({s, b, local_groups_, head_dim_}, dtype, device);
+    v_ = Tensor::empty({s, b, local_groups_, head_dim_}, dtype, device);
+    split_qkv(qkv, heads_per_group_, q_, k_, v_);
+    if (rope_) {
+      const core::RopeOptions rope{rotary_base_, rotary_percent_, 1.0f};
+      core::rope_forward(q_, Tensor(), rope, q_);
+      core::rope_forward(k_, Tensor(), rope, k_);
+    }
   }
   run_core();
   // Row-parallel projection: partial sums over this rank's heads, reduced (and scattered along
@@ -75,7 +87,10 @@ Tensor AttentionLayer::forward(const Tensor& x, const Tensor& doc_offsets, const
 
 Tensor AttentionLayer::backward(const Tensor& dy_local) {
   if (!context_.defined()) run_core();  // selective recompute
-  if (params_.proj_bias.defined()) core::bias_grad(dy_local, params_.proj_bias.grad);
+  // Where the forward folded the bias into the GEMM, its gradient comes from the weight-gradient
+  // GEMM (one pass over dy).
+  const bool bias_grad_in_linear = fold_row_parallel_bias(parallel_, dy_local);
+  if (params_.proj_bias.defined() && !bias_grad_in_linear) core::bias_grad(dy_local, params_.proj_bias.grad);
   const Tensor dy = leave_row_parallel_backward(parallel_, dy_local);
   const int64_t s = dy.dim(0), b = dy.dim(1);
   const Device device = dy.device();
@@ -83,18 +98,23 @@ Tensor AttentionLayer::backward(const Tensor& dy_local) {
   const int64_t width = int64_t(local_heads_) * head_dim_;
   Tensor dcontext = Tensor::empty({s, b, local_heads_, head_dim_}, dtype, device);
   core::linear_backward(context_.view({s, b, width}), params_.proj_weight.value, dy,
-                        dcontext.view({s, b, width}), params_.proj_weight.grad, Tensor());
-  Tensor dq = Tensor::empty(q_.shape(), dtype, device);
-  Tensor dk = Tensor::empty(k_.shape(), dtype, device);
-  Tensor dv = Tensor::empty(v_.shape(), dtype, device);
-  core::attention_backward(q_, k_, v_, context_, lse_, dcontext, options_, dq, dk, dv);
-  if (rope_) {
-    const core::RopeOptions rope{rotary_base_, rotary_percent_, 1.0f};
-    core::rope_backward(dq, Tensor(), rope, dq);
-    core::rope_backward(dk, Tensor(), rope, dk);
-  }
+                        dcontext.view({s, b, width}), params_.proj_weight.grad,
+                        bias_grad_in_linear ? params_.proj_bias.grad : Tensor());
   Tensor dqkv = Tensor::empty({s, b, params_.qkv_weight.value.dim(0)}, dtype, device);
-  merge_qkv(dq, dk, dv, heads_per_group_, dqkv);
+  if (fused_qkv_) {
+    core::attention_backward_fused_qkv(qkv_, local_heads_, context_, lse_, dcontext, options_, dqkv);
+  } else {
+    Tensor dq = Tensor::empty(q_.shape(), dtype, device);
+    Tensor dk = Tensor::empty(k_.shape(), dtype, device);
+    Tensor dv = Tensor::empty(v_.shape(), dtype, device);
+    core::attention_backward(q_, k_, v_, context_, lse_, dcontext, options_, dq, dk, dv);
+    if (rope_) {
+      const core::RopeOptions rope{rotary_base_, rotary_percent_, 1.0f};
+      core::rope_backward(dq, Tensor(), rope, dq);
+      core::rope_backward(dk, Tensor(), rope, dk);
+    }
+    merge_qkv(dq, dk, dv, heads_per_group_, dqkv);
+  }
   Tensor dx = Tensor::empty(x_.shape(), dtype, device);
   core::linear_backward(x_, params_.qkv_weight.value, dqkv, dx, params_.qkv_weight.grad,
                         params_.qkv_bias.grad);
@@ -106,7 +126,7 @@ Tensor AttentionLayer::backward(const Tensor& dy_local) {
 }
 
 void AttentionLayer::release() {
-  x_ = q_ = k_ = v_ = context_ = lse_ = Tensor();
+  x_ = qkv_ = q_ = k_ = v_ = context_ = lse_ = Tensor();
   options_.doc_offsets = Tensor();
 }
 

@@ -42,7 +42,10 @@ class AttentionLayer {
   int global_layer_;
   bool recompute_core_ = false;
   core::AttentionOptions options_;
-  Tensor x_, q_, k_, v_, context_, lse_;
+  // True while core attention reads q, k, v in place from qkv_ (attention_reads_fused_qkv):
+  // no split into q_, k_, v_ and no merge of their gradients.
+  bool fused_qkv_ = false;
+  Tensor x_, qkv_, q_, k_, v_, context_, lse_;
 };
 
 }  // namespace mcpp::model

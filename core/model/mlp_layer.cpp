@@ -11,7 +11,7 @@ namespace mcpp::model {
 MlpLayer::MlpLayer(const ModelConfig& config, const ParallelContext& parallel, MlpParams params)
     : parallel_(parallel), swiglu_(config.swiglu), params_(std::move(params)) {}
 
-Tensor MlpLayer::forward(const Tensor& x) {
+Tensor MlpLayer::forward(const Tensor& x, const Tensor& residual) {
   x_ = enter_column_parallel(parallel_, x);
   const int64_t s = x_.dim(0), b = x_.dim(1), h = x_.dim(2);
   const int64_t rows = params_.fc1_weight.value.dim(0);
@@ -27,23 +27,34 @@ Tensor MlpLayer::forward(const Tensor& x) {
   Tensor partial = Tensor::empty({s, b, h}, x.dtype(), x.device());
   const Tensor& fc2_bias = params_.fc2_bias.value;
   const bool fold_bias = fold_row_parallel_bias(parallel_, partial);
+  if (fold_bias && residual.defined()) {
+    core::linear_residual_forward(activation_, params_.fc2_weight.value, fc2_bias, residual, partial);
+    return leave_row_parallel(parallel_, partial);
+  }
   core::linear_forward(activation_, params_.fc2_weight.value, fold_bias ? fc2_bias : Tensor(), partial);
   Tensor out = leave_row_parallel(parallel_, partial);
   if (fc2_bias.defined() && !fold_bias) core::bias_add(out, fc2_bias, out);
+  if (residual.defined()) core::add(residual, out, out);
   return out;
 }
 
 Tensor MlpLayer::backward(const Tensor& dy_local) {
-  if (params_.fc2_bias.defined()) core::bias_grad(dy_local, params_.fc2_bias.grad);
+  // Where the forward folded the bias into the GEMM, its gradient comes from the weight-gradient
+  // GEMM (one pass over dy).
+  const bool bias_grad_in_linear = fold_row_parallel_bias(parallel_, dy_local);
+  if (params_.fc2_bias.defined() && !bias_grad_in_linear) core::bias_grad(dy_local, params_.fc2_bias.grad);
+  const Tensor fc2_bias_grad = bias_grad_in_linear ? params_.fc2_bias.grad : Tensor();
   const Tensor dy = leave_row_parallel_backward(parallel_, dy_local);
   Tensor dfc1 = Tensor::empty(fc1_out_.shape(), dy.dtype(), dy.device());
   if (swiglu_) {
     Tensor dactivation = Tensor::empty(activation_.shape(), dy.dtype(), dy.device());
-    core::linear_backward(activation_, params_.fc2_weight.value, dy, dactivation, params_.fc2_weight.grad, Tensor());
+    core::linear_backward(activation_, params_.fc2_weight.value, dy, dactivation, params_.fc2_weight.grad,
+                          fc2_bias_grad);
     core::swiglu_backward(fc1_out_, dactivation, dfc1);
   } else {
     // fc2's weight gradient, then its input gradient fused with GELU's derivative.
-    core::linear_backward(activation_, params_.fc2_weight.value, dy, Tensor(), params_.fc2_weight.grad, Tensor());
+    core::linear_backward(activation_, params_.fc2_weight.value, dy, Tensor(), params_.fc2_weight.grad,
+                          fc2_bias_grad);
     core::linear_backward_dgelu(dy, params_.fc2_weight.value, fc1_out_, dfc1);
   }
   Tensor dx = Tensor::empty(x_.shape(), dy.dtype(), dy.device());

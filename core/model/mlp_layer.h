@@ -17,7 +17,9 @@ struct MlpParams {
 class MlpLayer {
  public:
   MlpLayer(const ModelConfig& config, const ParallelContext& parallel, MlpParams params);
-  Tensor forward(const Tensor& x);  // [s, b, h] -> [s, b, h]
+  // [s, b, h] -> [s, b, h]; with `residual` (of the output's shape) the output is
+  // residual + mlp(x), the residual entering fc2's GEMM where the bias can (one GPU, no TP).
+  Tensor forward(const Tensor& x, const Tensor& residual = Tensor());
   Tensor backward(const Tensor& dy);
   void release();
 

@@ -11,15 +11,27 @@ NormLayer::NormLayer(const ModelConfig& config, ParamRef weight, ParamRef bias)
       weight_(std::move(weight)),
       bias_(std::move(bias)) {}
 
-Tensor NormLayer::forward(const Tensor& x) {
+Tensor NormLayer::forward(const Tensor& x) { return run(Tensor(), x); }
+
+std::pair<Tensor, Tensor> NormLayer::forward_add(const Tensor& residual, const Tensor& x) {
+  Tensor y = run(residual, x);
+  return {x_, y};
+}
+
+Tensor NormLayer::run(const Tensor& residual, const Tensor& x) {
   const int64_t rows = x.numel() / x.dim(-1);
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
-  x_ = x;
+  x_ = residual.defined() ? Tensor::empty(x.shape(), x.dtype(), x.device()) : x;
   rstd_ = Tensor::empty({rows}, DType::F32, x.device());
   core::NormOptions options{eps_, false};
   if (kind_ == Normalization::LayerNorm) {
     mean_ = Tensor::empty({rows}, DType::F32, x.device());
-    core::layernorm_forward(x, weight_.value, bias_.value, options, y, mean_, rstd_);
+    if (residual.defined())
+      core::add_layernorm_forward(residual, x, weight_.value, bias_.value, options, x_, y, mean_, rstd_);
+    else
+      core::layernorm_forward(x, weight_.value, bias_.value, options, y, mean_, rstd_);
+  } else if (residual.defined()) {
+    core::add_rmsnorm_forward(residual, x, weight_.value, options, x_, y, rstd_);
   } else {
     core::rmsnorm_forward(x, weight_.value, options, y, rstd_);
   }

@@ -1,6 +1,8 @@
 #pragma once
 // LayerNorm or RMSNorm over the hidden dimension (--normalization), caching its input and
 // statistics for backward.
+#include <utility>
+
 #include "core/base/tensor.h"
 #include "core/model/model_config.h"
 #include "core/model/param_buffer.h"
@@ -12,6 +14,9 @@ class NormLayer {
   NormLayer(const ModelConfig& config, ParamRef weight, ParamRef bias);
   // x [..., h] -> new tensor [..., h].
   Tensor forward(const Tensor& x);
+  // The residual add before the norm in the same pass: sum = residual + x (a new tensor, the
+  // norm's input for backward), returns {sum, norm(sum)}.
+  std::pair<Tensor, Tensor> forward_add(const Tensor& residual, const Tensor& x);
   // dy -> dx (new tensor); weight/bias gradients accumulate.
   // dresidual (optional): the gradient reaching the norm's input through a residual connection,
   // added to the returned input gradient.
@@ -19,6 +24,9 @@ class NormLayer {
   void release();
 
  private:
+  // residual undefined: the plain norm of x.
+  Tensor run(const Tensor& residual, const Tensor& x);
+
   Normalization kind_;
   float eps_;
   ParamRef weight_, bias_;

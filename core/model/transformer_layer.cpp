@@ -7,13 +7,11 @@
 namespace mcpp::model {
 
 namespace {
-// d/dx of dropout(x) (a copy when dropout is off).
+// d/dx of dropout(x): dy itself when dropout is off (the layers only read their output gradient).
 Tensor dropout_grad(const Tensor& dy, bool dropped, float p, const PhiloxStream& rng) {
+  if (!dropped) return dy;
   Tensor dx = Tensor::empty(dy.shape(), dy.dtype(), dy.device());
-  if (dropped)
-    core::dropout_backward(dy, p, rng, dx);
-  else
-    core::copy(dy, dx);
+  core::dropout_backward(dy, p, rng, dx);
   return dx;
 }
 
@@ -52,11 +50,12 @@ Tensor TransformerLayer::forward(const Tensor& x, const Tensor& doc_offsets, con
 
   Tensor attention_out = attention_.forward(input_norm_.forward(x), doc_offsets, dropout);
   if (dropped_) core::dropout_forward(attention_out, hidden_dropout_, attention_rng_, attention_out);
-  Tensor hidden = Tensor::empty(x.shape(), x.dtype(), x.device());
-  core::add(x, attention_out, hidden);
+  // hidden = x + attention_out, added inside the pre-MLP norm's pass.
+  auto [hidden, normed] = pre_mlp_norm_.forward_add(x, attention_out);
 
-  Tensor mlp_out = mlp_.forward(pre_mlp_norm_.forward(hidden));
-  if (dropped_) core::dropout_forward(mlp_out, hidden_dropout_, mlp_rng_, mlp_out);
+  if (!dropped_) return mlp_.forward(normed, hidden);  // out = hidden + mlp(...), added by the MLP
+  Tensor mlp_out = mlp_.forward(normed);
+  core::dropout_forward(mlp_out, hidden_dropout_, mlp_rng_, mlp_out);
   core::add(hidden, mlp_out, mlp_out);
   return mlp_out;
 }

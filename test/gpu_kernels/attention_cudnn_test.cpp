@@ -202,3 +202,87 @@ TEST_CASE("attention dispatch picks cuDNN for eligible calls and the unfused pat
   unsetenv("MCPP_ATTENTION");
   CHECK(core::gpu::cudnn_attention_executions() == executions + 1);
 }
+
+namespace {
+
+// Per head [q | k | v] rows of the fused QKV output <-> separate [s, b, n, d] tensors (host f32).
+// part 0/1/2 = q/k/v; to_fused copies the part into qkv.
+void fused_part(const Tensor& qkv, const Tensor& part_tensor, int part, bool to_fused) {
+  const int64_t n = part_tensor.dim(2), d = part_tensor.dim(3);
+  const int64_t rows = part_tensor.dim(0) * part_tensor.dim(1);
+  float* fused = qkv.data<float>();
+  float* separate = part_tensor.data<float>();
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t h = 0; h < n; ++h) {
+      for (int64_t c = 0; c < d; ++c) {
+        float& f = fused[(r * n + h) * 3 * d + part * d + c];
+        float& p = separate[(r * n + h) * d + c];
+        if (to_fused)
+          f = p;
+        else
+          p = f;
+      }
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("cuDNN attention reads q, k, v in place from the fused QKV output and writes dqkv in its layout") {
+  const Case cases[] = {
+      {"GPT-2 shape causal MHA 12 heads d64 s1024", 1024, 2, 12, 12, 64, true},
+      {"non-causal MHA 4 heads d128 s256", 256, 1, 4, 4, 128, false},
+  };
+  const DType bf16 = DType::BF16;
+  for (const Case& c : cases) {
+    INFO(c.name);
+    Inputs in = make_inputs(c, 41);
+    Tensor qkv = Tensor::empty(Shape{c.s, c.batch, c.heads_q * 3 * c.head_dim});
+    fused_part(qkv, in.q, 0, true);
+    fused_part(qkv, in.k, 1, true);
+    fused_part(qkv, in.v, 2, true);
+    Tensor gqkv = to_device(qkv, bf16);
+    REQUIRE(core::attention_reads_fused_qkv(gqkv, c.heads_q, in.options));
+    CHECK_FALSE(core::attention_reads_fused_qkv(qkv, c.heads_q, in.options));  // never on the CPU
+
+    // CPU reference on the split tensors.
+    Tensor out = Tensor::empty(in.q.shape()), lse = Tensor::empty(Shape{c.batch, c.heads_q, c.s});
+    core::attention_forward(in.q, in.k, in.v, in.options, out, lse);
+    Tensor dq = Tensor::empty(in.q.shape()), dk = Tensor::empty(in.k.shape()), dv = Tensor::empty(in.k.shape());
+    core::attention_backward(in.q, in.k, in.v, out, lse, in.dout, in.options, dq, dk, dv);
+
+    const int64_t executions = core::gpu::cudnn_attention_executions();
+    Tensor gout = device_poisoned(in.q.shape(), bf16), glse = device_poisoned(lse.shape(), DType::F32);
+    core::attention_forward_fused_qkv(gqkv, c.heads_q, in.options, gout, glse);
+    Tensor gdqkv = device_poisoned(gqkv.shape(), bf16);
+    core::attention_backward_fused_qkv(gqkv, c.heads_q, gout, glse, in.gdout, in.options, gdqkv);
+    REQUIRE(core::gpu::cudnn_attention_executions() == executions + 2);
+
+    const double length = double(c.s * c.head_dim);
+    require_close_to_cpu(gout, out, tolerance(bf16, length), "fused-QKV out");
+    require_close_to_cpu(glse, lse, tolerance(DType::F32, length), "fused-QKV lse");
+    Tensor dqkv = to_host_f32(gdqkv);
+    Tensor parts[3] = {Tensor::empty(dq.shape()), Tensor::empty(dk.shape()), Tensor::empty(dv.shape())};
+    for (int part = 0; part < 3; ++part) fused_part(dqkv, parts[part], part, false);
+    require_close_to_cpu(parts[0], dq, tolerance(bf16, length), "fused-QKV dq");
+    require_close_to_cpu(parts[1], dk, tolerance(bf16, length), "fused-QKV dk");
+    require_close_to_cpu(parts[2], dv, tolerance(bf16, length), "fused-QKV dv");
+    std::printf("cuDNN fused-QKV attention %s: max error / max|ref|: out %.2e dq %.2e dk %.2e dv %.2e\n", c.name,
+                relative_error(gout, out), relative_error(to_device(parts[0], DType::F32), dq),
+                relative_error(to_device(parts[1], DType::F32), dk), relative_error(to_device(parts[2], DType::F32), dv));
+  }
+
+  // Not eligible: fp32, or options the fused path does not take.
+  const Case c{"ineligible", 128, 1, 2, 2, 64, true};
+  Inputs in = make_inputs(c, 43);
+  Tensor qkv32 = Tensor::zeros(Shape{c.s, c.batch, 2 * 3 * 64}, DType::F32, Device::CUDA);
+  CHECK_FALSE(core::attention_reads_fused_qkv(qkv32, 2, in.options));
+  Tensor qkv = Tensor::zeros(Shape{c.s, c.batch, 2 * 3 * 64}, bf16, Device::CUDA);
+  core::AttentionOptions dropout = in.options;
+  dropout.dropout_p = 0.1f;
+  CHECK_FALSE(core::attention_reads_fused_qkv(qkv, 2, dropout));
+  CHECK_FALSE(core::attention_reads_fused_qkv(qkv, 5, in.options));  // width not heads·3·d
+  Tensor out = Tensor::empty(Shape{c.s, c.batch, 2, 64}, bf16, Device::CUDA);
+  Tensor lse = Tensor::empty(Shape{c.batch, 2, c.s}, DType::F32, Device::CUDA);
+  CHECK_THROWS_WITH(core::attention_forward_fused_qkv(qkv, 2, dropout, out, lse), Catch::Contains("no in-place kernel"));
+}

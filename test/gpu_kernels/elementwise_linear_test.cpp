@@ -83,6 +83,34 @@ TEST_CASE("linear forward and backward match the CPU (with and without bias)") {
   }
 }
 
+TEST_CASE("linear with a residual input (beta = 1 in the GEMM) matches the CPU linear then add") {
+  for (DType dtype : kActivationDTypes) {
+    for (bool with_bias : {true, false}) {
+      INFO(dtype_label(dtype) << (with_bias ? " with bias" : " without bias"));
+      const int64_t in = 64, out = 48;
+      Tensor x = host_random(Shape{4, 5, in}, 16, dtype);
+      Tensor w = host_random(Shape{out, in}, 17, dtype, -0.3f, 0.3f);
+      Tensor bias = with_bias ? host_random(Shape{out}, 18, dtype) : Tensor();
+      Tensor residual = host_random(Shape{4, 5, out}, 19, dtype, -4.0f, 4.0f);
+      Tensor y = Tensor::empty(residual.shape());
+      core::linear_forward(x, w, bias, y);
+      core::add(y, residual, y);
+      Tensor gx = to_device(x, dtype), gw = to_device(w, dtype), gres = to_device(residual, dtype);
+      Tensor gbias = with_bias ? to_device(bias, dtype) : Tensor();
+      Tensor gy = device_poisoned(y.shape(), dtype);
+      core::linear_residual_forward(gx, gw, gbias, gres, gy);
+      require_close_to_cpu(gy, y, tolerance(dtype, in), "linear + residual");
+      require_close_to_cpu(gres, residual, Tolerance{0.0, 0.0}, "residual untouched");
+      // In place (C = D) is refused: cuBLASLt rounds it differently from C != D.
+      CHECK_THROWS_WITH(core::linear_residual_forward(gx, gw, gbias, gres, gres), Catch::Contains("must not overlap y"));
+      // The CPU op equals the CPU linear followed by the add.
+      Tensor cy = Tensor::empty(y.shape());
+      core::linear_residual_forward(x, w, bias, residual, cy);
+      for (int64_t i = 0; i < y.numel(); ++i) REQUIRE(cy.data<float>()[i] == y.data<float>()[i]);
+    }
+  }
+}
+
 TEST_CASE("weight gradients on the GPU are bitwise reproducible run to run") {
   const int64_t in = 64, out = 48;
   Tensor x = host_random(Shape{300, in}, 16, DType::F32);

@@ -121,6 +121,17 @@ TEST_CASE("fp16 overflow on the GPU skips steps and moves the loss scale as Mega
                              << " steps skipped, final loss scale " << lines.back().second);
 }
 
+TEST_CASE("bf16 GPT-2 with cuDNN attention reading the fused QKV output in place follows the fp32 CPU run") {
+  // Sequence 128 and no attention dropout make the attention eligible for cuDNN, which then reads
+  // q, k, v straight from the QKV projection (multi-head, no RoPE).
+  std::string flags = tiny_gpt2_flags();
+  const std::string seq = "--seq-length 32 --max-position-embeddings 32";
+  const size_t at = flags.find(seq);
+  REQUIRE(at != std::string::npos);
+  flags.replace(at, seq.size(), "--seq-length 128 --max-position-embeddings 128");
+  compare_with_cpu("gpt2-bf16-fused-qkv", flags + " --attention-dropout 0 --train-iters 20 --bf16", "", 3e-2);
+}
+
 TEST_CASE("bf16 GPU runs repeat bit-exactly, and a resume with --deterministic-mode is bit-exact") {
   const fs::path dir = scratch_dir("gpu-train-resume");
   const std::string flags =

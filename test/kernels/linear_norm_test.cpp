@@ -160,3 +160,65 @@ TEST_CASE("norm backward adds the residual gradient to dx, and refuses one that 
     CHECK_THROWS_WITH(backward(fused, fused), Catch::Contains("must not alias dx"));
   }
 }
+
+TEST_CASE("residual-add norm forward equals the add followed by the norm, sum may alias its inputs") {
+  const Tensor x = random_tensor({6, 16}, 81), residual = random_tensor({6, 16}, 82);
+  const Tensor gamma = random_tensor({16}, 83), beta = random_tensor({16}, 84);
+  const core::NormOptions options{1e-5f, false};
+  for (bool rms : {false, true}) {
+    INFO((rms ? "rmsnorm" : "layernorm"));
+    auto fused = [&](const Tensor& res, const Tensor& in, const Tensor& sum, const Tensor& y, const Tensor& mean,
+                     const Tensor& rstd) {
+      if (rms)
+        core::add_rmsnorm_forward(res, in, gamma, options, sum, y, rstd);
+      else
+        core::add_layernorm_forward(res, in, gamma, beta, options, sum, y, mean, rstd);
+    };
+    // Reference: the add, then the plain norm of the sum.
+    Tensor sum = Tensor::empty({6, 16}), y = Tensor::empty({6, 16}), mean = Tensor::empty({6}),
+           rstd = Tensor::empty({6});
+    for (int64_t i = 0; i < sum.numel(); ++i) sum.data<float>()[i] = residual.data<float>()[i] + x.data<float>()[i];
+    if (rms)
+      core::rmsnorm_forward(sum, gamma, options, y, rstd);
+    else
+      core::layernorm_forward(sum, gamma, beta, options, y, mean, rstd);
+
+    Tensor fsum = poisoned({6, 16}), fy = poisoned({6, 16}), fmean = poisoned({6}), frstd = poisoned({6});
+    fused(residual, x, fsum, fy, fmean, frstd);
+    // In place: the sum overwrites a copy of the residual.
+    Tensor inplace = Tensor::empty({6, 16});
+    inplace.copy_from(residual);
+    Tensor iy = poisoned({6, 16}), imean = poisoned({6}), irstd = poisoned({6});
+    fused(inplace, x, inplace, iy, imean, irstd);
+    for (int64_t i = 0; i < sum.numel(); ++i) {
+      REQUIRE(fsum.data<float>()[i] == sum.data<float>()[i]);
+      REQUIRE(fy.data<float>()[i] == y.data<float>()[i]);
+      REQUIRE(inplace.data<float>()[i] == sum.data<float>()[i]);
+      REQUIRE(iy.data<float>()[i] == y.data<float>()[i]);
+    }
+    for (int64_t r = 0; r < 6; ++r) {
+      REQUIRE(frstd.data<float>()[r] == rstd.data<float>()[r]);
+      if (!rms) REQUIRE(fmean.data<float>()[r] == mean.data<float>()[r]);
+    }
+    CHECK_THROWS_WITH(fused(residual, x, fy, fy, fmean, frstd), Catch::Contains("sum must not alias y"));
+    CHECK_THROWS_WITH(fused(random_tensor({6, 8}, 85), x.view({6, 16}), fsum, fy, fmean, frstd),
+                      Catch::Contains("must match x"));
+  }
+}
+
+TEST_CASE("linear with a residual input equals the linear followed by the add") {
+  const Tensor x = random_tensor({5, 12}, 91), w = random_tensor({8, 12}, 92), bias = random_tensor({8}, 93);
+  const Tensor residual = random_tensor({5, 8}, 94);
+  Tensor expected = Tensor::empty({5, 8});
+  core::linear_forward(x, w, bias, expected);
+  for (int64_t i = 0; i < expected.numel(); ++i) expected.data<float>()[i] += residual.data<float>()[i];
+  Tensor y = poisoned({5, 8});
+  core::linear_residual_forward(x, w, bias, residual, y);
+  for (int64_t i = 0; i < expected.numel(); ++i) REQUIRE(y.data<float>()[i] == expected.data<float>()[i]);
+  CHECK_THROWS_WITH(core::linear_residual_forward(x, w, bias, random_tensor({5, 4}, 95), y),
+                    Catch::Contains("must match y"));
+  Tensor buffer = Tensor::zeros({41});
+  CHECK_THROWS_WITH(core::linear_residual_forward(x, w, bias, buffer.sub(1, {5, 8}), buffer.sub(0, {5, 8})),
+                    Catch::Contains("must not overlap y"));
+  CHECK_THROWS_WITH(core::linear_residual_forward(x, w, bias, y, y), Catch::Contains("must not overlap y"));
+}

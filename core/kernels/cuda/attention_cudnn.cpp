@@ -218,11 +218,22 @@ class GraphBuilder {
   int64_t next_virtual_ = kFirstVirtual;
 };
 
+// Where the heads of q (or k, v) sit in memory, in elements: token (s, b) starts at
+// (s·b_size + b)·row, head n of it at n·head further. Dense [s, b, h, d]: row = h·d, head = d;
+// inside the fused QKV output of multi-head attention: row = 3·h·d, head = 3·d.
+struct HeadLayout {
+  int64_t row, head;
+  static HeadLayout dense(int64_t heads, int64_t d) { return {heads * d, d}; }
+  auto tie() const { return std::tie(row, head); }
+};
+
 // The cuDNN dims/strides {b, h, s, d} of a sequence-first tensor [s, b, h, d].
 struct SequenceFirst {
   Dims dims, strides;
   SequenceFirst(int64_t s, int64_t b, int64_t h, int64_t d)
-      : dims{b, h, s, d}, strides{h * d, d, b * h * d, 1} {}
+      : SequenceFirst(s, b, h, d, HeadLayout::dense(h, d)) {}
+  SequenceFirst(int64_t s, int64_t b, int64_t h, int64_t d, HeadLayout layout)
+      : dims{b, h, s, d}, strides{layout.row, layout.head, b * layout.row, 1} {}
   // The same tensor with the last two axes swapped (Kᵀ, Vᵀ).
   Dims t_dims() const { return {dims[0], dims[1], dims[3], dims[2]}; }
   Dims t_strides() const { return {strides[0], strides[1], strides[3], strides[2]}; }
@@ -234,11 +245,15 @@ struct PlanKey {
   bool causal, backward, deterministic;
   uint32_t scale_bits;
   int device;
+  // q and dq; k, v, dk and dv (out and dout are always dense).
+  HeadLayout q_layout, kv_layout;
   bool operator<(const PlanKey& o) const {
-    return std::tie(s, b, h_q, h_kv, d, dtype, causal, backward, deterministic, scale_bits,
-                    device) <
-           std::tie(o.s, o.b, o.h_q, o.h_kv, o.d, o.dtype, o.causal, o.backward, o.deterministic,
-                    o.scale_bits, o.device);
+    return std::tuple_cat(std::tie(s, b, h_q, h_kv, d, dtype, causal, backward, deterministic, scale_bits,
+                                   device),
+                          q_layout.tie(), kv_layout.tie()) <
+           std::tuple_cat(std::tie(o.s, o.b, o.h_q, o.h_kv, o.d, o.dtype, o.causal, o.backward,
+                                   o.deterministic, o.scale_bits, o.device),
+                          o.q_layout.tie(), o.kv_layout.tie());
   }
 };
 
@@ -304,13 +319,14 @@ float negative_infinity() {
 Plan build_forward(cudnnHandle_t handle, const PlanKey& key) {
   GraphBuilder g(handle);
   cudnnDataType_t io = cudnn_type(DType(key.dtype));
-  SequenceFirst q(key.s, key.b, key.h_q, key.d), kv(key.s, key.b, key.h_kv, key.d);
+  SequenceFirst q(key.s, key.b, key.h_q, key.d, key.q_layout),
+      kv(key.s, key.b, key.h_kv, key.d, key.kv_layout), o(key.s, key.b, key.h_q, key.d);
   Dims score{key.b, key.h_q, key.s, key.s}, row_stat{key.b, key.h_q, key.s, 1};
 
   auto Q = g.tensor(kQ, io, q.dims, q.strides, false);
   auto Kt = g.tensor(kK, io, kv.t_dims(), kv.t_strides(), false);
   auto V = g.tensor(kV, io, kv.dims, kv.strides, false);
-  auto O = g.tensor(kO, io, q.dims, q.strides, false);
+  auto O = g.tensor(kO, io, o.dims, o.strides, false);
   auto stats = g.tensor(kStats, CUDNN_DATA_FLOAT, row_stat, contiguous(row_stat), false);
   auto scale = g.scalar(kScale);
 
@@ -343,7 +359,8 @@ Plan build_backward(cudnnHandle_t handle, const PlanKey& key) {
   GraphBuilder g(handle);
   cudnnDataType_t io = cudnn_type(DType(key.dtype));
   const int64_t b = key.b, h = key.h_q, s_len = key.s, d = key.d;
-  SequenceFirst q(s_len, b, h, d), kv(s_len, b, key.h_kv, d);
+  SequenceFirst q(s_len, b, h, d, key.q_layout), kv(s_len, b, key.h_kv, d, key.kv_layout),
+      o(s_len, b, h, d);
   Dims score{b, h, s_len, s_len}, score_t{b, h, s_len, s_len};
   Dims score_t_strides{h * s_len * s_len, s_len * s_len, 1, s_len};
   Dims row_stat{b, h, s_len, 1};
@@ -351,8 +368,8 @@ Plan build_backward(cudnnHandle_t handle, const PlanKey& key) {
   auto Q = g.tensor(kQ, io, q.dims, q.strides, false);
   auto Kt = g.tensor(kK, io, kv.t_dims(), kv.t_strides(), false);
   auto Vt = g.tensor(kV, io, kv.t_dims(), kv.t_strides(), false);
-  auto O = g.tensor(kO, io, q.dims, q.strides, false);
-  auto dO = g.tensor(kDO, io, q.dims, q.strides, false);
+  auto O = g.tensor(kO, io, o.dims, o.strides, false);
+  auto dO = g.tensor(kDO, io, o.dims, o.strides, false);
   auto stats = g.tensor(kStats, CUDNN_DATA_FLOAT, row_stat, contiguous(row_stat), false);
   auto dQ = g.tensor(kDQ, io, q.dims, q.strides, false);
   auto dK = g.tensor(kDK, io, kv.dims, kv.strides, false);
@@ -508,12 +525,12 @@ struct Scalars {
 
 // The bindings both graphs share: q, k, v, out, lse (written by the forward, read by the
 // backward), the scale, and −inf for the causal mask.
-Binding shared_binding(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& out,
+Binding shared_binding(const void* q, const void* k, const void* v, const Tensor& out,
                        const Tensor& lse, bool causal, Scalars& scalars) {
   Binding binding;
-  binding.add(kQ, q.raw_data());
-  binding.add(kK, k.raw_data());
-  binding.add(kV, v.raw_data());
+  binding.add(kQ, q);
+  binding.add(kK, k);
+  binding.add(kV, v);
   binding.add(kO, out.raw_data());
   binding.add(kStats, lse.raw_data());
   binding.add(kScale, &scalars.scale);
@@ -522,13 +539,18 @@ Binding shared_binding(const Tensor& q, const Tensor& k, const Tensor& v, const 
 }
 
 PlanKey plan_key(const AttentionGeometry& g, DType dtype, const AttentionOptions& options,
-                 bool backward) {
+                 bool backward, HeadLayout q_layout, HeadLayout kv_layout) {
   int device = 0;
   MCPP_CUDA_CHECK(cudaGetDevice(&device));
   uint32_t scale_bits = 0;
   std::memcpy(&scale_bits, &options.softmax_scale, sizeof(scale_bits));
   return PlanKey{g.s_q, g.batch, g.heads_q, g.heads_kv, g.head_dim, int(dtype), options.causal,
-                 backward, backward && deterministic(), scale_bits, device};
+                 backward, backward && deterministic(), scale_bits, device, q_layout, kv_layout};
+}
+
+PlanKey plan_key(const AttentionGeometry& g, DType dtype, const AttentionOptions& options, bool backward) {
+  return plan_key(g, dtype, options, backward, HeadLayout::dense(g.heads_q, g.head_dim),
+                  HeadLayout::dense(g.heads_kv, g.head_dim));
 }
 
 // Compute capability major of the current device (cached per device).
@@ -554,6 +576,52 @@ bool forced_unfused() {
   return choice == "unfused";
 }
 
+// Why a bf16/f16 call of these sizes cannot take the fused path ("" when it can).
+std::string cudnn_ineligibility(int64_t s_q, int64_t s_kv, int64_t d, bool aligned,
+                                const AttentionOptions& options) {
+  if (forced_unfused()) return "MCPP_ATTENTION=unfused";
+  if (options.doc_offsets.defined()) return "document boundaries";
+  if (options.dropout_p != 0.0f) return "attention dropout";
+  if (options.kv_offset != 0 || s_q != s_kv) return "s_q != s_kv or kv_offset != 0";
+  if (s_q < 2) return "sequence shorter than 2";
+  if (d % 8 != 0 || d > 128) return "head dim not a multiple of 8 up to 128";
+  if (runtime_version() <= 91500 && s_q % 128 != 0) {
+    return "sequence length not a multiple of 128 (cuDNN <= 9.15)";
+  }
+  if (runtime_version() >= 91000 && runtime_version() < 91002) {
+    return "cuDNN 9.10.0/9.10.1 attention backward is known to be wrong";
+  }
+  if (!aligned) return "data not 16-byte aligned";
+  if (device_major() < 8) return "GPU older than sm_80";
+  if (deterministic() && device_major() >= 10 && runtime_version() < 91800) {
+    return "deterministic backward on this GPU needs cuDNN >= 9.18";
+  }
+  return "";
+}
+
+// The fused QKV output [s, b, heads·3·d] seen as q, k, v [s, b, heads, d]: the geometry, the
+// shared layout of the three, and q's head 0 at element 0, k's at d, v's at 2·d.
+struct FusedQkv {
+  AttentionGeometry geometry;
+  HeadLayout layout;
+};
+
+FusedQkv fused_qkv(const char* op, const Tensor& qkv, int64_t heads) {
+  check(qkv.rank() == 3 && heads > 0 && qkv.dim(2) % (3 * heads) == 0,
+        std::string(op) + ": qkv must be [s, b, heads·3·d] with heads = " + std::to_string(heads) + ", got " +
+            qkv.describe());
+  const int64_t d = qkv.dim(2) / (3 * heads);
+  return {AttentionGeometry{qkv.dim(0), qkv.dim(0), qkv.dim(1), heads, heads, d, 1}, HeadLayout{3 * heads * d, 3 * d}};
+}
+
+std::string fused_qkv_ineligibility(const Tensor& qkv, int64_t heads, const AttentionOptions& options) {
+  if (qkv.dtype() != DType::BF16) return "qkv is not bf16";
+  if (qkv.rank() != 3 || heads <= 0 || qkv.dim(2) % (3 * heads) != 0) return "qkv is not [s, b, heads·3·d]";
+  const int64_t d = qkv.dim(2) / (3 * heads);
+  // Every head's q, k and v start 16-byte aligned when the base is and d is a multiple of 8.
+  return cudnn_ineligibility(qkv.dim(0), qkv.dim(0), d, aligned16(qkv), options);
+}
+
 }  // namespace
 
 void set_deterministic(bool on) { g_deterministic = on; }
@@ -565,36 +633,19 @@ int64_t cudnn_attention_executions() { return g_executions; }
 
 AttentionPath choose_attention_path(const Tensor& q, const Tensor& k, const Tensor& v,
                                     const AttentionOptions& options, std::string* why) {
-  auto unfused = [&](const std::string& reason) {
-    if (why) *why = reason;
-    return AttentionPath::kUnfused;
-  };
-  if (forced_unfused()) return unfused("MCPP_ATTENTION=unfused");
+  std::string reason;
   const bool half = q.dtype() == DType::BF16 || q.dtype() == DType::F16;
-  if (!half || k.dtype() != q.dtype() || v.dtype() != q.dtype()) return unfused("tensors are not bf16 or f16");
-  if (q.rank() != 4 || k.rank() != 4 || v.rank() != 4) {
-    return unfused("tensors are not [s, b, n, d]");
+  if (!half || k.dtype() != q.dtype() || v.dtype() != q.dtype()) {
+    reason = "tensors are not bf16 or f16";
+  } else if (q.rank() != 4 || k.rank() != 4 || v.rank() != 4) {
+    reason = "tensors are not [s, b, n, d]";
+  } else {
+    reason = cudnn_ineligibility(q.dim(0), k.dim(0), q.dim(3), aligned16(q) && aligned16(k) && aligned16(v),
+                                 options);
   }
-  if (options.doc_offsets.defined()) return unfused("document boundaries");
-  if (options.dropout_p != 0.0f) return unfused("attention dropout");
-  if (options.kv_offset != 0 || q.dim(0) != k.dim(0)) {
-    return unfused("s_q != s_kv or kv_offset != 0");
-  }
-  const int64_t s = q.dim(0), d = q.dim(3);
-  if (s < 2) return unfused("sequence shorter than 2");
-  if (d % 8 != 0 || d > 128) return unfused("head dim not a multiple of 8 up to 128");
-  if (runtime_version() <= 91500 && s % 128 != 0) {
-    return unfused("sequence length not a multiple of 128 (cuDNN <= 9.15)");
-  }
-  if (runtime_version() >= 91000 && runtime_version() < 91002) {
-    return unfused("cuDNN 9.10.0/9.10.1 attention backward is known to be wrong");
-  }
-  if (!aligned16(q) || !aligned16(k) || !aligned16(v)) return unfused("data not 16-byte aligned");
-  if (device_major() < 8) return unfused("GPU older than sm_80");
-  if (deterministic() && device_major() >= 10 && runtime_version() < 91800) {
-    return unfused("deterministic backward on this GPU needs cuDNN >= 9.18");
-  }
-  return AttentionPath::kCudnn;
+  if (reason.empty()) return AttentionPath::kCudnn;
+  if (why) *why = reason;
+  return AttentionPath::kUnfused;
 }
 
 void cudnn_attention_forward(const Tensor& q, const Tensor& k, const Tensor& v,
@@ -613,7 +664,7 @@ void cudnn_attention_forward(const Tensor& q, const Tensor& k, const Tensor& v,
   DeviceContext& context = device_context(key.device);
   const Plan& plan = plan_for(context, key);
   Scalars scalars{options.softmax_scale, negative_infinity()};
-  Binding binding = shared_binding(q, k, v, out, lse, options.causal, scalars);
+  Binding binding = shared_binding(q.raw_data(), k.raw_data(), v.raw_data(), out, lse, options.causal, scalars);
   execute(context, plan, binding);
 }
 
@@ -637,11 +688,91 @@ void cudnn_attention_backward(const Tensor& q, const Tensor& k, const Tensor& v,
   DeviceContext& context = device_context(key.device);
   const Plan& plan = plan_for(context, key);
   Scalars scalars{options.softmax_scale, negative_infinity()};
-  Binding binding = shared_binding(q, k, v, out, lse, options.causal, scalars);
+  Binding binding = shared_binding(q.raw_data(), k.raw_data(), v.raw_data(), out, lse, options.causal, scalars);
   binding.add(kDO, dout.raw_data());
   binding.add(kDQ, dq.raw_data());
   binding.add(kDK, dk.raw_data());
   binding.add(kDV, dv.raw_data());
+  binding.add(kOne, &scalars.one);
+  execute(context, plan, binding);
+}
+
+bool cudnn_reads_fused_qkv(const Tensor& qkv, int64_t heads, const AttentionOptions& options) {
+  if (!fused_qkv_ineligibility(qkv, heads, options).empty() || runtime_version() < kMinCudnnVersion) return false;
+  const FusedQkv fused = fused_qkv("attention_reads_fused_qkv", qkv, heads);
+  PlanKey forward = plan_key(fused.geometry, qkv.dtype(), options, false, fused.layout, fused.layout);
+  PlanKey backward = plan_key(fused.geometry, qkv.dtype(), options, true, fused.layout, fused.layout);
+  DeviceContext& context = device_context(forward.device);
+  // A runtime that rejects the strided graphs costs the split copies, not the run. Remembered
+  // per shape so the plans are tried once.
+  thread_local std::map<PlanKey, bool> usable;
+  auto known = usable.find(backward);
+  if (known != usable.end()) return known->second;
+  bool ok = true;
+  try {
+    plan_for(context, forward);
+    plan_for(context, backward);
+  } catch (const Error& e) {
+    log::warn("cuDNN attention cannot read the fused QKV output in place ({}); splitting it instead", e.what());
+    ok = false;
+  }
+  usable[backward] = ok;
+  return ok;
+}
+
+void cudnn_attention_forward_fused_qkv(const Tensor& qkv, int64_t heads, const AttentionOptions& options,
+                                       const Tensor& out, const Tensor& lse) {
+  const char* op = "attention_forward_fused_qkv";
+  require_runtime();
+  const FusedQkv fused = fused_qkv(op, qkv, heads);
+  const AttentionGeometry& g = fused.geometry;
+  cpu::require(op, "out", out, qkv.dtype());
+  cpu::require_shape(op, "out", out, Shape{g.s_q, g.batch, g.heads_q, g.head_dim});
+  cpu::require(op, "lse", lse, DType::F32);
+  cpu::require_shape(op, "lse", lse, Shape{g.batch, g.heads_q, g.s_q});
+  check(aligned16(out) && aligned16(lse), std::string(op) + ": out and lse must be 16-byte aligned");
+  PlanKey key = plan_key(g, qkv.dtype(), options, false, fused.layout, fused.layout);
+  DeviceContext& context = device_context(key.device);
+  const Plan& plan = plan_for(context, key);
+  Scalars scalars{options.softmax_scale, negative_infinity()};
+  const char* base = static_cast<const char*>(qkv.raw_data());
+  const int64_t head_bytes = g.head_dim * int64_t(dtype_size(qkv.dtype()));
+  Binding binding =
+      shared_binding(base, base + head_bytes, base + 2 * head_bytes, out, lse, options.causal, scalars);
+  execute(context, plan, binding);
+}
+
+void cudnn_attention_backward_fused_qkv(const Tensor& qkv, int64_t heads, const Tensor& out,
+                                        const Tensor& lse, const Tensor& dout,
+                                        const AttentionOptions& options, const Tensor& dqkv) {
+  const char* op = "attention_backward_fused_qkv";
+  require_runtime();
+  const FusedQkv fused = fused_qkv(op, qkv, heads);
+  const AttentionGeometry& g = fused.geometry;
+  const Shape head_shape{g.s_q, g.batch, g.heads_q, g.head_dim};
+  for (auto [name, t, shape] : {std::tuple{"out", &out, head_shape}, {"dout", &dout, head_shape},
+                                {"dqkv", &dqkv, qkv.shape()}}) {
+    cpu::require(op, name, *t, qkv.dtype());
+    cpu::require_shape(op, name, *t, shape);
+    check(aligned16(*t), std::string(op) + ": " + name + " must be 16-byte aligned");
+  }
+  check(!dqkv.overlaps(qkv), std::string(op) + ": dqkv must not alias qkv");
+  cpu::require(op, "lse", lse, DType::F32);
+  cpu::require_shape(op, "lse", lse, Shape{g.batch, g.heads_q, g.s_q});
+  PlanKey key = plan_key(g, qkv.dtype(), options, true, fused.layout, fused.layout);
+  DeviceContext& context = device_context(key.device);
+  const Plan& plan = plan_for(context, key);
+  Scalars scalars{options.softmax_scale, negative_infinity()};
+  const int64_t head_bytes = g.head_dim * int64_t(dtype_size(qkv.dtype()));
+  const char* base = static_cast<const char*>(qkv.raw_data());
+  char* grad = static_cast<char*>(dqkv.raw_data());
+  Binding binding =
+      shared_binding(base, base + head_bytes, base + 2 * head_bytes, out, lse, options.causal, scalars);
+  binding.add(kDO, dout.raw_data());
+  // dq, dk and dv interleave exactly as q, k and v: together they cover all of dqkv.
+  binding.add(kDQ, grad);
+  binding.add(kDK, grad + head_bytes);
+  binding.add(kDV, grad + 2 * head_bytes);
   binding.add(kOne, &scalars.one);
   execute(context, plan, binding);
 }

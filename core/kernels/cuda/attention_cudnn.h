@@ -43,6 +43,17 @@ void cudnn_attention_backward(const Tensor& q, const Tensor& k, const Tensor& v,
                               const AttentionOptions& options, const Tensor& dq, const Tensor& dk,
                               const Tensor& dv);
 
+// Multi-head attention read in place from the fused QKV output (core/kernels/attention.h): the
+// tensor descriptors take the fused layout's strides, so no split/merge copies. True when the
+// call is eligible (as above, for the q/k/v it holds) and cuDNN built both plans for it; a
+// runtime that rejects the strided graphs gives false (logged once) and the caller splits.
+bool cudnn_reads_fused_qkv(const Tensor& qkv, int64_t heads, const AttentionOptions& options);
+void cudnn_attention_forward_fused_qkv(const Tensor& qkv, int64_t heads, const AttentionOptions& options,
+                                       const Tensor& out, const Tensor& lse);
+void cudnn_attention_backward_fused_qkv(const Tensor& qkv, int64_t heads, const Tensor& out,
+                                        const Tensor& lse, const Tensor& dout,
+                                        const AttentionOptions& options, const Tensor& dqkv);
+
 // cuDNN runtime version (cudnnGetVersion(), e.g. 91400 for 9.14.0).
 int64_t cudnn_runtime_version();
 

@@ -2,6 +2,7 @@
 
 #include <cublasLt.h>
 
+#include <algorithm>
 #include <map>
 #include <mutex>
 #include <string>
@@ -94,13 +95,15 @@ class GemmRunner {
     // Epilogue pointers are descriptor attributes that change from call to call.
     set_epilogue_pointers(plan.desc, o);
     MCPP_CUBLAS_CHECK(cublasLtMatmul(handle_, plan.desc, &o.alpha, o.a, plan.a, o.b, plan.b,
-                                     &o.beta, o.d, plan.d, o.d, plan.d, &plan.algo, workspace_,
+                                     &o.beta, o.c ? o.c : o.d, plan.d, o.d, plan.d, &plan.algo, workspace_,
                                      kWorkspaceBytes, current_stream()));
   }
 
  private:
   const Plan& plan_for(const GemmOptions& o) {
-    uint32_t align_a = alignment_of(o.a), align_b = alignment_of(o.b), align_d = alignment_of(o.d);
+    uint32_t align_a = alignment_of(o.a), align_b = alignment_of(o.b);
+    // C and D share one layout (and so one alignment requirement).
+    uint32_t align_d = std::min(alignment_of(o.d), alignment_of(o.c ? o.c : o.d));
     std::string key;
     for (int64_t value : {o.m, o.n, o.k, o.lda, o.ldb, o.ldd, int64_t(o.transpose_a),
                           int64_t(o.transpose_b), int64_t(o.a_dtype), int64_t(o.b_dtype),

@@ -4,7 +4,7 @@
 // Column-major, as cuBLAS: D (m×n) = alpha · op(A) · op(B) + beta · C, op(A) m×k, op(B) k×n, with
 // an optional epilogue fused into the same kernel. (A row-major product is the column-major one
 // of the transposes; the callers in linear.cu and attention_unfused.cu spell out each mapping.)
-// C is D (in-place accumulation when beta != 0). Strided batches: `batch` products whose
+// C is D (in-place accumulation when beta != 0) unless `c` is given (same layout and dtype as D). Strided batches: `batch` products whose
 // operands start `stride_*` elements apart.
 //
 // The algorithm for a (shape, layout, dtype, epilogue, alignment) is chosen once by cuBLASLt's
@@ -34,6 +34,7 @@ struct GemmOptions {
   int64_t lda = 0, ldb = 0, ldd = 0;
   DType a_dtype = DType::F32, b_dtype = DType::F32, d_dtype = DType::F32;
   float alpha = 1.0f, beta = 0.0f;
+  const void* c = nullptr;  // beta's C when it is not D
 
   int batch = 1;
   int64_t stride_a = 0, stride_b = 0, stride_d = 0;

@@ -11,6 +11,8 @@
 namespace mcpp::core::gpu {
 
 void linear_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& y);
+void linear_residual_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& residual,
+                             const Tensor& y);
 void linear_backward(const Tensor& x, const Tensor& weight, const Tensor& dy, const Tensor& dx,
                      const Tensor& dweight, const Tensor& dbias);
 
@@ -23,6 +25,9 @@ void linear_backward_dgelu(const Tensor& dy, const Tensor& weight, const Tensor&
 void layernorm_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta,
                        const NormOptions& options, const Tensor& y, const Tensor& mean,
                        const Tensor& rstd);
+void add_layernorm_forward(const Tensor& residual, const Tensor& x, const Tensor& gamma,
+                           const Tensor& beta, const NormOptions& options, const Tensor& sum,
+                           const Tensor& y, const Tensor& mean, const Tensor& rstd);
 void layernorm_backward(const Tensor& x, const Tensor& gamma, const Tensor& mean,
                         const Tensor& rstd, const Tensor& dy, const NormOptions& options,
                         const Tensor& dx, const Tensor& dgamma, const Tensor& dbeta,
@@ -30,6 +35,9 @@ void layernorm_backward(const Tensor& x, const Tensor& gamma, const Tensor& mean
 
 void rmsnorm_forward(const Tensor& x, const Tensor& gamma, const NormOptions& options,
                      const Tensor& y, const Tensor& rstd);
+void add_rmsnorm_forward(const Tensor& residual, const Tensor& x, const Tensor& gamma,
+                         const NormOptions& options, const Tensor& sum, const Tensor& y,
+                         const Tensor& rstd);
 void rmsnorm_backward(const Tensor& x, const Tensor& gamma, const Tensor& rstd, const Tensor& dy,
                       const NormOptions& options, const Tensor& dx, const Tensor& dgamma,
                       const Tensor& dresidual = Tensor());

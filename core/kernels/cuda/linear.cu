@@ -1,6 +1,8 @@
 // Linear layer on the GPU through the cuBLASLt wrapper. Row-major [rows, features] matrices are
 // column-major [features, rows] matrices to cuBLAS, so every product below is written as the
 // column-major product of the transposes.
+#include <atomic>
+
 #include "core/kernels/cuda/column_reduce.cuh"
 #include "core/kernels/cuda/gemm.h"
 #include "core/kernels/cuda/gpu_ops.h"
@@ -47,11 +49,39 @@ GemmOptions input_grad_gemm(const Tensor& dy, const Tensor& weight, const Tensor
 // cuBLASLt's GELU epilogues want the aux (pre-activation) leading dimension a multiple of 8.
 bool epilogue_fits(int64_t features) { return features % 8 == 0; }
 
+// Σ_rows dy through the weight-gradient GEMM's BGRADB epilogue (dy is its B operand, so the
+// sums come from the same pass over dy): the epilogue writes them (fp32) to a scratch vector that
+// is then added to dbias. False, nothing done, where cuBLASLt has no such kernel for the shape
+// (remembered per process: the caller then runs the plain GEMM and the column reduction).
+bool bias_grad_in_gemm(GemmOptions g, const Tensor& dbias, int64_t out_features) {
+  static std::atomic<bool> unsupported{false};
+  if (unsupported) return false;
+  Tensor sums = Tensor::empty(Shape{out_features}, DType::F32, Device::CUDA);
+  g.epilogue = GemmEpilogue::kBGradB;
+  g.bias = sums.raw_data();
+  g.bias_dtype = DType::F32;
+  try {
+    gemm(g);
+  } catch (const Error&) {
+    unsupported = true;
+    return false;
+  }
+  add(dbias, sums, dbias);
+  return true;
+}
+
 }  // namespace
 
 void linear_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& y) {
-  const char* op = "linear_forward";
-  DType dtype = activation_dtype(op, {&x, &weight, &bias, &y});
+  linear_residual_forward(x, weight, bias, Tensor(), y);
+}
+
+// residual undefined: the plain linear layer.
+void linear_residual_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& residual,
+                             const Tensor& y) {
+  const char* op = residual.defined() ? "linear_residual_forward" : "linear_forward";
+  DType dtype = activation_dtype(op, {&x, &weight, &bias, &y, &residual});
+  if (residual.defined()) require_shape(op, "residual", residual, y.shape());
   check(weight.rank() == 2, std::string(op) + ": weight must be [out, in], got " + weight.describe());
   int64_t out_features = weight.dim(0), in_features = weight.dim(1);
   int64_t rows = rows_of(op, "x", x, in_features);
@@ -60,11 +90,19 @@ void linear_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, c
   if (rows == 0 || out_features == 0) return;
   if (in_features == 0) {
     // An empty reduction: y = bias (or 0).
-    y.fill(0.0);
+    if (residual.defined()) {
+      y.copy_from(residual);
+    } else {
+      y.fill(0.0);
+    }
     if (bias.defined()) bias_add(y, bias, y);
     return;
   }
   GemmOptions g = forward_gemm(x, weight, y, dtype, rows);
+  if (residual.defined()) {
+    g.beta = 1.0f;
+    g.c = residual.raw_data();
+  }
   if (bias.defined()) {
     g.epilogue = GemmEpilogue::kBias;
     g.bias = bias.raw_data();
@@ -111,6 +149,7 @@ void linear_backward(const Tensor& x, const Tensor& weight, const Tensor& dy, co
     g.a_dtype = g.b_dtype = dtype;
     g.d_dtype = DType::F32;
     g.beta = 1.0f;
+    if (dbias.defined() && bias_grad_in_gemm(g, dbias, out_features)) return;
     gemm(g);
   }
   if (dbias.defined()) {
