@@ -72,35 +72,38 @@ TEST_CASE("DP2 on two GPUs trains like one GPU (plain, and distributed optimizer
 }
 
 TEST_CASE("fp16 under mpirun on two GPUs trains like one GPU (DP2 + distributed optimizer, overflow skips)") {
-  // 2^23 overflows fp16 in the first backwards: both runs skip those steps (no loss logged) and
+  // 2^23 overflows fp16 in the first backwards: the runs skip those steps (no loss logged) and
   // halve the scale (hysteresis 1) until it fits, then train; the found-inf flag is reduced over
-  // the DP group. Same skips, same scales, losses within bf16-like tolerance.
+  // the DP group. As in Megatron, each DP2 rank runs half the micro-batches, so its backward is
+  // scaled by 1 / (tokens x 1) instead of 1 / (tokens x 2): at half the loss scale its fp16
+  // gradients are the very values of the 1-GPU run, so it must skip exactly the same steps.
   const fs::path dir = scratch_dir("gpu-train-mpi-dp2-fp16");
-  const std::string fp16 = "--fp16 --initial-loss-scale 8388608 --hysteresis 1 --loss-scale-window 5";
-  const std::string layout = " --use-distributed-optimizer --overlap-grad-reduce";
-  auto train = [&](int ranks, const std::string& name, const std::string& extra) {
+  auto train = [&](int ranks, const std::string& name, const std::string& extra, double initial_scale) {
     const fs::path metrics = dir / (name + ".jsonl");
     fs::remove(metrics);
+    const std::string fp16 = "--fp16 --initial-loss-scale " + std::to_string(int64_t(initial_scale)) +
+                             " --hysteresis 1 --loss-scale-window 5";
     train_on_gpus_raw(ranks, gpu_flags(tiny_llama_flags(), metrics, fp16) + extra);
     return metrics_losses_and_scales(metrics);
   };
-  const auto one = train(1, "one", "");
-  const auto two = train(2, "two", layout);
+  const double scale = 8388608.0;  // 2^23
+  const auto one = train(1, "one", "", scale);
+  const auto two = train(2, "two", " --use-distributed-optimizer --overlap-grad-reduce", scale / 2);
   REQUIRE(one.size() == size_t(kIterations));
   REQUIRE(two.size() == size_t(kIterations));
   int skipped = 0;
   for (size_t i = 0; i < one.size(); ++i) {
     INFO("iteration " << i + 1);
     REQUIRE(one[i].first.has_value() == two[i].first.has_value());
-    CHECK(one[i].second == two[i].second);
+    CHECK(two[i].second == one[i].second / 2);
     if (!one[i].first) {
       ++skipped;
       continue;
     }
     CHECK(std::abs(*two[i].first - *one[i].first) / *one[i].first < 2e-2);
   }
-  CHECK(skipped > 0);                 // the overflow path ran
-  CHECK(skipped < kIterations - 2);   // and training went on after it
+  CHECK(skipped > 0);                // the overflow path ran
+  CHECK(skipped < kIterations - 2);  // and training went on after it
   WARN("dp2-fp16: " << skipped << " of " << kIterations << " steps skipped in both runs");
 }
 
