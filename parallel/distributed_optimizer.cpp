@@ -77,6 +77,7 @@ DistributedOptimizer::DistributedOptimizer(const model::ParamBuffer& params, com
 
 double DistributedOptimizer::local_sum_of_squares() const {
   double local = 0.0;
+  std::vector<Tensor> device_parts;  // summed in one device pass (one synchronisation)
   for (const Shard& shard : shards_) {
     const Tensor& grads = params_.groups()[shard.group].grads;
     if (grads.device() == Device::CPU) {
@@ -86,9 +87,10 @@ double DistributedOptimizer::local_sum_of_squares() const {
     }
     for (const auto& r : shard.counted) {
       const int64_t begin = shard.range.begin + static_cast<int64_t>(r.begin);
-      local += core::sum_of_squares(grads.sub(begin, {static_cast<int64_t>(r.end - r.begin)}));
+      device_parts.push_back(grads.sub(begin, {static_cast<int64_t>(r.end - r.begin)}));
     }
   }
+  if (!device_parts.empty()) local += core::sum_of_squares(device_parts);
   return local;
 }
 

@@ -93,6 +93,26 @@ double sum_of_squares(const Tensor& x) {
   detail::no_cuda_kernel("sum_of_squares");
 }
 
+double sum_of_squares(std::span<const Tensor> parts) {
+  if (parts.empty()) return 0.0;
+  for (const Tensor& part : parts) detail::common_device("sum_of_squares", {&parts.front(), &part});
+  switch (parts.front().device()) {
+    case Device::CPU: {
+      double total = 0.0;
+      for (const Tensor& part : parts) total += cpu::sum_of_squares(part);
+      return total;
+    }
+    case Device::CUDA:
+#ifdef MCPP_HAVE_CUDA
+      const profile::Scope timed("sum_of_squares");
+      return gpu::sum_of_squares(parts);
+#else
+      break;
+#endif
+  }
+  detail::no_cuda_kernel("sum_of_squares");
+}
+
 }  // namespace mcpp::core
 
 namespace mcpp::core {

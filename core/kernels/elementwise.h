@@ -1,6 +1,8 @@
 #pragma once
 // Elementwise helpers of a transformer step. Tensors have the same numel unless said otherwise;
 // an output may alias an input.
+#include <span>
+
 #include "core/base/tensor.h"
 
 namespace mcpp::core {
@@ -25,5 +27,8 @@ void bias_grad(const Tensor& dy, const Tensor& dbias);
 
 // Σ x² accumulated in fp64 (gradient norm).
 double sum_of_squares(const Tensor& x);
+// Σ over parts of sum_of_squares(part), added in order: the same value as calling it per part,
+// with one device synchronisation instead of one per part.
+double sum_of_squares(std::span<const Tensor> parts);
 
 }  // namespace mcpp::core

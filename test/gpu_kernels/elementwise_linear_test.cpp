@@ -47,6 +47,14 @@ TEST_CASE("elementwise helpers and bias_grad and sum_of_squares match the CPU") 
     double expected = core::sum_of_squares(a);
     double actual = core::sum_of_squares(da);
     REQUIRE(std::fabs(actual - expected) <= 1e-9 * expected);
+
+    // Several views summed in one device pass: bit-identical to adding the per-view results.
+    const Tensor flat_device = da.view({da.numel()});
+    const std::vector<Tensor> parts = {flat_device.sub(0, {5}), flat_device.sub(7, {0}), flat_device.sub(9, {40}),
+                                       flat_device.sub(60, {da.numel() - 60})};
+    double one_by_one = 0.0;
+    for (const Tensor& part : parts) one_by_one += core::sum_of_squares(part);
+    REQUIRE(core::sum_of_squares(parts) == one_by_one);
   }
 }
 

@@ -123,6 +123,12 @@ TEST_CASE("elementwise helpers") {
   double squares = 0;
   for (int i = 0; i < 24; ++i) squares += double(a.data<float>()[i]) * a.data<float>()[i];
   CHECK(core::sum_of_squares(a) == Approx(squares).epsilon(1e-12));
+  const Tensor flat = a.view({24});
+  const std::vector<Tensor> parts = {flat.sub(0, {7}), flat.sub(7, {0}), flat.sub(10, {14})};
+  double parts_squares = 0;
+  for (int i : {0, 1, 2, 3, 4, 5, 6}) parts_squares += double(a.data<float>()[i]) * a.data<float>()[i];
+  for (int i = 10; i < 24; ++i) parts_squares += double(a.data<float>()[i]) * a.data<float>()[i];
+  CHECK(core::sum_of_squares(parts) == Approx(parts_squares).epsilon(1e-12));
 
   Tensor copy = poisoned({24});
   core::copy(a, copy);

@@ -122,23 +122,37 @@ void bias_grad(const Tensor& dy, const Tensor& dbias) {
   });
 }
 
-double sum_of_squares(const Tensor& x) {
-  DType dtype = activation_dtype("sum_of_squares", {&x});
-  int64_t n = x.numel();
-  if (n == 0) return 0.0;
+double sum_of_squares(const Tensor& x) { return sum_of_squares(std::span<const Tensor>(&x, 1)); }
+
+// Per part: block partials, then the part's total in its own slot; then the totals summed in
+// order on the device, so the result equals adding per-part results on the host, in one sync.
+double sum_of_squares(std::span<const Tensor> parts) {
   constexpr int kBlocks = 512;
-  Tensor scratch = Tensor::empty(Shape{kBlocks + 1}, DType::I64, Device::CUDA);  // 8-byte slots
-  double* slots = reinterpret_cast<double*>(scratch.data<int64_t>());
-  dispatch_float(dtype, [&](auto tag) {
-    using T = decltype(tag);
-    square_partials_kernel<<<kBlocks, 256, 0, current_stream()>>>(x.data<T>(), n, slots);
-  });
-  MCPP_CUDA_CHECK_LAUNCH();
-  sum_partials_kernel<<<1, 1, 0, current_stream()>>>(slots, kBlocks, slots + kBlocks);
+  const int64_t count = static_cast<int64_t>(parts.size());
+  // 8-byte slots: [kBlocks partials | count part totals | the sum]
+  Tensor scratch = Tensor::empty(Shape{kBlocks + count + 1}, DType::I64, Device::CUDA);
+  double* partials = reinterpret_cast<double*>(scratch.data<int64_t>());
+  double* totals = partials + kBlocks;
+  for (int64_t p = 0; p < count; ++p) {
+    const Tensor& x = parts[p];
+    const DType dtype = activation_dtype("sum_of_squares", {&x});
+    const int64_t n = x.numel();
+    if (n == 0) {
+      MCPP_CUDA_CHECK(cudaMemsetAsync(totals + p, 0, sizeof(double), current_stream()));
+      continue;
+    }
+    dispatch_float(dtype, [&](auto tag) {
+      using T = decltype(tag);
+      square_partials_kernel<<<kBlocks, 256, 0, current_stream()>>>(x.data<T>(), n, partials);
+    });
+    MCPP_CUDA_CHECK_LAUNCH();
+    sum_partials_kernel<<<1, 1, 0, current_stream()>>>(partials, kBlocks, totals + p);
+    MCPP_CUDA_CHECK_LAUNCH();
+  }
+  sum_partials_kernel<<<1, 1, 0, current_stream()>>>(totals, static_cast<int>(count), totals + count);
   MCPP_CUDA_CHECK_LAUNCH();
   double total = 0.0;
-  MCPP_CUDA_CHECK(cudaMemcpyAsync(&total, slots + kBlocks, sizeof total, cudaMemcpyDeviceToHost,
-                                  current_stream()));
+  MCPP_CUDA_CHECK(cudaMemcpyAsync(&total, totals + count, sizeof total, cudaMemcpyDeviceToHost, current_stream()));
   MCPP_CUDA_CHECK(cudaStreamSynchronize(current_stream()));
   return total;
 }

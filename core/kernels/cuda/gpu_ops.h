@@ -3,6 +3,8 @@
 // Dtypes: activations (and the parameters they meet: weight, bias, gamma, beta) are all F32, all
 // BF16 or all F16, taken from the tensors; arithmetic and accumulation are fp32; parameter gradients
 // (dweight, dbias, dgamma, dbeta), statistics (mean, rstd, lse) and losses are F32.
+#include <span>
+
 #include "core/kernels/attention.h"
 #include "core/kernels/cross_entropy.h"
 #include "core/kernels/layernorm.h"
@@ -96,5 +98,6 @@ void scale(const Tensor& x, float alpha);
 void bias_add(const Tensor& x, const Tensor& bias, const Tensor& out);
 void bias_grad(const Tensor& dy, const Tensor& dbias);
 double sum_of_squares(const Tensor& x);
+double sum_of_squares(std::span<const Tensor> parts);
 
 }  // namespace mcpp::core::gpu
