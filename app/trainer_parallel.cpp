@@ -106,7 +106,7 @@ void Trainer::train_step_parallel(IterationRecord& record) {
     if (overlap_grad_reduce_) {
       interleaved.before_last_backward = [this](int chunk) { grad_reducers_[chunk]->start_overlap(); };
     }
-    const model::LossPair loss = parallel::run_interleaved_one_f_one_b(chunks, *groups_->pp.comm, interleaved);
+    const model::LossPair loss = parallel::run_interleaved_one_f_one_b(chunks, *groups_->pp.tensor_comm(), interleaved);
     local = {loss.loss_sum, loss.num_tokens};
   } else {
     if (overlap_grad_reduce_) it.before_last_backward = [this] { grad_reducers_[0]->start_overlap(); };
@@ -186,7 +186,8 @@ BatchLoss Trainer::evaluate_batch_parallel(data::GptLoader& loader, bool* exhaus
       *exhausted = true;
       return local;
     }
-    const model::LossPair loss = parallel::forward_through_pipeline(chunks, *groups_->pp.comm, model_batch(*batch), shape);
+    const model::LossPair loss =
+        parallel::forward_through_pipeline(chunks, *groups_->pp.tensor_comm(), model_batch(*batch), shape);
     local.loss_sum += loss.loss_sum;
     local.num_tokens += loss.num_tokens;
   }

@@ -3,6 +3,7 @@
 #include <climits>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "core/base/error.h"
 #include "parallel/mpi_runtime.h"
@@ -187,6 +188,42 @@ void MpiCommunicator::send_recv(const Tensor& send, int dest, const Tensor& recv
   MPI_Get_count(&status, MPI_BYTE, &received);
   check(received == bytes, "send_recv: expected " + std::to_string(bytes) + " bytes from rank " +
                                std::to_string(source) + ", got " + std::to_string(received));
+}
+
+void MpiCommunicator::exchange(std::span<const comm::P2POp> ops) {
+  if (ops.empty()) return;
+  const WatchedOperation watched(watchdog_.get(), name_, "exchange");
+  std::vector<int> bytes(ops.size());
+  for (size_t i = 0; i < ops.size(); ++i) {  // all checked before any transfer starts
+    check(ops[i].peer >= 0 && ops[i].peer < size_ && ops[i].peer != rank_,
+          std::string("exchange: bad ") + (ops[i].kind == comm::P2POp::Kind::send ? "send" : "recv") + " peer " +
+              std::to_string(ops[i].peer));
+    bytes[i] = byte_count(ops[i].tensor, "exchange");
+  }
+  // Tag 0 like send / recv: MPI matches messages of one tag between two ranks in posting order,
+  // which is the order contract of exchange().
+  std::vector<MPI_Request> requests(ops.size(), MPI_REQUEST_NULL);
+  for (size_t i = 0; i < ops.size(); ++i) {
+    const comm::P2POp& op = ops[i];
+    const bool send = op.kind == comm::P2POp::Kind::send;
+    const int result = send ? MPI_Isend(op.tensor.raw_data(), bytes[i], MPI_BYTE, op.peer, 0, comm_, &requests[i])
+                            : MPI_Irecv(op.tensor.raw_data(), bytes[i], MPI_BYTE, op.peer, 0, comm_, &requests[i]);
+    if (result != MPI_SUCCESS) {
+      // Posted requests must complete before their buffers can go: the peers post the rest too.
+      MPI_Waitall(static_cast<int>(i), requests.data(), MPI_STATUSES_IGNORE);
+      check_mpi(result, send ? "MPI_Isend" : "MPI_Irecv");
+    }
+  }
+  std::vector<MPI_Status> statuses(ops.size());
+  check_mpi(MPI_Waitall(static_cast<int>(requests.size()), requests.data(), statuses.data()), "MPI_Waitall");
+  for (size_t i = 0; i < ops.size(); ++i) {
+    if (ops[i].kind != comm::P2POp::Kind::recv) continue;
+    int received = 0;
+    MPI_Get_count(&statuses[i], MPI_BYTE, &received);
+    check(received == bytes[i], "exchange: expected " + std::to_string(bytes[i]) + " bytes from rank " +
+                                    std::to_string(ops[i].peer) + ", got " + std::to_string(received) +
+                                    " (the ranks list their transfers in different orders or shapes)");
+  }
 }
 
 void MpiCommunicator::barrier() {

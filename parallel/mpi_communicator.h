@@ -38,6 +38,7 @@ class MpiCommunicator final : public comm::Communicator {
   void send(const Tensor& tensor, int peer) override;
   void recv(const Tensor& tensor, int peer) override;
   void send_recv(const Tensor& send, int dest, const Tensor& recv, int source) override;
+  void exchange(std::span<const comm::P2POp> ops) override;
   void barrier() override;
 
   // Non-blocking where MPI can (fp32 sums; in-place or separate gathers), blocking otherwise.

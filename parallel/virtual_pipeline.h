@@ -4,22 +4,20 @@
 // activations travel rank 0 → 1 → … → P−1 and wrap around to rank 0's next chunk. The order of
 // forward and backward passes is interleaved_schedule() (parallel/pipeline_schedule.h).
 //
-// Exchanges: sends are non-blocking (MPI_Isend, completed at the end of the iteration), receives
-// block right before the pass that needs them. Every message is tagged with its direction and
-// the chunk it is for; MPI keeps messages of one tag between two ranks in order, and each chunk
-// runs its micro-batches in increasing order both ways, so every receive gets the right tensor.
+// Exchanges: in lock step, as Megatron's interleaved schedule does them (batched p2p): the
+// schedule is cut into steps (interleaved_lockstep_plan, parallel/pipeline_lockstep.h, which
+// explains why they match), and at each step the rank makes one exchange() with its two ring
+// neighbours, sending what its previous round produced and receiving what its coming rounds
+// need. Activations and gradients travel as [s(/tp with SP), b, h] tensors in the chunks'
+// compute dtype on their device, over the pipeline group's tensor communicator (NCCL for CUDA
+// tensors, MPI on CPU).
 // As in the non-interleaved executor, a chunk caches one micro-batch's activations and replays
 // its forward from the stored input before the backward of any other (bit-identical).
-//
-// Tensors travel in the chunks' compute dtype. On GPUs they go through host memory over MPI: the
-// tagged, buffered sends are what keep this schedule free of deadlocks, and NCCL has neither
-// (its point-to-point calls match in issue order and a send waits for its receive), so moving it
-// onto NCCL needs Megatron's lock-step exchanges instead.
 #include <functional>
 #include <vector>
 
+#include "core/comm/communicator.h"
 #include "core/model/gpt_model.h"
-#include "parallel/mpi_communicator.h"
 #include "parallel/pipeline_executor.h"
 
 namespace mcpp::parallel {
@@ -32,15 +30,16 @@ struct InterleavedIteration {
   std::function<void(int chunk)> before_last_backward;
 };
 
-// `chunks`: this rank's model chunks in order (chunk c holds virtual stage c·P + r). Returns
+// `chunks`: this rank's model chunks in order (chunk c holds virtual stage c·P + r); `pp`: the
+// pipeline group's communicator for the chunks' tensors (its rank is the pipeline rank). Returns
 // (Σ loss_sum, Σ num_tokens) on the last virtual stage's rank, {0, 0} elsewhere; gradients
 // accumulate in every chunk (the loss scaled by last_stage_loss_grad_scale()).
-model::LossPair run_interleaved_one_f_one_b(const std::vector<model::GPTModel*>& chunks, MpiCommunicator& pp,
+model::LossPair run_interleaved_one_f_one_b(const std::vector<model::GPTModel*>& chunks, comm::Communicator& pp,
                                             const InterleavedIteration& iteration);
 
 // Forward only, one micro-batch through every virtual stage in order (evaluation). Works for
 // one chunk per rank too. Returns the loss on the last virtual stage's rank, {0, 0} elsewhere.
-model::LossPair forward_through_pipeline(const std::vector<model::GPTModel*>& chunks, MpiCommunicator& pp,
+model::LossPair forward_through_pipeline(const std::vector<model::GPTModel*>& chunks, comm::Communicator& pp,
                                          const model::MicroBatch& batch, const Shape& activation_shape);
 
 }  // namespace mcpp::parallel

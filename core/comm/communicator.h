@@ -7,12 +7,24 @@
 // tensor (= dim 0 for [s, b, h] activations): rank r's part is elements
 // [r * output.numel(), (r + 1) * output.numel()) of the big tensor. As with the kernel ops,
 // outputs are Tensor handles passed by const reference: the call writes their elements.
+#include <span>
+
 #include "core/base/tensor.h"
 #include "core/comm/pending_collective.h"
 
 namespace mcpp::comm {
 
 enum class ReduceOp { sum, max };
+
+// One point-to-point transfer of an exchange(): send `tensor` to `peer` or receive into it.
+struct P2POp {
+  enum class Kind { send, recv };
+  Kind kind = Kind::send;
+  Tensor tensor;
+  int peer = 0;
+  static P2POp send(Tensor tensor, int peer) { return {Kind::send, std::move(tensor), peer}; }
+  static P2POp recv(Tensor tensor, int peer) { return {Kind::recv, std::move(tensor), peer}; }
+};
 
 class Communicator {
  public:
@@ -34,6 +46,12 @@ class Communicator {
   // Sends `send` to `dest` and receives `recv` from `source` as one exchange, so two ranks that
   // send to each other at the same time cannot deadlock (pipeline send-forward-recv-backward).
   virtual void send_recv(const Tensor& send, int dest, const Tensor& recv, int source);
+  // Every send and receive of `ops` as one batch (one NCCL group, one MPI Waitall): none waits
+  // for another, so the call returns once all have completed, whatever order the peers list
+  // them in. Between two ranks, the sends of one to the other match the other's receives from it
+  // in list order (also across calls), so both must list them in the same order; with two ranks
+  // the previous and next neighbour are the same rank. No ops: nothing happens.
+  virtual void exchange(std::span<const P2POp> ops);
   virtual void barrier() = 0;
 
   // Non-blocking forms of the three bucket collectives (gradient reduction, parameter gather):
@@ -57,6 +75,7 @@ class SingleRankCommunicator final : public Communicator {
   void broadcast(const Tensor& tensor, int root) override;
   void send(const Tensor& tensor, int peer) override;
   void recv(const Tensor& tensor, int peer) override;
+  void exchange(std::span<const P2POp> ops) override;
   void barrier() override {}
 };
 

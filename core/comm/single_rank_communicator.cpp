@@ -24,6 +24,16 @@ void Communicator::send_recv(const Tensor&, int dest, const Tensor&, int) {
   throw Error("send_recv with rank " + std::to_string(dest) + " is not supported by this communicator");
 }
 
+void Communicator::exchange(std::span<const P2POp> ops) {
+  if (!ops.empty())
+    throw Error("exchange with rank " + std::to_string(ops.front().peer) + " is not supported by this communicator");
+}
+
+void SingleRankCommunicator::exchange(std::span<const P2POp> ops) {
+  if (!ops.empty())
+    throw Error("exchange with rank " + std::to_string(ops.front().peer) + ": a single-rank communicator has no peers");
+}
+
 void SingleRankCommunicator::send(const Tensor&, int peer) {
   throw Error("send to rank " + std::to_string(peer) + ": a single-rank communicator has no peers");
 }

@@ -236,6 +236,34 @@ void NcclCommunicator::send_recv(const Tensor& send, int dest, const Tensor& rec
   });
 }
 
+void NcclCommunicator::exchange(std::span<const comm::P2POp> ops) {
+  for (const comm::P2POp& op : ops) {
+    check(op.peer >= 0 && op.peer < size_ && op.peer != rank_, "exchange: bad peer " + std::to_string(op.peer));
+    check_device_tensor(op.tensor, "exchange");
+  }
+  if (ops.empty()) return;
+  run("exchange", [&] {
+    // One group: NCCL starts every transfer together, so the group cannot wait on itself; each
+    // peer's sends and receives match in issue order.
+    check_nccl(ncclGroupStart(), "ncclGroupStart");
+    ncclResult_t first_error = ncclSuccess;
+    const char* failed = "";
+    for (const comm::P2POp& op : ops) {
+      const bool send = op.kind == comm::P2POp::Kind::send;
+      const ncclResult_t result =
+          send ? ncclSend(op.tensor.raw_data(), op.tensor.nbytes(), ncclUint8, op.peer, comm_, stream_)
+               : ncclRecv(op.tensor.raw_data(), op.tensor.nbytes(), ncclUint8, op.peer, comm_, stream_);
+      if (first_error == ncclSuccess && result != ncclSuccess && result != ncclInProgress) {
+        first_error = result;
+        failed = send ? "ncclSend" : "ncclRecv";
+      }
+    }
+    const ncclResult_t ended = ncclGroupEnd();  // always closes the group, even after an error
+    check_nccl(first_error, failed, comm_);
+    check_nccl(ended, "ncclGroupEnd", comm_);
+  });
+}
+
 void NcclCommunicator::barrier() {
   // A one-element all-reduce that the host waits for: no rank returns before every rank entered.
   const Tensor token = Tensor::zeros({1}, DType::F32, Device::CUDA);

@@ -55,6 +55,7 @@ class NcclCommunicator final : public comm::Communicator {
   void send(const Tensor& tensor, int peer) override;
   void recv(const Tensor& tensor, int peer) override;
   void send_recv(const Tensor& send, int dest, const Tensor& recv, int source) override;
+  void exchange(std::span<const comm::P2POp> ops) override;
   void barrier() override;
 
   comm::PendingCollective all_reduce_async(const Tensor& tensor, comm::ReduceOp op = comm::ReduceOp::sum) override;

@@ -169,6 +169,18 @@ TEST_CASE("rank body: NCCL against MPI", "[.][rank-nccl]") {
       comm.send_recv(out, (r + 1) % n, in, (r + n - 1) % n);
       return in;
     });
+    c.check_same("exchange", dtype, [&](comm::Communicator& comm, Device device) {
+      // Both neighbours at once, tensors of two sizes (with 2 ranks both are the same rank).
+      const Tensor to_next = on(device, host_values(13, dtype, r, 3));
+      const Tensor to_prev = on(device, host_values(6, dtype, r, 4));
+      Tensor received = Tensor::zeros({19}, dtype, device);
+      const int next = (r + 1) % n, prev = (r + n - 1) % n;
+      const comm::P2POp ops[] = {comm::P2POp::send(to_next, next), comm::P2POp::send(to_prev, prev),
+                                 comm::P2POp::recv(received.sub(0, {13}), prev),
+                                 comm::P2POp::recv(received.sub(13, {6}), next)};
+      comm.exchange(ops);
+      return received;
+    });
   }
   c.device->barrier();
   CHECK_THROWS_WITH(c.device->all_reduce(Tensor::zeros({2})), Catch::Contains("CUDA tensors only"));

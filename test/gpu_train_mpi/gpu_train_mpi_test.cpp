@@ -137,8 +137,13 @@ TEST_CASE("PP2 on two GPUs trains like one GPU (1F1B with tied embeddings, and a
 }
 
 TEST_CASE("PP2 interleaved on two GPUs trains like one GPU (2 chunks per rank)") {
+  // 4 micro-batches: steady steps send an activation and a gradient to the one neighbour in one
+  // NCCL group; 5 in groups of 3: a shorter last group.
   check_layout("pp2-vp", tiny_gpt2_flags() + " --num-layers 4 --global-batch-size 8",
                "--pipeline-model-parallel-size 2 --num-layers-per-virtual-pipeline-stage 1");
+  check_layout("pp2-vp-groups", tiny_gpt2_flags() + " --num-layers 4 --global-batch-size 10",
+               "--pipeline-model-parallel-size 2 --num-layers-per-virtual-pipeline-stage 1 "
+               "--microbatch-group-size-per-virtual-pipeline-stage 3");
 }
 
 TEST_CASE("SGD under mpirun on two GPUs trains like one GPU (DP2 with the distributed optimizer, and PP2)") {

@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <vector>
 
 #include "parallel/group_communicator.h"
 #include "parallel/mpi_communicator.h"
@@ -138,6 +139,60 @@ TEST_CASE("rank body: MPI communicator", "[.][rank-comm]") {
 }
 
 TEST_CASE("MPI communicator collectives at 3 ranks") { CHECK(run_on_ranks(3, "[rank-comm]")); }
+
+// exchange(): every rank sends to and receives from both ring neighbours in one call, with
+// tensors of different sizes and dtypes per direction. With 2 ranks both neighbours are the same
+// rank, and the two transfers each way match in list order.
+TEST_CASE("rank body: batched exchange", "[.][rank-exchange]") {
+  REQUIRE(mpi().size() >= 2);  // starts MPI
+  MpiCommunicator world = MpiCommunicator::world();
+  const int r = world.rank(), n = world.size();
+  const int next = (r + 1) % n, prev = (r + n - 1) % n;
+  auto filled = [](int64_t count, DType dtype, double value) {
+    Tensor values = Tensor::empty({count});
+    values.fill(value);
+    Tensor typed = Tensor::empty({count}, dtype);
+    typed.copy_from(values);
+    return typed;
+  };
+  auto last_value = [](const Tensor& tensor) {
+    Tensor values = Tensor::empty(tensor.shape());
+    values.copy_from(tensor);
+    return values.data<float>()[tensor.numel() - 1];
+  };
+  for (int round = 0; round < 3; ++round) {
+    const Tensor to_next = filled(7 + round, DType::F32, 100 * r + round);
+    const Tensor to_prev = filled(3, DType::BF16, -(r + 1) - round);
+    const Tensor from_prev = Tensor::empty({7 + round});
+    const Tensor from_next = Tensor::empty({3}, DType::BF16);
+    // Ranks list sends and receives in different orders; only the order of the transfers
+    // between one pair of ranks (activation, then gradient) has to agree.
+    std::vector<comm::P2POp> ops = {comm::P2POp::send(to_next, next), comm::P2POp::send(to_prev, prev),
+                                    comm::P2POp::recv(from_prev, prev), comm::P2POp::recv(from_next, next)};
+    if ((r + round) % 2 == 1) std::rotate(ops.begin(), ops.begin() + 2, ops.end());
+    world.exchange(ops);
+    CHECK(last_value(from_prev) == float(100 * prev + round));
+    CHECK(last_value(from_next) == float(-(next + 1) - round));
+  }
+  // Only some ranks exchange (rank 0 with rank 1); the others pass no ops and return at once.
+  const Tensor single = filled(4, DType::F32, r);
+  if (r < 2) {
+    const comm::P2POp ops[] = {comm::P2POp::recv(single, 1 - r),
+                               comm::P2POp::send(filled(4, DType::F32, 10 + r), 1 - r)};
+    world.exchange(ops);
+    CHECK(last_value(single) == float(10 + (1 - r)));
+  } else {
+    world.exchange({});
+  }
+  const comm::P2POp to_self[] = {comm::P2POp::send(single, r)};
+  CHECK_THROWS_WITH(world.exchange(to_self), Catch::Contains("bad send peer"));
+  world.barrier();
+}
+
+TEST_CASE("MPI batched exchange with both ring neighbours at 2 ranks (one rank on both sides)") {
+  CHECK(run_on_ranks(2, "[rank-exchange]"));
+}
+TEST_CASE("MPI batched exchange with both ring neighbours at 3 ranks") { CHECK(run_on_ranks(3, "[rank-exchange]")); }
 
 TEST_CASE("rank body: singleton", "[.][rank-singleton]") {
   REQUIRE(mpi().size() == 1);

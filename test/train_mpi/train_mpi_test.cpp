@@ -185,6 +185,17 @@ TEST_CASE("PP2 interleaved with an uneven split (2 + 4 layers, 2 chunks per rank
                                          "--decoder-last-pipeline-num-layers 4", "--num-layers 6");
 }
 
+TEST_CASE("PP2 interleaved in micro-batch groups of 3 (5 micro-batches) trains like one process") {
+  check_layout_matches_single_process(2, kInterleavedPp2 + " --microbatch-group-size-per-virtual-pipeline-stage 3",
+                                      "--num-layers 4 --global-batch-size 10");
+}
+
+TEST_CASE("PP4 interleaved (2 chunks per rank, 8 micro-batches) trains like one process") {
+  // The ring's wrap-around joins two different ranks, and the warm-ups differ by rank.
+  check_layout_matches_single_process(4, "--pipeline-model-parallel-size 4 --num-virtual-stages-per-pipeline-rank 2",
+                                      "--num-layers 8 --global-batch-size 8 --micro-batch-size 1");
+}
+
 TEST_CASE("TP2 x PP2 interleaved with SP trains like one process") {
   check_layout_matches_single_process(4, kInterleavedPp2 + " --tensor-model-parallel-size 2 --sequence-parallel",
                                       "--num-layers 4");
