@@ -224,16 +224,8 @@ void NcclCommunicator::send_recv(const Tensor& send, int dest, const Tensor& rec
         "send_recv: bad peers " + std::to_string(dest) + " / " + std::to_string(source));
   check_device_tensor(send, "send_recv");
   check_device_tensor(recv, "send_recv");
-  run("send_recv", [&] {
-    // One group: NCCL matches both directions together, so crossing exchanges cannot deadlock.
-    check_nccl(ncclGroupStart(), "ncclGroupStart");
-    const ncclResult_t sent = ncclSend(send.raw_data(), send.nbytes(), ncclUint8, dest, comm_, stream_);
-    const ncclResult_t received = ncclRecv(recv.raw_data(), recv.nbytes(), ncclUint8, source, comm_, stream_);
-    const ncclResult_t ended = ncclGroupEnd();  // always closes the group, even after an error
-    check_nccl(sent, "ncclSend", comm_);
-    check_nccl(received, "ncclRecv", comm_);
-    check_nccl(ended, "ncclGroupEnd", comm_);
-  });
+  const comm::P2POp ops[] = {comm::P2POp::send(send, dest), comm::P2POp::recv(recv, source)};
+  run_group("send_recv", ops);
 }
 
 void NcclCommunicator::exchange(std::span<const comm::P2POp> ops) {
@@ -242,17 +234,22 @@ void NcclCommunicator::exchange(std::span<const comm::P2POp> ops) {
     check_device_tensor(op.tensor, "exchange");
   }
   if (ops.empty()) return;
-  run("exchange", [&] {
-    // One group: NCCL starts every transfer together, so the group cannot wait on itself; each
-    // peer's sends and receives match in issue order.
+  run_group("exchange", ops);
+}
+
+void NcclCommunicator::run_group(const char* op, std::span<const comm::P2POp> ops) {
+  run(op, [&] {
+    // One group: NCCL starts every transfer together, so crossing exchanges cannot deadlock and
+    // the group cannot wait on itself; each peer's sends and receives match in issue order.
     check_nccl(ncclGroupStart(), "ncclGroupStart");
     ncclResult_t first_error = ncclSuccess;
     const char* failed = "";
-    for (const comm::P2POp& op : ops) {
-      const bool send = op.kind == comm::P2POp::Kind::send;
-      const ncclResult_t result =
-          send ? ncclSend(op.tensor.raw_data(), op.tensor.nbytes(), ncclUint8, op.peer, comm_, stream_)
-               : ncclRecv(op.tensor.raw_data(), op.tensor.nbytes(), ncclUint8, op.peer, comm_, stream_);
+    for (const comm::P2POp& transfer : ops) {
+      const bool send = transfer.kind == comm::P2POp::Kind::send;
+      void* data = transfer.tensor.raw_data();
+      const size_t bytes = transfer.tensor.nbytes();
+      const ncclResult_t result = send ? ncclSend(data, bytes, ncclUint8, transfer.peer, comm_, stream_)
+                                       : ncclRecv(data, bytes, ncclUint8, transfer.peer, comm_, stream_);
       if (first_error == ncclSuccess && result != ncclSuccess && result != ncclInProgress) {
         first_error = result;
         failed = send ? "ncclSend" : "ncclRecv";

@@ -72,6 +72,8 @@ class NcclCommunicator final : public comm::Communicator {
   // start() and wait at once: the blocking operations.
   template <typename Enqueue>
   void run(const char* op, Enqueue&& enqueue);
+  // The sends and receives of `ops` as one NCCL group, blocking (send_recv, exchange).
+  void run_group(const char* op, std::span<const comm::P2POp> ops);
 
   ncclComm_t comm_ = nullptr;
   cudaStream_t stream_ = nullptr;
