@@ -49,15 +49,15 @@ class MpiCommunicator final : public comm::Communicator {
                                                comm::ReduceOp op = comm::ReduceOp::sum) override;
   comm::PendingCollective all_gather_async(const Tensor& input, const Tensor& output) override;
 
-  // Non-blocking all-reduce (sum) of an fp32 tensor, e.g. one gradient bucket; complete it with
-  // wait(). The tensor must not be touched until then. The watchdog sees it in flight until wait().
+ private:
+  // The MPI requests behind the *_async forms. Non-blocking all-reduce (sum) of an fp32 tensor;
+  // the tensor must not be touched until wait(). The watchdog sees it in flight until wait().
   MPI_Request start_all_reduce(const Tensor& tensor);
   // Non-blocking reduce-scatter (sum) of fp32 `input` into `output` (same rules as reduce_scatter;
   // output must not overlap input).
   MPI_Request start_reduce_scatter(const Tensor& input, const Tensor& output);
   static void wait(MPI_Request& request);
 
- private:
   MpiCommunicator(MPI_Comm comm, bool owned, std::string name, std::shared_ptr<Watchdog> watchdog);
   void watch_request(MPI_Request request, const char* op);
 

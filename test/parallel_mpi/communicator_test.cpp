@@ -90,8 +90,7 @@ TEST_CASE("rank body: MPI communicator", "[.][rank-comm]") {
 
   Tensor async = Tensor::empty({7});
   async.fill(2.0);
-  MPI_Request request = world.start_all_reduce(async);
-  MpiCommunicator::wait(request);
+  world.all_reduce_async(async).wait();
   CHECK(async.data<float>()[6] == 2.0f * n);
   world.barrier();
 

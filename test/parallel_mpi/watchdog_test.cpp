@@ -147,8 +147,7 @@ TEST_CASE("rank body: collectives in time with the watchdog on", "[.][watchdog-i
     values.fill(double(rank));
     groups.grad_stats.comm->all_reduce(values);
     CHECK(values.data<float>()[2] == float(groups.world_size() * (groups.world_size() - 1) / 2));
-    MPI_Request request = groups.dp.comm->start_all_reduce(values);
-    MpiCommunicator::wait(request);
+    groups.dp.comm->all_reduce_async(values).wait();
     Tensor out = Tensor::empty({2}), in = Tensor::empty({2});
     out.fill(double(rank));
     const int peer = 1 - groups.pp.rank();
