@@ -79,19 +79,7 @@ void bias_grad(const Tensor& dy, const Tensor& dbias) {
   detail::no_cuda_kernel("bias_grad");
 }
 
-double sum_of_squares(const Tensor& x) {
-  switch (detail::common_device("sum_of_squares", {&x})) {
-    case Device::CPU: return cpu::sum_of_squares(x);
-    case Device::CUDA:
-#ifdef MCPP_HAVE_CUDA
-      const profile::Scope timed("sum_of_squares");
-      return gpu::sum_of_squares(x);
-#else
-      break;
-#endif
-  }
-  detail::no_cuda_kernel("sum_of_squares");
-}
+double sum_of_squares(const Tensor& x) { return sum_of_squares(std::span<const Tensor>(&x, 1)); }
 
 double sum_of_squares(std::span<const Tensor> parts) {
   if (parts.empty()) return 0.0;
