@@ -7,6 +7,7 @@
 #include "core/optim/grad_norm.h"
 #include "core/optim/sgd.h"
 #ifdef MCPP_HAVE_CUDA
+#include "core/base/cuda/op_profile.h"
 #include "core/optim/cuda/optimizer_kernels.h"
 #endif
 
@@ -202,6 +203,7 @@ void DistributedOptimizer::step_on_gpu(Shard& shard, const optim::AdamStep& step
   const auto& group = params_.groups()[shard.group];
   const Tensor grad = view_of(group.grads, shard.range);
 #ifdef MCPP_HAVE_CUDA
+  const profile::Scope timed("optimizer_step");
   if (options_.sgd) {
     // As on the host: the gradient slice is clipped in place first, then SGD updates the slice.
     if (clip_coefficient != 1.0f) core::scale(grad, clip_coefficient);

@@ -3,6 +3,9 @@
 #include <algorithm>
 
 #include "core/base/error.h"
+#ifdef MCPP_HAVE_CUDA
+#include "core/base/cuda/op_profile.h"
+#endif
 #include "parallel/grad_buffer.h"
 
 namespace mcpp::parallel {
@@ -51,6 +54,9 @@ void ParamGatherer::complete(BucketGather& b) {
   b.gather.wait();
   if (!b.stale_copy) return;
   const model::ParamBufferGroup& group = params_.groups()[b.group];
+#ifdef MCPP_HAVE_CUDA
+  const profile::Scope timed("cast_gathered_params_to_compute");
+#endif
   group.compute_params.sub(b.bucket.begin, {b.bucket.numel()})
       .copy_from(group.params.sub(b.bucket.begin, {b.bucket.numel()}));
   b.stale_copy = false;

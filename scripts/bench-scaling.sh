@@ -7,7 +7,13 @@
 #   scripts/bench-scaling.sh [build dir (default build-gpu)] [model: gpt2|llama (default gpt2)]
 #
 # ITERS (default 30) sets the iterations per run; EXTRA_FLAGS is appended to every run's flags
-# (e.g. EXTRA_FLAGS=--overlap-param-gather).
+# (e.g. EXTRA_FLAGS=--overlap-param-gather); MAX_GPUS caps the GPU counts tried.
+# Diagnostics of the lost efficiency:
+#   PROFILE=1      each GPU count again for 8 iterations with MCPP_PROFILE=1 on rank 0: GPU time
+#                  per op, including the compute stream's waits on NCCL ("wait: nccl ...": the
+#                  communication overlap did not hide) and the sum against the wall time.
+#   INDEPENDENT=1  n separate 1-GPU runs side by side on n GPUs (no communication at all): what
+#                  sharing the machine alone costs.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${1:-build-gpu}
@@ -27,17 +33,59 @@ out_dir="$BUILD_DIR/bench"
 mkdir -p "$out_dir"
 printf '%-6s %14s %10s\n' GPUs "tokens/s/GPU" efficiency
 base=""
+max_gpus=${MAX_GPUS:-$gpus}
+flags_of_run() {  # the run's flags on $1 GPUs
+  echo "$model --device cuda --bf16 --mock-data --micro-batch-size $mbs --global-batch-size $((mbs * $1)) \
+    --log-interval 10 --eval-iters 0 --attention-dropout 0 --hidden-dropout 0 --lr 3e-4 --min-lr 3e-5 \
+    --lr-warmup-iters 2 --weight-decay 0.1 --clip-grad 1.0 --use-distributed-optimizer --overlap-grad-reduce \
+    $EXTRA_FLAGS"
+}
+tokens_of() { grep "iteration *$2/" "$1" | tail -1 | sed -nE 's/.*tokens\/s: *([0-9.]+).*/\1/p'; }
 for n in 1 2 4 8; do
-  [ "$n" -le "$gpus" ] || break
+  [ "$n" -le "$gpus" ] && [ "$n" -le "$max_gpus" ] || break
   log="$out_dir/scaling-$MODEL-$n.log"
-  # shellcheck disable=SC2086
-  mpirun --bind-to none -np "$n" "$BIN" $model --device cuda --bf16 --mock-data --micro-batch-size $mbs \
-    --global-batch-size $((mbs * n)) --train-iters "$ITERS" --log-interval 10 --eval-iters 0 \
-    --attention-dropout 0 --hidden-dropout 0 --lr 3e-4 --min-lr 3e-5 --lr-warmup-iters 2 --weight-decay 0.1 \
-    --clip-grad 1.0 --use-distributed-optimizer --overlap-grad-reduce $EXTRA_FLAGS >"$log" 2>&1 ||
+  # shellcheck disable=SC2046
+  mpirun --bind-to none -np "$n" "$BIN" $(flags_of_run "$n") --train-iters "$ITERS" >"$log" 2>&1 ||
     { echo "$n GPUs: FAILED (see $log)"; tail -3 "$log"; continue; }
-  tokens=$(grep "iteration *$ITERS/" "$log" | tail -1 | sed -nE 's/.*tokens\/s: *([0-9.]+).*/\1/p')
+  tokens=$(tokens_of "$log" "$ITERS")
   per_gpu=$(awk -v t="$tokens" -v n="$n" 'BEGIN { printf "%.0f", t / n }')
   [ -z "$base" ] && base=$per_gpu
   printf '%-6s %14s %9.1f%%\n' "$n" "$per_gpu" "$(awk -v a="$per_gpu" -v b="$base" 'BEGIN { print 100 * a / b }')"
 done
+
+if [ "${INDEPENDENT:-0}" = 1 ]; then
+  echo
+  echo "independent 1-GPU runs side by side (no communication):"
+  for n in 2 4 8; do
+    [ "$n" -le "$gpus" ] && [ "$n" -le "$max_gpus" ] || break
+    pids=()
+    for ((g = 0; g < n; ++g)); do
+      # shellcheck disable=SC2046
+      CUDA_VISIBLE_DEVICES=$g "$BIN" $(flags_of_run 1) --train-iters "$ITERS" >"$out_dir/independent-$MODEL-$n-$g.log" 2>&1 &
+      pids+=($!)
+    done
+    wait "${pids[@]}"
+    sum=0
+    for ((g = 0; g < n; ++g)); do
+      sum=$(awk -v a="$sum" -v b="$(tokens_of "$out_dir/independent-$MODEL-$n-$g.log" "$ITERS")" 'BEGIN { print a + b }')
+    done
+    per_gpu=$(awk -v t="$sum" -v n="$n" 'BEGIN { printf "%.0f", t / n }')
+    printf '%-6s %14s %9.1f%%\n' "${n}x1" "$per_gpu" "$(awk -v a="$per_gpu" -v b="$base" 'BEGIN { print 100 * a / b }')"
+  done
+fi
+
+if [ "${PROFILE:-0}" = 1 ]; then
+  for n in 1 2 4 8; do
+    [ "$n" -le "$gpus" ] && [ "$n" -le "$max_gpus" ] || break
+    prof="$out_dir/scaling-$MODEL-$n.profile"
+    # shellcheck disable=SC2046,SC2016
+    mpirun --bind-to none -np "$n" bash -c '[ "$OMPI_COMM_WORLD_RANK" = 0 ] && export MCPP_PROFILE=1; exec "$@"' _ \
+      "$BIN" $(flags_of_run "$n") --train-iters 12 >"$prof" 2>&1
+    echo
+    echo "== $n GPUs, rank 0: GPU time per op over iterations 3-12 (top 24)"
+    grep -E "iteration +10/" "$prof" | sed -nE 's/.*(elapsed time per iteration \(ms\): *[0-9.]+).*/\1/p'
+    sed -n '/^GPU time per op/,$p' "$prof" | sed -n '2,26p'
+    grep -E '^sum' "$prof"
+    grep -E '^wait: ' "$prof"
+  done
+fi

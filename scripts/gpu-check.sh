@@ -36,14 +36,19 @@ if [ "$status" = ok ] && [ "${TESTS:-1}" = 0 ]; then
   echo "gpu-check: TESTS=0, GPU tests skipped" > "$log"
   status="tests skipped (TESTS=0)"
 elif [ "$status" = ok ]; then
-  # Multi-GPU tests (gpu_parallel, gpu_train_mpi) need at least 2 GPUs.
+  # Multi-GPU tests need at least 2 GPUs (gpu_parallel, gpu_train_mpi) or 4 (gpu_train_mpi4).
   gpus=$(nvidia-smi -L 2>/dev/null | wc -l)
   exclude=()
   if [ "${gpus:-0}" -lt 2 ]; then
-    exclude=(-E '^(gpu_parallel|gpu_train_mpi):')
+    exclude=(-E '^(gpu_parallel|gpu_train_mpi|gpu_train_mpi4):')
     multi_gpu_note="multi-GPU tests not run (${gpus:-0} GPU)"
+  elif [ "${gpus:-0}" -lt 4 ]; then
+    exclude=(-E '^gpu_train_mpi4:')
+    multi_gpu_note="4-GPU tests not run (${gpus:-0} GPUs)"
   fi
-  NCCL_NVLS_ENABLE=0 ctest --test-dir "$BUILD_DIR" -L gpu "${exclude[@]}" --output-on-failure 2>&1 | tee "$log"
+  # TEST_REGEX narrows the run to matching tests (ctest -R).
+  NCCL_NVLS_ENABLE=0 ctest --test-dir "$BUILD_DIR" -L gpu "${exclude[@]}" ${TEST_REGEX:+-R "$TEST_REGEX"} \
+    --output-on-failure 2>&1 | tee "$log"
   # ctest ends with "100% tests passed out of N" or "P% tests passed, F tests failed out of N".
   summary_line=$(grep -E "tests passed.* out of [0-9]+" "$log" | tail -1)
   if [ -n "$summary_line" ]; then

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "core/base/cuda/cuda_check.h"
+#include "core/base/cuda/op_profile.h"
 #include "core/base/cuda/stream.h"
 #include "core/base/error.h"
 #include "parallel/mpi_runtime.h"
@@ -42,6 +43,17 @@ ncclDataType_t reduce_type(DType dtype, const char* op) {
 ncclRedOp_t nccl_op(comm::ReduceOp op) { return op == comm::ReduceOp::sum ? ncclSum : ncclMax; }
 
 const char* bytes_of(const Tensor& tensor) { return static_cast<const char*>(tensor.raw_data()); }
+
+// MCPP_PROFILE's name for the compute stream's wait on one kind of collective: the time the
+// compute stream stalls there is the communication that overlap did not hide.
+const char* wait_label(const char* op) {
+  const std::string name = op;
+  if (name == "all_reduce") return "wait: nccl all_reduce";
+  if (name == "reduce_scatter") return "wait: nccl reduce_scatter";
+  if (name == "all_gather") return "wait: nccl all_gather";
+  if (name == "broadcast") return "wait: nccl broadcast";
+  return "wait: nccl send/recv";
+}
 
 // The event recorded on the NCCL stream after one operation, shared by the watchdog's probe and
 // the operation's handle and destroyed with the last of them.
@@ -103,7 +115,8 @@ comm::PendingCollective NcclCommunicator::start(const char* op, Enqueue&& enqueu
   MCPP_CUDA_CHECK(cudaEventCreateWithFlags(&done->event, cudaEventDisableTiming));
   MCPP_CUDA_CHECK(cudaEventRecord(done->event, stream_));
   if (watchdog_) watched.release_when([done] { return done->finished(); });
-  return comm::PendingCollective([done, keep_alive = std::move(keep_alive)] {
+  return comm::PendingCollective([done, label = wait_label(op), keep_alive = std::move(keep_alive)] {
+    const profile::Scope timed(label);
     MCPP_CUDA_CHECK(cudaStreamWaitEvent(current_stream(), done->event, 0));
   });
 }
