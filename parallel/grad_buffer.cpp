@@ -4,7 +4,6 @@
 #include <numeric>
 
 #include "core/base/error.h"
-#include "core/kernels/elementwise.h"
 
 namespace mcpp::parallel {
 
@@ -77,22 +76,23 @@ void GradReducer::launch(BucketState& b) {
   if (dp == 1) return;
   const Tensor& buffer = params_.groups()[b.group].grads;
   const Tensor grads = buffer.sub(b.bucket.begin, {b.bucket.numel()});
-  // Megatron pre-scales by the gradient scaling factor 1/(dp·cp) and then sums.
-  if (average_) core::scale(grads, 1.0f / static_cast<float>(dp));
+  // Megatron pre-scales by the gradient scaling factor 1/(dp·cp) and then sums: ReduceOp::average
+  // (fused into the collective over NCCL).
+  const comm::ReduceOp op = average_ ? comm::ReduceOp::average : comm::ReduceOp::sum;
   // Overlapped, the collective runs while backward goes on: nothing writes this bucket's
   // gradients any more, and nothing reads them before finish() waits.
   if (sharded_) {
     const ShardRange mine = bucket_shard(b.bucket, dp_cp_.rank(), dp);
     const Tensor owned = buffer.sub(mine.begin, {mine.numel()});
     if (overlapping_) {
-      b.reduction = dp_cp_.reduce_scatter_async(grads, owned, comm::ReduceOp::sum);
+      b.reduction = dp_cp_.reduce_scatter_async(grads, owned, op);
     } else {
-      dp_cp_.reduce_scatter(grads, owned, comm::ReduceOp::sum);
+      dp_cp_.reduce_scatter(grads, owned, op);
     }
   } else if (overlapping_) {
-    b.reduction = dp_cp_.all_reduce_async(grads, comm::ReduceOp::sum);
+    b.reduction = dp_cp_.all_reduce_async(grads, op);
   } else {
-    dp_cp_.all_reduce(grads, comm::ReduceOp::sum);
+    dp_cp_.all_reduce(grads, op);
   }
 }
 

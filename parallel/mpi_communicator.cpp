@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/base/error.h"
+#include "core/kernels/elementwise.h"
 #include "parallel/mpi_runtime.h"
 
 namespace mcpp::parallel {
@@ -41,7 +42,17 @@ MPI_Datatype reduce_type(DType dtype, const char* op) {
   throw Error(std::string(op) + ": cannot reduce " + dtype_name(dtype) + " tensors over MPI");
 }
 
-MPI_Op mpi_op(comm::ReduceOp op) { return op == comm::ReduceOp::sum ? MPI_SUM : MPI_MAX; }
+MPI_Op mpi_op(comm::ReduceOp op) {
+  check(op != comm::ReduceOp::average, "internal: ReduceOp::average reached MPI unscaled");
+  return op == comm::ReduceOp::sum ? MPI_SUM : MPI_MAX;
+}
+
+// ReduceOp::average over MPI: the input multiplied by 1/size in place, then summed.
+comm::ReduceOp prescale_average(const Tensor& input, comm::ReduceOp op, int size) {
+  if (op != comm::ReduceOp::average) return op;
+  core::scale(input, 1.0f / static_cast<float>(size));
+  return comm::ReduceOp::sum;
+}
 
 // fp32 copy of a 16-bit float tensor (reductions of bf16/fp16 happen in fp32).
 Tensor as_f32(const Tensor& tensor) {
@@ -93,6 +104,7 @@ void MpiCommunicator::watch_request(MPI_Request request, const char* op) {
 void MpiCommunicator::all_reduce(const Tensor& tensor, comm::ReduceOp op) {
   const WatchedOperation watched(watchdog_.get(), name_, "all_reduce");
   const int count = count_of(tensor, "all_reduce");
+  op = prescale_average(tensor, op, size_);
   if (is_16bit_float(tensor.dtype())) {
     Tensor widened = as_f32(tensor);
     all_reduce(widened, op);
@@ -110,6 +122,7 @@ void MpiCommunicator::reduce_scatter(const Tensor& input, const Tensor& output, 
   check(input.numel() == int64_t(count) * size_ && input.dtype() == output.dtype(),
         "reduce_scatter: input " + input.describe() + " must hold " + std::to_string(size_) + " x output " +
             output.describe());
+  op = prescale_average(input, op, size_);
   if (is_16bit_float(input.dtype())) {
     Tensor result = Tensor::empty(output.shape(), DType::F32);
     reduce_scatter(as_f32(input), result, op);
@@ -255,6 +268,8 @@ MPI_Request MpiCommunicator::start_reduce_scatter(const Tensor& input, const Ten
 }
 
 comm::PendingCollective MpiCommunicator::all_reduce_async(const Tensor& tensor, comm::ReduceOp op) {
+  count_of(tensor, "all_reduce");
+  op = prescale_average(tensor, op, size_);
   if (tensor.dtype() != DType::F32 || op != comm::ReduceOp::sum) return Communicator::all_reduce_async(tensor, op);
   // The handle holds the tensor: its memory stays MPI's until the request completes.
   return comm::PendingCollective([request = start_all_reduce(tensor), tensor]() mutable { wait(request); });
@@ -262,6 +277,8 @@ comm::PendingCollective MpiCommunicator::all_reduce_async(const Tensor& tensor, 
 
 comm::PendingCollective MpiCommunicator::reduce_scatter_async(const Tensor& input, const Tensor& output,
                                                               comm::ReduceOp op) {
+  count_of(input, "reduce_scatter");
+  op = prescale_average(input, op, size_);
   if (input.dtype() != DType::F32 || output.dtype() != DType::F32 || op != comm::ReduceOp::sum)
     return Communicator::reduce_scatter_async(input, output, op);
   if (!input.overlaps(output))

@@ -14,7 +14,10 @@
 
 namespace mcpp::comm {
 
-enum class ReduceOp { sum, max };
+// average: Megatron's gradient averaging, every rank's input multiplied by 1/size (in its dtype)
+// and then summed. The MPI communicator scales the input in place first; NCCL fuses the
+// multiplication into the collective (PreMulSum) and leaves the input as it was.
+enum class ReduceOp { sum, max, average };
 
 // One point-to-point transfer of an exchange(): send `tensor` to `peer` or receive into it.
 struct P2POp {

@@ -40,7 +40,47 @@ ncclDataType_t reduce_type(DType dtype, const char* op) {
   throw Error(std::string(op) + ": cannot reduce " + dtype_name(dtype) + " tensors over NCCL");
 }
 
-ncclRedOp_t nccl_op(comm::ReduceOp op) { return op == comm::ReduceOp::sum ? ncclSum : ncclMax; }
+// The NCCL reduction of one call: ncclSum/ncclMax, or for ReduceOp::average a PreMulSum operator
+// that multiplies every input by 1/size in the tensors' dtype before summing (Megatron's
+// pre-divided gradient sum without a separate scaling pass). It is destroyed once the call is
+// enqueued, which NCCL allows.
+class NcclReduction {
+ public:
+  NcclReduction(comm::ReduceOp op, DType dtype, ncclDataType_t type, int size, ncclComm_t comm) : comm_(comm) {
+    if (op != comm::ReduceOp::average) {
+      op_ = op == comm::ReduceOp::sum ? ncclSum : ncclMax;
+      return;
+    }
+    const float factor = 1.0f / static_cast<float>(size);
+    union {
+      float f32;
+      bf16 b16;
+      f16 h16;
+    } scalar{};
+    if (dtype == DType::BF16) {
+      scalar.b16 = float_to_bf16(factor);
+    } else if (dtype == DType::F16) {
+      scalar.h16 = float_to_f16(factor);
+    } else {
+      check(dtype == DType::F32, std::string("average over NCCL needs a float tensor, got ") + dtype_name(dtype));
+      scalar.f32 = factor;
+    }
+    check_nccl(ncclRedOpCreatePreMulSum(&op_, &scalar, type, ncclScalarHostImmediate, comm_),
+               "ncclRedOpCreatePreMulSum", comm_);
+    custom_ = true;
+  }
+  ~NcclReduction() {
+    if (custom_) ncclRedOpDestroy(op_, comm_);
+  }
+  NcclReduction(const NcclReduction&) = delete;
+  NcclReduction& operator=(const NcclReduction&) = delete;
+  ncclRedOp_t op() const { return op_; }
+
+ private:
+  ncclComm_t comm_;
+  ncclRedOp_t op_ = ncclSum;
+  bool custom_ = false;
+};
 
 const char* bytes_of(const Tensor& tensor) { return static_cast<const char*>(tensor.raw_data()); }
 
@@ -136,7 +176,8 @@ comm::PendingCollective NcclCommunicator::all_reduce_async(const Tensor& tensor,
   return start(
       "all_reduce",
       [&] {
-        check_nccl(ncclAllReduce(tensor.raw_data(), tensor.raw_data(), size_t(tensor.numel()), type, nccl_op(op),
+        const NcclReduction reduction(op, tensor.dtype(), type, size_, comm_);
+        check_nccl(ncclAllReduce(tensor.raw_data(), tensor.raw_data(), size_t(tensor.numel()), type, reduction.op(),
                                  comm_, stream_),
                    "ncclAllReduce", comm_);
       },
@@ -169,8 +210,9 @@ comm::PendingCollective NcclCommunicator::reduce_scatter_async(const Tensor& inp
   return start(
       "reduce_scatter",
       [&] {
-        check_nccl(ncclReduceScatter(input.raw_data(), output.raw_data(), size_t(output.numel()), type, nccl_op(op),
-                                     comm_, stream_),
+        const NcclReduction reduction(op, input.dtype(), type, size_, comm_);
+        check_nccl(ncclReduceScatter(input.raw_data(), output.raw_data(), size_t(output.numel()), type,
+                                     reduction.op(), comm_, stream_),
                    "ncclReduceScatter", comm_);
       },
       {input, output});

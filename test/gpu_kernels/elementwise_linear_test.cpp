@@ -1,5 +1,7 @@
 // Elementwise helpers and the linear layer (cuBLASLt) against the CPU reference, f32, bf16 and f16.
 #include <cstring>
+#include <utility>
+#include <vector>
 
 #include "core/kernels/elementwise.h"
 #include "core/kernels/linear.h"
@@ -48,14 +50,39 @@ TEST_CASE("elementwise helpers and bias_grad and sum_of_squares match the CPU") 
     double actual = core::sum_of_squares(da);
     REQUIRE(std::fabs(actual - expected) <= 1e-9 * expected);
 
-    // Several views summed in one device pass: bit-identical to adding the per-view results.
+    // Several views (one empty) summed in one device pass: the CPU sum of the same elements, and
+    // the same bits when repeated.
     const Tensor flat_device = da.view({da.numel()});
-    const std::vector<Tensor> parts = {flat_device.sub(0, {5}), flat_device.sub(7, {0}), flat_device.sub(9, {40}),
-                                       flat_device.sub(60, {da.numel() - 60})};
-    double one_by_one = 0.0;
-    for (const Tensor& part : parts) one_by_one += core::sum_of_squares(part);
-    REQUIRE(core::sum_of_squares(parts) == one_by_one);
+    const Tensor flat_host = a.view({a.numel()});
+    const std::vector<std::pair<int64_t, int64_t>> views = {{0, 5}, {7, 0}, {9, 40}, {60, da.numel() - 60}};
+    std::vector<Tensor> parts;
+    double parts_expected = 0.0;
+    for (const auto& [begin, n] : views) {
+      parts.push_back(flat_device.sub(begin, {n}));
+      parts_expected += core::sum_of_squares(flat_host.sub(begin, {n}));
+    }
+    const double parts_actual = core::sum_of_squares(parts);
+    REQUIRE(std::fabs(parts_actual - parts_expected) <= 1e-9 * parts_expected);
+    REQUIRE(core::sum_of_squares(parts) == parts_actual);
   }
+}
+
+TEST_CASE("sum_of_squares over many parts of different sizes matches the CPU") {
+  // Parts from 1 to ~1.5M elements: the large ones take many blocks each, the small ones one.
+  const int64_t total = 3'000'000;
+  Tensor host = host_random(Shape{total}, 77, DType::F32);
+  Tensor device = to_device(host, DType::F32);
+  std::vector<Tensor> parts;
+  double expected = 0.0;
+  int64_t begin = 0;
+  for (int64_t n : {int64_t(1), int64_t(1'500'000), int64_t(3), int64_t(700'001), int64_t(0), int64_t(64)}) {
+    parts.push_back(device.sub(begin, {n}));
+    expected += core::sum_of_squares(host.sub(begin, {n}));
+    begin += n + 17;
+  }
+  const double actual = core::sum_of_squares(parts);
+  REQUIRE(std::fabs(actual - expected) <= 1e-12 * expected);
+  REQUIRE(core::sum_of_squares(parts) == actual);
 }
 
 TEST_CASE("linear forward and backward match the CPU (with and without bias)") {

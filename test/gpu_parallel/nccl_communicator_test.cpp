@@ -239,6 +239,24 @@ TEST_CASE("rank body: NCCL async collectives", "[.][rank-nccl-async]") {
       comm.reduce_scatter_async(input, output).wait();
       return output;
     });
+    // Megatron's averaging: MPI scales the input first, NCCL multiplies inside the collective
+    // (PreMulSum); the results must be the same bytes.
+    c.check_same("all_reduce_async average", dtype, [&](comm::Communicator& comm, Device device) {
+      Tensor t = on(device, host_values(1000, dtype, r));
+      comm.all_reduce_async(t, comm::ReduceOp::average).wait();
+      return t;
+    });
+    c.check_same("reduce_scatter_async average", dtype, [&](comm::Communicator& comm, Device device) {
+      Tensor input = on(device, host_values(6 * n, dtype, r));
+      Tensor output = Tensor::empty({6}, dtype, device);
+      comm.reduce_scatter_async(input, output, comm::ReduceOp::average).wait();
+      return output;
+    });
+    c.check_same("reduce_scatter average in place", dtype, [&](comm::Communicator& comm, Device device) {
+      Tensor input = on(device, host_values(5 * n, dtype, r));
+      comm.reduce_scatter(input, input.sub(5 * r, {5}), comm::ReduceOp::average);
+      return input.sub(5 * r, {5});
+    });
     c.check_same("all_gather_async in place", dtype, [&](comm::Communicator& comm, Device device) {
       Tensor output = on(device, host_values(3 * n, dtype, r));
       comm.all_gather_async(output.sub(3 * r, {3}), output).wait();

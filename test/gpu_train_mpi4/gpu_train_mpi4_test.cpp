@@ -58,7 +58,7 @@ TEST_CASE("A checkpoint saved at TP2 x PP2 on four GPUs continues at DP4 like th
   fs::remove_all(dir / "checkpoint");
   const std::string base = gpt2_flags(4);
   const auto straight = train_on_gpus(1, gpu_flags(base, dir / "straight.jsonl", "--bf16"), dir / "straight.jsonl");
-  const std::string save = " --tensor-model-parallel-size 2 --pipeline-model-parallel-size 2 --exit-interval 5 --save " +
+  const std::string save = " --tensor-model-parallel-size 2 --pipeline-model-parallel-size 2 --exit-interval 5 --save-interval 5 --save " +
                            (dir / "checkpoint").string();
   const auto first = train_on_gpus(4, gpu_flags(base, dir / "first.jsonl", "--bf16") + save, dir / "first.jsonl");
   const std::string load = " --use-distributed-optimizer --overlap-grad-reduce --load " + (dir / "checkpoint").string();

@@ -68,12 +68,14 @@ class ThreadCommunicator final : public comm::Communicator {
     group_->publish(rank_, tensor);
     Tensor result = Tensor::empty({count});
     float* out = result.data<float>();
+    // average: each input multiplied by 1/size first, as the real communicators do.
+    const float factor = op == comm::ReduceOp::average ? 1.0f / static_cast<float>(size()) : 1.0f;
     const float* first = group_->slot(0).data<float>() + begin;
-    for (int64_t i = 0; i < count; ++i) out[i] = first[i];
+    for (int64_t i = 0; i < count; ++i) out[i] = first[i] * factor;
     for (int r = 1; r < size(); ++r) {
       const float* in = group_->slot(r).data<float>() + begin;
       for (int64_t i = 0; i < count; ++i)
-        out[i] = op == comm::ReduceOp::sum ? out[i] + in[i] : std::max(out[i], in[i]);
+        out[i] = op == comm::ReduceOp::max ? std::max(out[i], in[i]) : out[i] + in[i] * factor;
     }
     group_->wait();  // everyone has read every input before anyone overwrites its own
     return result;

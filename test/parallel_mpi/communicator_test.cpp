@@ -27,6 +27,15 @@ TEST_CASE("rank body: MPI communicator", "[.][rank-comm]") {
   for (int i = 0; i < 4; ++i) f.data<float>()[i] = float(r == 1 ? 100 + i : -i);
   world.all_reduce(f, comm::ReduceOp::max);
   for (int i = 0; i < 4; ++i) CHECK(f.data<float>()[i] == float(100 + i));
+  // average: every input times 1/n, then summed (Megatron's gradient averaging).
+  for (int i = 0; i < 4; ++i) f.data<float>()[i] = float(n * (r + i));
+  world.all_reduce(f, comm::ReduceOp::average);
+  for (int i = 0; i < 4; ++i) CHECK(f.data<float>()[i] == float(n * (n - 1) / 2 + n * i));
+  Tensor averaged = Tensor::empty({2});
+  Tensor whole = Tensor::empty({2 * int64_t(n)});
+  for (int64_t i = 0; i < whole.numel(); ++i) whole.data<float>()[i] = float(n * (r + 1));
+  world.reduce_scatter_async(whole, averaged, comm::ReduceOp::average).wait();
+  for (int i = 0; i < 2; ++i) CHECK(averaged.data<float>()[i] == float(n * (n + 1) / 2));
 
   Tensor i64 = Tensor::empty({2}, DType::I64);
   i64.data<int64_t>()[0] = int64_t(1) << 40;

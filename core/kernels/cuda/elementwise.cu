@@ -1,4 +1,7 @@
 // Elementwise helpers on the GPU (grid-stride loops, fp32 arithmetic).
+#include <algorithm>
+#include <vector>
+
 #include "core/kernels/cuda/column_reduce.cuh"
 #include "core/kernels/cuda/gpu_ops.h"
 
@@ -26,12 +29,21 @@ __global__ void bias_add_kernel(const T* x, const T* bias, T* out, int64_t n, in
   MCPP_GRID_STRIDE(i, n) out[i] = from_float<T>(to_float(x[i]) + to_float(bias[i % h]));
 }
 
-// Per-block fp64 partial sums of squares, then one block adds the partials in order.
+// One part of a batched sum of squares: `n` elements of type T at `data`.
+struct SquaredPart {
+  const void* data;
+  int64_t n;
+};
+
+// Grid (blocks per part, parts): block x of part y strides over the part and writes one partial
+// at partials[y · gridDim.x + x].
 template <typename T>
-__global__ void square_partials_kernel(const T* x, int64_t n, double* partials) {
+__global__ void square_parts_kernel(const SquaredPart* parts, double* partials) {
+  const SquaredPart part = parts[blockIdx.y];
+  const T* x = static_cast<const T*>(part.data);
   double sum = 0.0;
-  MCPP_GRID_STRIDE(i, n) {
-    double v = to_float(x[i]);
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < part.n; i += int64_t(gridDim.x) * blockDim.x) {
+    const double v = to_float(x[i]);
     sum += v * v;
   }
   __shared__ double shared[256];
@@ -41,13 +53,21 @@ __global__ void square_partials_kernel(const T* x, int64_t n, double* partials) 
     if (threadIdx.x < stride) shared[threadIdx.x] += shared[threadIdx.x + stride];
     __syncthreads();
   }
-  if (threadIdx.x == 0) partials[blockIdx.x] = shared[0];
+  if (threadIdx.x == 0) partials[int64_t(blockIdx.y) * gridDim.x + blockIdx.x] = shared[0];
 }
 
-__global__ void sum_partials_kernel(const double* partials, int count, double* total) {
+// One block of 256 threads sums `count` partials in a fixed order (deterministic).
+__global__ void sum_partials_kernel(const double* partials, int64_t count, double* total) {
   double sum = 0.0;
-  for (int i = 0; i < count; ++i) sum += partials[i];
-  *total = sum;
+  for (int64_t i = threadIdx.x; i < count; i += blockDim.x) sum += partials[i];
+  __shared__ double shared[256];
+  shared[threadIdx.x] = sum;
+  __syncthreads();
+  for (int stride = blockDim.x / 2; stride > 0; stride /= 2) {
+    if (threadIdx.x < stride) shared[threadIdx.x] += shared[threadIdx.x + stride];
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) *total = shared[0];
 }
 
 }  // namespace
@@ -124,35 +144,43 @@ void bias_grad(const Tensor& dy, const Tensor& dbias) {
 
 double sum_of_squares(const Tensor& x) { return sum_of_squares(std::span<const Tensor>(&x, 1)); }
 
-// Per part: block partials, then the part's total in its own slot; then the totals summed in
-// order on the device, so the result equals adding per-part results on the host, in one sync.
+// Every part in one launch: each part's blocks write partials, one block sums them all in a fixed
+// order, one sync. The part table goes to the device with the launch.
 double sum_of_squares(std::span<const Tensor> parts) {
-  constexpr int kBlocks = 512;
-  const int64_t count = static_cast<int64_t>(parts.size());
-  // 8-byte slots: [kBlocks partials | count part totals | the sum]
-  Tensor scratch = Tensor::empty(Shape{kBlocks + count + 1}, DType::I64, Device::CUDA);
-  double* partials = reinterpret_cast<double*>(scratch.data<int64_t>());
-  double* totals = partials + kBlocks;
-  for (int64_t p = 0; p < count; ++p) {
-    const Tensor& x = parts[p];
-    const DType dtype = activation_dtype("sum_of_squares", {&x});
-    const int64_t n = x.numel();
-    if (n == 0) {
-      MCPP_CUDA_CHECK(cudaMemsetAsync(totals + p, 0, sizeof(double), current_stream()));
-      continue;
-    }
-    dispatch_float(dtype, [&](auto tag) {
-      using T = decltype(tag);
-      square_partials_kernel<<<kBlocks, 256, 0, current_stream()>>>(x.data<T>(), n, partials);
-    });
-    MCPP_CUDA_CHECK_LAUNCH();
-    sum_partials_kernel<<<1, 1, 0, current_stream()>>>(partials, kBlocks, totals + p);
-    MCPP_CUDA_CHECK_LAUNCH();
+  std::vector<SquaredPart> table;
+  int64_t largest = 0;
+  DType dtype = DType::F32;
+  for (const Tensor& x : parts) {
+    const DType part_dtype = activation_dtype("sum_of_squares", {&x});
+    if (table.empty()) dtype = part_dtype;
+    check(part_dtype == dtype, "sum_of_squares: parts of one call must share a dtype, got " +
+                                   std::string(dtype_name(dtype)) + " and " + x.describe());
+    if (x.numel() == 0) continue;
+    table.push_back({x.raw_data(), x.numel()});
+    largest = std::max(largest, x.numel());
   }
-  sum_partials_kernel<<<1, 1, 0, current_stream()>>>(totals, static_cast<int>(count), totals + count);
+  if (table.empty()) return 0.0;
+  check(table.size() <= 65535, "sum_of_squares: at most 65535 non-empty parts per call");
+  // Enough blocks for the largest part to fill the GPU; smaller parts' extra blocks exit at once.
+  const int blocks_per_part = static_cast<int>(std::clamp<int64_t>((largest + 2047) / 2048, 1, 512));
+  const int64_t count = static_cast<int64_t>(table.size()) * blocks_per_part;
+  const int64_t table_slots = (static_cast<int64_t>(table.size() * sizeof(SquaredPart)) + 7) / 8;
+  // 8-byte slots: [part table | partials | the sum]
+  Tensor scratch = Tensor::empty(Shape{table_slots + count + 1}, DType::I64, Device::CUDA);
+  auto* device_table = reinterpret_cast<SquaredPart*>(scratch.data<int64_t>());
+  double* partials = reinterpret_cast<double*>(scratch.data<int64_t>() + table_slots);
+  MCPP_CUDA_CHECK(cudaMemcpyAsync(device_table, table.data(), table.size() * sizeof(SquaredPart),
+                                  cudaMemcpyHostToDevice, current_stream()));
+  const dim3 grid(blocks_per_part, static_cast<unsigned>(table.size()));
+  dispatch_float(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    square_parts_kernel<T><<<grid, 256, 0, current_stream()>>>(device_table, partials);
+  });
+  MCPP_CUDA_CHECK_LAUNCH();
+  sum_partials_kernel<<<1, 256, 0, current_stream()>>>(partials, count, partials + count);
   MCPP_CUDA_CHECK_LAUNCH();
   double total = 0.0;
-  MCPP_CUDA_CHECK(cudaMemcpyAsync(&total, totals + count, sizeof total, cudaMemcpyDeviceToHost, current_stream()));
+  MCPP_CUDA_CHECK(cudaMemcpyAsync(&total, partials + count, sizeof total, cudaMemcpyDeviceToHost, current_stream()));
   MCPP_CUDA_CHECK(cudaStreamSynchronize(current_stream()));
   return total;
 }
