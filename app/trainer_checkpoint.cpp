@@ -95,6 +95,8 @@ void Trainer::save_checkpoint() {
     options.barrier = [] { parallel::check_mpi(MPI_Barrier(MPI_COMM_WORLD), "checkpoint barrier"); };
   }
   for (const auto& gatherer : param_gatherers_) gatherer->finish();  // every parameter up to date
+  // The distributed optimizer with mixed precision keeps fp32 parameters current on their owners.
+  for (const auto& optimizer : parallel_optimizers_) optimizer->gather_main_params();
   ckpt::CheckpointWriter writer(dir, iteration_, options);
   const bool with_optimizer = !args_.checkpoint.no_save_optim;
   const std::vector<model::GPTModel*> chunks = model_chunks();

@@ -155,12 +155,9 @@ void Trainer::train_step_parallel(IterationRecord& record) {
     const optim::AdamStep step{static_cast<float>(scheduler_->lr()), static_cast<float>(scheduler_->weight_decay()),
                                parallel_optimizer_steps_};
     const double norm = parallel::step_together(optimizers, step);  // a NaN/Inf norm updates nothing
-    if (param_gatherers_.empty()) {
-      for (model::GPTModel* chunk : chunks) chunk->params().sync_compute_params();  // mixed precision copy
-    } else {
-      // --overlap-param-gather: the next forward waits for each bucket's updated parameters.
-      for (const auto& gatherer : param_gatherers_) gatherer->start();
-    }
+    // The step wrote the compute copy of this rank's slices; --overlap-param-gather leaves their
+    // all-gather to the next forward, which waits for each bucket's updated parameters.
+    for (const auto& gatherer : param_gatherers_) gatherer->start();
     if (args_.training.check_for_nan_in_loss_and_grad && !std::isfinite(norm)) {
       throw Error("iteration " + std::to_string(iteration_ + 1) +
                   ": the gradient norm is NaN or infinite; lower --lr or resume from an earlier checkpoint");

@@ -143,13 +143,35 @@ void DistributedOptimizer::update(const optim::AdamStep& step, float coefficient
     optim::adamw_update(options_.adam, step, span_of(group.params, shard.range), grad, first_moment,
                         {shard.exp_avg_sq.data<float>(), static_cast<size_t>(shard.range.numel())}, shard.no_decay);
   }
+  // The CPU updates above leave the compute copy to refresh (the GPU's fused update wrote it).
+  for (const Shard& shard : shards_) {
+    const auto& group = params_.groups()[shard.group];
+    if (group.compute_params.defined() && group.grads.device() == Device::CPU)
+      view_of(group.compute_params, shard.range).copy_from(view_of(group.params, shard.range));
+  }
   if (options_.use_distributed_optimizer && !options_.overlap_param_gather && dp_cp_.size() > 1) {
     for (const Shard& shard : shards_) {
       const auto& group = params_.groups()[shard.group];
       const model::Bucket& bucket = group.buckets[shard.bucket];
-      dp_cp_.all_gather(group.params.sub(shard.range.begin, {shard.range.numel()}),
-                        group.params.sub(bucket.begin, {bucket.numel()}));
+      const Tensor& gathered = gathered_params(group);
+      dp_cp_.all_gather(gathered.sub(shard.range.begin, {shard.range.numel()}),
+                        gathered.sub(bucket.begin, {bucket.numel()}));
     }
+  }
+}
+
+const Tensor& gathered_params(const model::ParamBufferGroup& group) {
+  return group.compute_params.defined() ? group.compute_params : group.params;
+}
+
+void DistributedOptimizer::gather_main_params() {
+  if (!options_.use_distributed_optimizer || dp_cp_.size() == 1) return;
+  for (const Shard& shard : shards_) {
+    const auto& group = params_.groups()[shard.group];
+    if (!group.compute_params.defined()) continue;  // the step's gather was of these very values
+    const model::Bucket& bucket = group.buckets[shard.bucket];
+    dp_cp_.all_gather(group.params.sub(shard.range.begin, {shard.range.numel()}),
+                      group.params.sub(bucket.begin, {bucket.numel()}));
   }
 }
 
@@ -204,17 +226,19 @@ void DistributedOptimizer::step_on_gpu(Shard& shard, const optim::AdamStep& step
   const Tensor grad = view_of(group.grads, shard.range);
 #ifdef MCPP_HAVE_CUDA
   const profile::Scope timed("optimizer_step");
+  const Tensor compute_copy =
+      group.compute_params.defined() ? view_of(group.compute_params, shard.range) : Tensor();
   if (options_.sgd) {
     // As on the host: the gradient slice is clipped in place first, then SGD updates the slice.
     if (clip_coefficient != 1.0f) core::scale(grad, clip_coefficient);
     const optim::SgdStep sgd{step.lr, step.weight_decay, options_.sgd_momentum, step.step};
     optim::cuda::sgd_update(sgd, view_of(group.params, shard.range), grad, shard.exp_avg, shard.decay_mask);
+    if (compute_copy.defined()) compute_copy.copy_from(view_of(group.params, shard.range));
     return;
   }
-  // The clip coefficient is applied inside the update; the compute copy is refreshed after the
-  // parameter all-gather (by the caller).
+  // The clip coefficient is applied inside the update, which also writes the slice's compute copy.
   optim::cuda::adamw_update(options_.adam, step, view_of(group.params, shard.range), grad, shard.exp_avg,
-                            shard.exp_avg_sq, shard.decay_mask, clip_coefficient);
+                            shard.exp_avg_sq, shard.decay_mask, clip_coefficient, compute_copy);
 #else
   (void)step;
   throw Error("internal: a CUDA optimizer step in a build without CUDA");

@@ -7,7 +7,11 @@
 // GradReducer's reduce-scatter only that slice holds reduced gradients. step() then takes the
 // gradient norm over the owned slices (SUM over the grad-stats group = every rank with one
 // optimizer instance), clips, runs AdamW on the owned slice of the fp32 parameters with Adam
-// moments of the slice's size only, and all-gathers each bucket's parameters over DP×CP.
+// moments of the slice's size only, writes the slice's compute copy (bf16/fp16 with mixed
+// precision), and all-gathers each bucket's compute copy over DP×CP, as Megatron gathers its
+// bf16 parameters. The fp32 parameters outside the owned slices then go stale until
+// gather_main_params() (before a checkpoint reads them); without mixed precision the fp32
+// parameters are what is gathered.
 // Replicated: every rank owns every bucket whole; the norm is summed over the model-parallel
 // (TP×PP) group and nothing is gathered.
 //
@@ -76,6 +80,10 @@ class DistributedOptimizer {
   double clip_grad() const { return options_.clip_grad; }
   Device device() const { return params_.device(); }
 
+  // Sharded with mixed precision: all-gathers the fp32 parameters, which the step leaves current
+  // on their owning rank only (blocking; before anything reads every main parameter).
+  void gather_main_params();
+
   const std::vector<Shard>& shards() const { return shards_; }
   // The per-parameter states as the single-process optimizer names them in checkpoints.
   std::vector<std::string> state_names() const;
@@ -92,6 +100,10 @@ class DistributedOptimizer {
   OptimizerOptions options_;
   std::vector<Shard> shards_;
 };
+
+// The buffer the step's parameter all-gather moves: the compute copy with mixed precision, else
+// the fp32 parameters themselves.
+const Tensor& gathered_params(const model::ParamBufferGroup& group);
 
 // One step of several optimizers over disjoint parameters (the model chunks of an interleaved
 // pipeline rank) with one gradient norm over all of them, as Megatron's single optimizer over all

@@ -3,9 +3,7 @@
 #include <algorithm>
 
 #include "core/base/error.h"
-#ifdef MCPP_HAVE_CUDA
-#include "core/base/cuda/op_profile.h"
-#endif
+#include "parallel/distributed_optimizer.h"
 #include "parallel/grad_buffer.h"
 
 namespace mcpp::parallel {
@@ -14,8 +12,6 @@ ParamGatherer::ParamGatherer(model::ParamBuffer& params, comm::Communicator& dp_
     : params_(params), dp_cp_(dp_cp) {
   const auto& groups = params_.groups();
   for (int g = 0; g < static_cast<int>(groups.size()); ++g) {
-    check(groups[g].param_dtype == DType::F32, "--overlap-param-gather gathers fp32 parameters only");
-    has_compute_copy_ |= groups[g].compute_params.defined();
     for (const model::Bucket& bucket : groups[g].buckets) {
       BucketGather gather;
       gather.group = g;
@@ -39,36 +35,23 @@ ParamGatherer::~ParamGatherer() = default;
 
 void ParamGatherer::start() {
   for (BucketGather& b : buckets_) {
-    complete(b);  // normally done by the forward already
-    b.stale_copy = has_compute_copy_;
+    b.gather.wait();  // normally done by the forward already
     if (dp_cp_.size() == 1) continue;
     // Rank k's slice sits at k·numel/dp inside the bucket: the in-place all-gather layout.
     const ShardRange mine = bucket_shard(b.bucket, dp_cp_.rank(), dp_cp_.size());
-    const Tensor& params = params_.groups()[b.group].params;
+    const Tensor& params = gathered_params(params_.groups()[b.group]);
     b.gather = dp_cp_.all_gather_async(params.sub(mine.begin, {mine.numel()}),
                                        params.sub(b.bucket.begin, {b.bucket.numel()}));
   }
 }
 
-void ParamGatherer::complete(BucketGather& b) {
-  b.gather.wait();
-  if (!b.stale_copy) return;
-  const model::ParamBufferGroup& group = params_.groups()[b.group];
-#ifdef MCPP_HAVE_CUDA
-  const profile::Scope timed("cast_gathered_params_to_compute");
-#endif
-  group.compute_params.sub(b.bucket.begin, {b.bucket.numel()})
-      .copy_from(group.params.sub(b.bucket.begin, {b.bucket.numel()}));
-  b.stale_copy = false;
-}
-
 void ParamGatherer::part_needed(int part) {
   for (BucketGather& b : buckets_)
-    if (std::binary_search(b.parts.begin(), b.parts.end(), part)) complete(b);
+    if (std::binary_search(b.parts.begin(), b.parts.end(), part)) b.gather.wait();
 }
 
 void ParamGatherer::finish() {
-  for (BucketGather& b : buckets_) complete(b);
+  for (BucketGather& b : buckets_) b.gather.wait();
 }
 
 }  // namespace mcpp::parallel

@@ -5,10 +5,9 @@
 // non-blocking all-gather per bucket is started right after the step (the buckets the forward
 // needs first, first), and each is waited for just before the next forward first uses a
 // parameter of that bucket (GPTModel's forward hook). Over MPI the host waits there; over NCCL
-// the gathers run on the communicator's stream and only the compute stream waits. With a
-// separate compute copy of the parameters (mixed precision) each bucket's slice of the copy is
-// refreshed right after its gather is waited for. The gathered values are the same as without
-// overlap; only the waiting moves.
+// the gathers run on the communicator's stream and only the compute stream waits. With mixed
+// precision the compute copy is what is gathered (the optimizer wrote this rank's slice of it),
+// as without overlap (gathered_params()); only the waiting moves.
 #include <vector>
 
 #include "core/comm/communicator.h"
@@ -27,7 +26,7 @@ class ParamGatherer {
   ParamGatherer& operator=(const ParamGatherer&) = delete;
 
   // After the optimizer has updated this rank's slices: start every bucket's all-gather (in
-  // place of the step's gather and its compute-copy refresh).
+  // place of the step's gather).
   void start();
   // Forward hook: wait for the gathers of the buckets that hold parameters of `part`.
   void part_needed(int part);
@@ -40,16 +39,11 @@ class ParamGatherer {
     model::Bucket bucket;
     std::vector<int> parts;          // sorted backward_part() of the bucket's parameters
     comm::PendingCollective gather;  // in flight from start() until the bucket is needed
-    bool stale_copy = false;         // the compute copy of this bucket is behind the parameters
   };
-
-  // Waits for bucket `b`'s gather and refreshes its compute copy.
-  void complete(BucketGather& b);
 
   model::ParamBuffer& params_;
   comm::Communicator& dp_cp_;
   std::vector<BucketGather> buckets_;  // in the order the forward first needs them
-  bool has_compute_copy_ = false;
 };
 
 }  // namespace mcpp::parallel

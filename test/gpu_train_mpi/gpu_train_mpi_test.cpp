@@ -3,7 +3,8 @@
 // parameter gathers, SGD, fp16 with loss scaling), tensor parallelism (with and without sequence
 // parallelism) and pipeline parallelism (1F1B, uneven split, interleaved), per-iteration losses
 // within bf16 tolerance; overlapped parameter gathers give the very losses of gathering in the
-// step, and a deterministic resume at PP2 is bit-exact. Needs a machine with at least 2 GPUs
+// step, and deterministic resumes at PP2 and at DP2 with the distributed optimizer are bit-exact.
+// Needs a machine with at least 2 GPUs
 // (scripts/gpu-check.sh runs it there only).
 #include <catch2/catch.hpp>
 
@@ -117,13 +118,17 @@ TEST_CASE("SGD under mpirun on two GPUs trains like one GPU (DP2 with the distri
   check_layout("pp2-sgd", sgd, "--pipeline-model-parallel-size 2");
 }
 
-TEST_CASE("PP2 on two GPUs resumes bit-exactly with --deterministic-mode") {
-  const fs::path dir = scratch_dir("gpu-train-mpi-pp2-resume");
+namespace {
+
+// Ten iterations straight, and five + five resumed from the checkpoint at iteration 5, both on 2
+// GPUs with `layout` and --deterministic-mode: the losses must be the very same.
+void check_resume_is_bit_exact(const std::string& name, const std::string& layout) {
+  const fs::path dir = scratch_dir("gpu-train-mpi-resume-" + name);
   fs::remove_all(dir / "straight");
   fs::remove_all(dir / "resumed");
-  const std::string layout = " --pipeline-model-parallel-size 2 --deterministic-mode --save-interval 5";
   auto flags = [&](const std::string& metrics) {
-    return gpu_flags(tiny_gpt2_flags(), dir / metrics, "--bf16") + layout;
+    return gpu_flags(tiny_gpt2_flags(), dir / metrics, "--bf16") + " " + layout +
+           " --deterministic-mode --save-interval 5";
   };
   const auto straight =
       train_on_gpus(2, flags("straight.jsonl") + " --save " + (dir / "straight").string(), dir / "straight.jsonl");
@@ -135,11 +140,23 @@ TEST_CASE("PP2 on two GPUs resumes bit-exactly with --deterministic-mode") {
   REQUIRE(first.size() == 5);
   REQUIRE(second.size() == kIterations - 5);
   for (size_t i = 0; i < first.size(); ++i) {
-    INFO("iteration " << i + 1);
+    INFO(name << " iteration " << i + 1);
     CHECK(first[i] == straight[i]);  // bit-exact: the same run repeated
   }
   for (size_t i = 0; i < second.size(); ++i) {
-    INFO("iteration " << i + 6);
+    INFO(name << " iteration " << i + 6);
     CHECK(second[i] == straight[i + 5]);  // bit-exact: resumed from iteration 5
   }
+}
+
+}  // namespace
+
+TEST_CASE("PP2 on two GPUs resumes bit-exactly with --deterministic-mode") {
+  check_resume_is_bit_exact("pp2", "--pipeline-model-parallel-size 2");
+}
+
+TEST_CASE("DP2 with the distributed optimizer on two GPUs resumes bit-exactly with --deterministic-mode") {
+  // The step gathers bf16 parameters, so each rank's fp32 parameters are current only in its own
+  // slices: the checkpoint must gather them first, or the resumed run would start from stale ones.
+  check_resume_is_bit_exact("dp2-distopt", "--use-distributed-optimizer --overlap-grad-reduce --overlap-param-gather");
 }
