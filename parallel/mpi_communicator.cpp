@@ -47,18 +47,25 @@ MPI_Op mpi_op(comm::ReduceOp op) {
   return op == comm::ReduceOp::sum ? MPI_SUM : MPI_MAX;
 }
 
-// ReduceOp::average over MPI: the input multiplied by 1/size in place, then summed.
-comm::ReduceOp prescale_average(const Tensor& input, comm::ReduceOp op, int size) {
-  if (op != comm::ReduceOp::average) return op;
-  core::scale(input, 1.0f / static_cast<float>(size));
-  return comm::ReduceOp::sum;
-}
-
-// fp32 copy of a 16-bit float tensor (reductions of bf16/fp16 happen in fp32).
 Tensor as_f32(const Tensor& tensor) {
   Tensor widened = Tensor::empty(tensor.shape(), DType::F32);
   widened.copy_from(tensor);
   return widened;
+}
+
+// ReduceOp::average over MPI: the input multiplied by 1/size in place (16-bit floats through
+// fp32, rounded back as NCCL rounds its product), then summed.
+comm::ReduceOp prescale_average(const Tensor& input, comm::ReduceOp op, int size) {
+  if (op != comm::ReduceOp::average) return op;
+  const float factor = 1.0f / static_cast<float>(size);
+  if (is_16bit_float(input.dtype())) {
+    Tensor widened = as_f32(input);
+    core::scale(widened, factor);
+    input.copy_from(widened);
+  } else {
+    core::scale(input, factor);
+  }
+  return comm::ReduceOp::sum;
 }
 
 // Non-blocking operations stay registered with the watchdog until wait() completes them; wait()

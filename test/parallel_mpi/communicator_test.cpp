@@ -36,6 +36,14 @@ TEST_CASE("rank body: MPI communicator", "[.][rank-comm]") {
   for (int64_t i = 0; i < whole.numel(); ++i) whole.data<float>()[i] = float(n * (r + 1));
   world.reduce_scatter_async(whole, averaged, comm::ReduceOp::average).wait();
   for (int i = 0; i < 2; ++i) CHECK(averaged.data<float>()[i] == float(n * (n + 1) / 2));
+  Tensor averaged_b16 = Tensor::empty({3}, DType::BF16);
+  Tensor twos = Tensor::empty({3});
+  twos.fill(2.0 * n);
+  averaged_b16.copy_from(twos);
+  world.all_reduce(averaged_b16, comm::ReduceOp::average);  // bf16 goes through fp32 on the host
+  Tensor averaged_f32 = Tensor::empty({3});
+  averaged_f32.copy_from(averaged_b16);
+  for (int i = 0; i < 3; ++i) CHECK(averaged_f32.data<float>()[i] == float(2 * n));
 
   Tensor i64 = Tensor::empty({2}, DType::I64);
   i64.data<int64_t>()[0] = int64_t(1) << 40;
