@@ -7,7 +7,9 @@
 #   scripts/bench-scaling.sh [build dir (default build-gpu)] [model: gpt2|llama (default gpt2)]
 #
 # ITERS (default 30) sets the iterations per run; EXTRA_FLAGS is appended to every run's flags
-# (e.g. EXTRA_FLAGS=--overlap-param-gather); MAX_GPUS caps the GPU counts tried.
+# (e.g. EXTRA_FLAGS=--overlap-param-gather); MAX_GPUS caps the GPU counts tried; MICRO_BATCHES
+# (default 1) sets the micro-batches per GPU per step (gradient accumulation: global batch =
+# micro-batch × MICRO_BATCHES × GPUs).
 # Diagnostics of the lost efficiency:
 #   PROFILE=1      each GPU count again for 8 iterations with MCPP_PROFILE=1 on rank 0: GPU time
 #                  per op, including the compute stream's waits on NCCL ("wait: nccl ...": the
@@ -35,7 +37,7 @@ printf '%-6s %14s %10s\n' GPUs "tokens/s/GPU" efficiency
 base=""
 max_gpus=${MAX_GPUS:-$gpus}
 flags_of_run() {  # the run's flags on $1 GPUs
-  echo "$model --device cuda --bf16 --mock-data --micro-batch-size $mbs --global-batch-size $((mbs * $1)) \
+  echo "$model --device cuda --bf16 --mock-data --micro-batch-size $mbs --global-batch-size $((mbs * ${MICRO_BATCHES:-1} * $1)) \
     --log-interval 10 --eval-iters 0 --attention-dropout 0 --hidden-dropout 0 --lr 3e-4 --min-lr 3e-5 \
     --lr-warmup-iters 2 --weight-decay 0.1 --clip-grad 1.0 --use-distributed-optimizer --overlap-grad-reduce \
     $EXTRA_FLAGS"
