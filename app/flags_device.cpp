@@ -8,6 +8,7 @@
 
 #include "core/base/cuda/device_allocator.h"
 #include "core/kernels/cuda/attention_cudnn.h"
+#include "core/kernels/cuda/gemm.h"
 #include "parallel/cuda/local_device.h"
 #endif
 
@@ -45,6 +46,11 @@ void select_cuda_device(const TrainArgs& args, int64_t world_size) {
 #ifdef MCPP_HAVE_CUDA
   // Deterministic cuDNN attention backward (the other kernels are deterministic already).
   core::gpu::set_deterministic(args.training.deterministic_mode);
+  // GEMMs beside the data-parallel collectives leave NCCL's SMs free (its rings use 24 channels
+  // on 2-4 H100/H200 of one host); off with --deterministic-mode, where one shape must always
+  // run one algorithm.
+  constexpr int kCommunicationSms = 24;
+  core::gpu::set_communication_sm_reserve(world_size > 1 && !args.training.deterministic_mode ? kCommunicationSms : 0);
   int count = 0;
   check(cudaGetDeviceCount(&count) == cudaSuccess && count > 0, "--device cuda: no usable GPU found");
   if (world_size > 1) {

@@ -7,6 +7,7 @@
 #include "core/base/cuda/op_profile.h"
 #include "core/base/cuda/stream.h"
 #include "core/base/error.h"
+#include "core/kernels/cuda/gemm.h"
 #include "parallel/mpi_runtime.h"
 
 namespace mcpp::parallel {
@@ -167,9 +168,24 @@ void NcclCommunicator::run(const char* op, Enqueue&& enqueue) {
   start(op, std::forward<Enqueue>(enqueue), {}).wait();
 }
 
-void NcclCommunicator::all_reduce(const Tensor& tensor, comm::ReduceOp op) { all_reduce_async(tensor, op).wait(); }
+// A ring collective moves (size-1)/size of `bytes` through each rank's links. The assumed bus
+// bandwidth is what NCCL reaches on NVLink for 160-262 MB reduce-scatters with NVLS off: 218-298
+// GB/s on H200 (docs/benchmarks.md).
+void NcclCommunicator::announce_overlap(size_t bytes) const {
+  constexpr double kAssumedBusBandwidth = 250e9;
+  const double on_the_wire = double(bytes) * double(size_ - 1) / double(size_);
+  core::gpu::expect_concurrent_communication(on_the_wire / kAssumedBusBandwidth);
+}
+
+void NcclCommunicator::all_reduce(const Tensor& tensor, comm::ReduceOp op) { begin_all_reduce(tensor, op).wait(); }
 
 comm::PendingCollective NcclCommunicator::all_reduce_async(const Tensor& tensor, comm::ReduceOp op) {
+  comm::PendingCollective pending = begin_all_reduce(tensor, op);
+  announce_overlap(2 * tensor.nbytes());
+  return pending;
+}
+
+comm::PendingCollective NcclCommunicator::begin_all_reduce(const Tensor& tensor, comm::ReduceOp op) {
   check_device_tensor(tensor, "all_reduce");
   const ncclDataType_t type = reduce_type(tensor.dtype(), "all_reduce");
   if (tensor.numel() == 0) return {};
@@ -185,10 +201,17 @@ comm::PendingCollective NcclCommunicator::all_reduce_async(const Tensor& tensor,
 }
 
 void NcclCommunicator::reduce_scatter(const Tensor& input, const Tensor& output, comm::ReduceOp op) {
-  reduce_scatter_async(input, output, op).wait();
+  begin_reduce_scatter(input, output, op).wait();
 }
 
 comm::PendingCollective NcclCommunicator::reduce_scatter_async(const Tensor& input, const Tensor& output,
+                                                               comm::ReduceOp op) {
+  comm::PendingCollective pending = begin_reduce_scatter(input, output, op);
+  announce_overlap(input.nbytes());
+  return pending;
+}
+
+comm::PendingCollective NcclCommunicator::begin_reduce_scatter(const Tensor& input, const Tensor& output,
                                                                comm::ReduceOp op) {
   check_device_tensor(input, "reduce_scatter");
   check_device_tensor(output, "reduce_scatter");
@@ -219,10 +242,16 @@ comm::PendingCollective NcclCommunicator::reduce_scatter_async(const Tensor& inp
 }
 
 void NcclCommunicator::all_gather(const Tensor& input, const Tensor& output) {
-  all_gather_async(input, output).wait();
+  begin_all_gather(input, output).wait();
 }
 
 comm::PendingCollective NcclCommunicator::all_gather_async(const Tensor& input, const Tensor& output) {
+  comm::PendingCollective pending = begin_all_gather(input, output);
+  announce_overlap(output.nbytes());
+  return pending;
+}
+
+comm::PendingCollective NcclCommunicator::begin_all_gather(const Tensor& input, const Tensor& output) {
   check_device_tensor(input, "all_gather");
   check_device_tensor(output, "all_gather");
   check(output.numel() == input.numel() * size_ && input.dtype() == output.dtype(),

@@ -64,6 +64,12 @@ class NcclCommunicator final : public comm::Communicator {
   comm::PendingCollective all_gather_async(const Tensor& input, const Tensor& output) override;
 
  private:
+  // The blocking and *_async collectives share these; only the *_async forms announce the
+  // collective to the GEMMs that will run beside it (announce_overlap).
+  comm::PendingCollective begin_all_reduce(const Tensor& tensor, comm::ReduceOp op);
+  comm::PendingCollective begin_reduce_scatter(const Tensor& input, const Tensor& output, comm::ReduceOp op);
+  comm::PendingCollective begin_all_gather(const Tensor& input, const Tensor& output);
+  void announce_overlap(size_t bytes) const;
   // Issues `enqueue` (NCCL calls on stream_) after the compute stream's past work, registered
   // with the watchdog as `op` until the GPU has finished it. The handle's wait() orders the
   // compute stream's future work after it; `keep_alive` (the operation's tensors) lives until then.

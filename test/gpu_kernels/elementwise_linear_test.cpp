@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "core/kernels/elementwise.h"
+#include "core/kernels/cuda/gemm.h"
 #include "core/kernels/linear.h"
 #include "test/gpu_kernels/gpu_test_util.h"
 
@@ -166,4 +167,24 @@ TEST_CASE("weight gradients on the GPU are bitwise reproducible run to run") {
       REQUIRE(std::memcmp(hdb.raw_data(), first_db.raw_data(), hdb.nbytes()) == 0);
     }
   }
+}
+
+TEST_CASE("linear forward planned for the SMs a concurrent collective leaves matches the CPU") {
+  // GEMMs issued while announced communication lasts run with cuBLASLt's SM_COUNT_TARGET; the
+  // results must be as correct as with every SM. Large enough for the Hopper persistent kernels.
+  core::gpu::set_communication_sm_reserve(24);
+  for (DType dtype : {DType::BF16, DType::F32}) {
+    INFO(dtype_label(dtype));
+    const int64_t rows = 512, in = 768, out = 1024;
+    Tensor x = host_random(Shape{rows, in}, 21, dtype);
+    Tensor w = host_random(Shape{out, in}, 22, dtype, -0.3f, 0.3f);
+    Tensor y = Tensor::empty(Shape{rows, out});
+    core::linear_forward(x, w, Tensor(), y);
+    Tensor dx = to_device(x, dtype), dw = to_device(w, dtype);
+    Tensor dy = device_poisoned(y.shape(), dtype);
+    core::gpu::expect_concurrent_communication(1.0);  // every GEMM below counts as overlapped
+    core::linear_forward(dx, dw, Tensor(), dy);
+    require_close_to_cpu(dy, y, tolerance(dtype, in), "linear y beside communication");
+  }
+  core::gpu::set_communication_sm_reserve(0);
 }

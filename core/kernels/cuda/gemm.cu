@@ -18,6 +18,24 @@ namespace {
 
 constexpr size_t kWorkspaceBytes = size_t(32) << 20;
 
+// Rough GEMM throughput for the overlap estimate (H100/H200 dense, well below peak on purpose:
+// an underestimate of GEMM time keeps SMs reserved a little longer, the safe side).
+constexpr double kHalfPrecisionFlops = 600e12;
+constexpr double kSinglePrecisionFlops = 40e12;
+
+// The time still expected of announced collectives, and the SMs they hold (see gemm.h). Set and
+// used by the thread that issues the GEMMs.
+struct CommunicationOverlap {
+  int reserve = 0;
+  double seconds_left = 0.0;
+};
+CommunicationOverlap g_overlap;
+
+double estimated_seconds(const GemmOptions& o) {
+  const double flops = 2.0 * double(o.m) * double(o.n) * double(o.k) * double(o.batch);
+  return flops / (o.a_dtype == DType::F32 ? kSinglePrecisionFlops : kHalfPrecisionFlops);
+}
+
 void check_cublas(cublasStatus_t status, const char* call, int line) {
   if (status != CUBLAS_STATUS_SUCCESS) {
     throw Error(std::string("cuBLASLt error ") + std::to_string(int(status)) + " in " + call +
@@ -90,8 +108,16 @@ class GemmRunner {
     if (!handle_) {
       MCPP_CUBLAS_CHECK(cublasLtCreate(&handle_));
       workspace_ = device_allocate(kWorkspaceBytes);
+      int device = 0;
+      MCPP_CUDA_CHECK(cudaGetDevice(&device));
+      MCPP_CUDA_CHECK(cudaDeviceGetAttribute(&sm_count_, cudaDevAttrMultiProcessorCount, device));
     }
-    const Plan& plan = plan_for(o);
+    int sm_target = 0;  // 0: every SM (cuBLASLt's default)
+    if (g_overlap.reserve > 0 && g_overlap.seconds_left > 0.0) {
+      sm_target = std::max(1, sm_count_ - g_overlap.reserve);
+      g_overlap.seconds_left -= estimated_seconds(o);
+    }
+    const Plan& plan = plan_for(o, sm_target);
     // Epilogue pointers are descriptor attributes that change from call to call.
     set_epilogue_pointers(plan.desc, o);
     MCPP_CUBLAS_CHECK(cublasLtMatmul(handle_, plan.desc, &o.alpha, o.a, plan.a, o.b, plan.b,
@@ -100,7 +126,7 @@ class GemmRunner {
   }
 
  private:
-  const Plan& plan_for(const GemmOptions& o) {
+  const Plan& plan_for(const GemmOptions& o, int sm_target) {
     uint32_t align_a = alignment_of(o.a), align_b = alignment_of(o.b);
     // C and D share one layout (and so one alignment requirement).
     uint32_t align_d = std::min(alignment_of(o.d), alignment_of(o.c ? o.c : o.d));
@@ -110,7 +136,7 @@ class GemmRunner {
                           int64_t(o.d_dtype), int64_t(o.batch), o.stride_a, o.stride_b,
                           o.stride_d, int64_t(o.epilogue), int64_t(o.bias_dtype),
                           int64_t(align_a), int64_t(align_b), int64_t(align_d),
-                          int64_t(o.beta != 0.0f)}) {
+                          int64_t(o.beta != 0.0f), int64_t(sm_target)}) {
       key += std::to_string(value);
       key += ',';
     }
@@ -124,6 +150,7 @@ class GemmRunner {
     set_desc(plan.desc, CUBLASLT_MATMUL_DESC_TRANSA, op_a);
     set_desc(plan.desc, CUBLASLT_MATMUL_DESC_TRANSB, op_b);
     set_desc(plan.desc, CUBLASLT_MATMUL_DESC_EPILOGUE, lt_epilogue(o.epilogue));
+    if (sm_target > 0) set_desc(plan.desc, CUBLASLT_MATMUL_DESC_SM_COUNT_TARGET, int32_t(sm_target));
     plan.a = o.transpose_a ? make_layout(o.a_dtype, o.k, o.m, o.lda, o.batch, o.stride_a)
                            : make_layout(o.a_dtype, o.m, o.k, o.lda, o.batch, o.stride_a);
     plan.b = o.transpose_b ? make_layout(o.b_dtype, o.n, o.k, o.ldb, o.batch, o.stride_b)
@@ -176,6 +203,7 @@ class GemmRunner {
   std::mutex mutex_;
   cublasLtHandle_t handle_ = nullptr;
   void* workspace_ = nullptr;
+  int sm_count_ = 0;
   std::map<std::string, Plan> plans_;
 };
 
@@ -193,6 +221,16 @@ void gemm(const GemmOptions& options) {
   if (options.m == 0 || options.n == 0) return;
   check(options.k > 0, "gemm: k must be positive (callers handle empty reductions)");
   runner().run(options);
+}
+
+void set_communication_sm_reserve(int sms) {
+  check(sms >= 0, "internal: negative SM reserve");
+  g_overlap.reserve = sms;
+  g_overlap.seconds_left = 0.0;
+}
+
+void expect_concurrent_communication(double seconds) {
+  if (g_overlap.reserve > 0) g_overlap.seconds_left += seconds;
 }
 
 }  // namespace mcpp::core::gpu

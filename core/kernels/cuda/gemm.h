@@ -53,4 +53,15 @@ struct GemmOptions {
 
 void gemm(const GemmOptions& options);
 
+// GEMMs beside communication. cuBLASLt's Hopper kernels size their grid to every SM; a
+// collective running on another stream holds some SMs, so part of such a grid waits for a second
+// wave until the collective ends, which can double the GEMM's time. When a collective is started
+// without waiting (the data-parallel bucket reductions and parameter gathers), the communicator
+// announces how long it should take (expect_concurrent_communication); GEMMs issued while that
+// estimate lasts are planned for the SMs left over (cuBLASLt's SM_COUNT_TARGET), and each uses up
+// its own estimated time. Off (no reserve) unless set: --deterministic-mode keeps it off, so
+// every GEMM of a shape always runs the same algorithm.
+void set_communication_sm_reserve(int sms);
+void expect_concurrent_communication(double seconds);
+
 }  // namespace mcpp::core::gpu
