@@ -69,8 +69,7 @@ void Trainer::train_step_parallel(IterationRecord& record) {
     chunk->zero_grads();
     chunk->dropout().training = true;
   }
-  // The pipeline executor asks for a micro-batch again when it replays its forward: read the
-  // iteration's micro-batches once.
+  // The iteration's micro-batches, read once (the pipeline executors ask for them by index).
   std::vector<model::MicroBatch> batches;
   for (int mb = 0; mb < num_microbatches; ++mb) {
     std::optional<data::MicroBatch> batch = train_loader_->next();

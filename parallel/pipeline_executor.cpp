@@ -31,14 +31,17 @@ class StageRunner {
         last_(model.stage().post_process),
         activation_dtype_(model.config().compute_dtype),
         device_(model.params().device()),
-        inputs_(iteration.num_microbatches),
+        stashed_(iteration.num_microbatches),
         tokens_(iteration.num_microbatches, 0.0) {
     check(pp.size() > 1 || (first_ && last_), "internal: a partial model needs pipeline neighbours");
   }
 
+  // Each forward's activations wait in stashed_[mb] until its backward: later forwards run in
+  // between, and nothing is recomputed.
   Tensor forward(int mb, const Tensor& input) {
-    inputs_[mb] = input;
-    const model::LossPair loss = run_forward(mb);
+    model_.dropout().step = it_.first_dropout_step + uint64_t(mb);
+    const model::LossPair loss = model_.forward(it_.microbatch(mb), input);
+    model_.swap_activations(stashed_[mb]);
     if (last_) {
       total_.loss_sum += loss.loss_sum;
       total_.num_tokens += loss.num_tokens;
@@ -49,12 +52,11 @@ class StageRunner {
   }
 
   Tensor backward(int mb, const Tensor& output_grad) {
-    if (cached_ != mb) run_forward(mb);  // the caches hold a later micro-batch: replay
+    model_.swap_activations(stashed_[mb]);
     const float scale = last_ ? last_stage_loss_grad_scale(it_, tokens_[mb]) : 0.0f;
     if (mb == it_.num_microbatches - 1 && it_.before_last_backward) it_.before_last_backward();
     model_.backward(scale, output_grad);
-    cached_ = -1;
-    inputs_[mb] = Tensor();
+    stashed_[mb] = {};  // what backward left behind (released caches) goes too
     return first_ ? Tensor() : model_.stage_input_grad();
   }
 
@@ -75,12 +77,6 @@ class StageRunner {
   const model::LossPair& total() const { return total_; }
 
  private:
-  model::LossPair run_forward(int mb) {
-    model_.dropout().step = it_.first_dropout_step + uint64_t(mb);
-    const model::LossPair loss = model_.forward(it_.microbatch(mb), inputs_[mb]);
-    cached_ = mb;
-    return loss;
-  }
   int prev() const { return pp_.rank() - 1; }
   int next() const { return pp_.rank() + 1; }
   // A tensor received from `peer`, after sending `*send` to it in the same exchange when given.
@@ -107,10 +103,9 @@ class StageRunner {
   bool first_, last_;
   DType activation_dtype_;
   Device device_;
-  std::vector<Tensor> inputs_;
+  std::vector<model::GPTModel::Activations> stashed_;  // [micro-batch], between forward and backward
   std::vector<double> tokens_;
   model::LossPair total_;
-  int cached_ = -1;
 };
 
 }  // namespace

@@ -9,10 +9,10 @@
 // every lone send meets a receive its neighbour posts at the same step, and the fused exchanges
 // are one NCCL group each, so no pair of stages can wait on each other.
 //
-// The model caches the activations of one micro-batch only, so before the backward of a
-// micro-batch that is not the last one forwarded, the stage's forward is re-run from the stored
-// stage input (the dropout step is restored, so it is bit-identical). This costs compute on all
-// but the last stage; per-micro-batch activation storage would remove it.
+// As in Megatron, a stage keeps the activations of every micro-batch between its forward and
+// its backward (up to the warm-up count + 1 at once): after each forward they are swapped out of
+// the model into a per-micro-batch stash (GPTModel::swap_activations) and swapped back in before
+// that micro-batch's backward, so every forward runs once.
 #include <cstdint>
 #include <functional>
 

@@ -59,7 +59,7 @@ class ChunkRunner {
         m_(iteration.pipeline.num_microbatches),
         inputs_(chunks.size(), std::vector<Tensor>(static_cast<size_t>(m_))),
         output_grads_(chunks.size(), std::vector<Tensor>(static_cast<size_t>(m_))),
-        cached_(chunks.size(), -1),
+        stashed_(chunks.size(), std::vector<model::GPTModel::Activations>(static_cast<size_t>(m_))),
         tokens_(static_cast<size_t>(m_), 0.0) {}
 
   // One step's exchange, in the order pipeline_lockstep.h argues for: sends (activation, then
@@ -88,7 +88,10 @@ class ChunkRunner {
   void forward(int mb, int c) {
     check(stages_.first(c) || inputs_[c][mb].defined(), "internal: interleaved forward " + name(mb, c) +
                                                             " runs before its input arrived");
-    const model::LossPair loss = run_forward(mb, c);
+    chunks_[c]->dropout().step = it_.pipeline.first_dropout_step + uint64_t(mb);
+    const model::LossPair loss = chunks_[c]->forward(it_.pipeline.microbatch(mb), inputs_[c][mb]);
+    chunks_[c]->swap_activations(stashed_[c][mb]);  // kept for this micro-batch's backward
+    inputs_[c][mb] = Tensor();
     if (stages_.last(c)) {
       total_.loss_sum += loss.loss_sum;
       total_.num_tokens += loss.num_tokens;
@@ -104,18 +107,17 @@ class ChunkRunner {
     check(stages_.last(c) || output_grad.defined(), "internal: interleaved backward " + name(mb, c) +
                                                         " runs before its output gradient arrived");
     // The activation this round's forward produced waits for the next exchange; this chunk's
-    // replayed forward and backward must not write over it.
+    // backward must not write over it.
     if (outgoing_forward_ && outgoing_forward_->transfer.chunk == c) {
       Tensor kept = stages_.buffer();
       kept.copy_from(outgoing_forward_->tensor);
       outgoing_forward_->tensor = kept;
     }
-    if (cached_[c] != mb) run_forward(mb, c);  // the chunk's caches hold another micro-batch: replay
+    chunks_[c]->swap_activations(stashed_[c][mb]);
     if (mb == m_ - 1 && it_.before_last_backward) it_.before_last_backward(c);
     const float scale = stages_.last(c) ? last_stage_loss_grad_scale(it_.pipeline, tokens_[mb]) : 0.0f;
     chunks_[c]->backward(scale, output_grad);
-    cached_[c] = -1;
-    inputs_[c][mb] = Tensor();
+    stashed_[c][mb] = {};
     if (!stages_.first(c)) outgoing_backward_ = Outgoing{{mb, c}, stages_.checked(chunks_[c]->stage_input_grad())};
   }
 
@@ -139,21 +141,15 @@ class ChunkRunner {
     outgoing.reset();
     return tensor;
   }
-  model::LossPair run_forward(int mb, int c) {
-    chunks_[c]->dropout().step = it_.pipeline.first_dropout_step + uint64_t(mb);
-    const model::LossPair loss = chunks_[c]->forward(it_.pipeline.microbatch(mb), inputs_[c][mb]);
-    cached_[c] = mb;
-    return loss;
-  }
-
   const std::vector<model::GPTModel*>& chunks_;
   comm::Communicator& pp_;
   VirtualStages stages_;
   const InterleavedIteration& it_;
   int m_;
-  std::vector<std::vector<Tensor>> inputs_;        // [chunk][micro-batch]
+  std::vector<std::vector<Tensor>> inputs_;        // [chunk][micro-batch], until the forward
   std::vector<std::vector<Tensor>> output_grads_;  // [chunk][micro-batch], until the backward
-  std::vector<int> cached_;                        // micro-batch in each chunk's caches, -1: none
+  // [chunk][micro-batch]: the activations a forward keeps, from it until its backward.
+  std::vector<std::vector<model::GPTModel::Activations>> stashed_;
   std::vector<double> tokens_;
   std::optional<Outgoing> outgoing_forward_, outgoing_backward_;  // produced, sent at the next step
   model::LossPair total_;

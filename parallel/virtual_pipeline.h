@@ -11,8 +11,8 @@
 // need. Activations and gradients travel as [s(/tp with SP), b, h] tensors in the chunks'
 // compute dtype on their device, over the pipeline group's tensor communicator (NCCL for CUDA
 // tensors, MPI on CPU).
-// As in the non-interleaved executor, a chunk caches one micro-batch's activations and replays
-// its forward from the stored input before the backward of any other (bit-identical).
+// As in the non-interleaved executor, each chunk keeps every micro-batch's activations from its
+// forward to its backward in a per-micro-batch stash; no forward runs twice.
 #include <functional>
 #include <vector>
 

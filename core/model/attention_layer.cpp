@@ -1,6 +1,7 @@
 #include "core/model/attention_layer.h"
 
 #include <cmath>
+#include <utility>
 
 #include "core/kernels/elementwise.h"
 #include "core/kernels/linear.h"
@@ -123,6 +124,18 @@ Tensor AttentionLayer::backward(const Tensor& dy_local) {
     lse_ = Tensor();
   }
   return enter_column_parallel_backward(parallel_, dx);
+}
+
+void AttentionLayer::swap_saved(Saved& other) {
+  std::swap(x_, other.x);
+  std::swap(qkv_, other.qkv);
+  std::swap(q_, other.q);
+  std::swap(k_, other.k);
+  std::swap(v_, other.v);
+  std::swap(context_, other.context);
+  std::swap(lse_, other.lse);
+  std::swap(options_, other.options);
+  std::swap(fused_qkv_, other.fused_qkv);
 }
 
 void AttentionLayer::release() {

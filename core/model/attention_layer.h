@@ -31,6 +31,15 @@ class AttentionLayer {
   // and recompute them from q, k, v in backward.
   void set_recompute_core(bool recompute) { recompute_core_ = recompute; }
 
+  // What forward keeps for backward. A pipeline stage holds several micro-batches' at once and
+  // swaps them in and out (GPTModel::swap_activations).
+  struct Saved {
+    Tensor x, qkv, q, k, v, context, lse;
+    core::AttentionOptions options;  // this micro-batch's document offsets and dropout stream
+    bool fused_qkv = false;
+  };
+  void swap_saved(Saved& other);
+
  private:
   void run_core();
 

@@ -1,5 +1,7 @@
 #include "core/model/embedding_layer.h"
 
+#include <utility>
+
 #include "core/kernels/dropout.h"
 #include "core/kernels/elementwise.h"
 #include "core/kernels/embedding.h"
@@ -57,6 +59,13 @@ void EmbeddingLayer::backward(const Tensor& dy) {
   grad = leave_row_parallel_backward(parallel_, grad);
   core::embedding_backward(tokens_, grad, vocab_start_, word_.grad);
   if (position_.defined()) core::embedding_backward(positions_, grad, 0, position_.grad);
+}
+
+void EmbeddingLayer::swap_saved(Saved& other) {
+  std::swap(tokens_, other.tokens);
+  std::swap(positions_, other.positions);
+  std::swap(rng_, other.rng);
+  std::swap(dropped_, other.dropped);
 }
 
 void EmbeddingLayer::release() {

@@ -20,6 +20,15 @@ class EmbeddingLayer {
   void backward(const Tensor& dy);
   void release();
 
+  // What forward keeps for backward. A pipeline stage holds several micro-batches' at once and
+  // swaps them in and out (GPTModel::swap_activations).
+  struct Saved {
+    Tensor tokens, positions;
+    PhiloxStream rng;
+    bool dropped = false;
+  };
+  void swap_saved(Saved& other);
+
  private:
   float dropout_p_;
   const ParallelContext& parallel_;  // (declared first: vocab_start_ depends on it)

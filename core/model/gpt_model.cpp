@@ -1,6 +1,7 @@
 #include "core/model/gpt_model.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "core/base/error.h"
 #include "core/kernels/linear.h"
@@ -211,6 +212,20 @@ void GPTModel::backward(float loss_grad_scale, const Tensor& output_grad) {
   } else {
     stage_input_grad_ = grad;
   }
+}
+
+void GPTModel::swap_activations(Activations& other) {
+  if (embedding_) embedding_->swap_saved(other.embedding);
+  other.layers.resize(layers_.size());
+  for (size_t i = 0; i < layers_.size(); ++i) layers_[i]->swap_saved(other.layers[i]);
+  if (final_norm_) final_norm_->swap_saved(other.final_norm);
+  if (loss_) loss_->swap_saved(other.loss);
+  std::swap(segment_inputs_, other.segment_inputs);
+  std::swap(doc_offsets_, other.doc_offsets);
+  std::swap(final_out_, other.final_out);
+  std::swap(logits_, other.logits);
+  std::swap(forward_dropout_, other.forward_dropout);
+  std::swap(forward_done_, other.forward_done);
 }
 
 void GPTModel::reduce_sequence_parallel_grads() {

@@ -71,6 +71,21 @@ class GPTModel {
   // last instead takes the gradient of its output (`output_grad`, the next stage's input
   // gradient) and, unless it is the first, leaves its input gradient in stage_input_grad().
   void backward(float loss_grad_scale, const Tensor& output_grad = Tensor());
+  // Everything one forward keeps for its backward. Pipeline schedules run several forwards before
+  // the first backward: after each forward the executor swaps the activations out into a stash of
+  // that micro-batch (leaving the model empty, as after a backward), and swaps them back in
+  // before its backward, so no forward is ever run twice.
+  struct Activations {
+    EmbeddingLayer::Saved embedding;
+    std::vector<TransformerLayer::Saved> layers;
+    NormLayer::Saved final_norm;
+    VocabParallelCrossEntropy::Saved loss;
+    std::vector<Tensor> segment_inputs;
+    Tensor doc_offsets, final_out, logits;
+    DropoutState forward_dropout;
+    bool forward_done = false;
+  };
+  void swap_activations(Activations& other);
   const Tensor& stage_output() const { return stage_output_; }
   const Tensor& stage_input_grad() const { return stage_input_grad_; }
   // Called during backward each time a part's gradients are final for this backward, so

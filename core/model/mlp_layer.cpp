@@ -1,5 +1,7 @@
 #include "core/model/mlp_layer.h"
 
+#include <utility>
+
 #include "core/kernels/elementwise.h"
 #include "core/kernels/gelu.h"
 #include "core/kernels/linear.h"
@@ -61,6 +63,12 @@ Tensor MlpLayer::backward(const Tensor& dy_local) {
   core::linear_backward(x_, params_.fc1_weight.value, dfc1, dx, params_.fc1_weight.grad,
                         params_.fc1_bias.grad);
   return enter_column_parallel_backward(parallel_, dx);
+}
+
+void MlpLayer::swap_saved(Saved& other) {
+  std::swap(x_, other.x);
+  std::swap(fc1_out_, other.fc1_out);
+  std::swap(activation_, other.activation);
 }
 
 void MlpLayer::release() { x_ = fc1_out_ = activation_ = Tensor(); }

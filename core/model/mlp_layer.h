@@ -23,6 +23,13 @@ class MlpLayer {
   Tensor backward(const Tensor& dy);
   void release();
 
+  // What forward keeps for backward. A pipeline stage holds several micro-batches' at once and
+  // swaps them in and out (GPTModel::swap_activations).
+  struct Saved {
+    Tensor x, fc1_out, activation;
+  };
+  void swap_saved(Saved& other);
+
  private:
   const ParallelContext& parallel_;
   bool swiglu_;

@@ -1,5 +1,7 @@
 #include "core/model/norm_layer.h"
 
+#include <utility>
+
 #include "core/kernels/layernorm.h"
 #include "core/kernels/rmsnorm.h"
 
@@ -46,6 +48,12 @@ Tensor NormLayer::backward(const Tensor& dy, const Tensor& dresidual) {
   else
     core::rmsnorm_backward(x_, weight_.value, rstd_, dy, options, dx, weight_.grad, dresidual);
   return dx;
+}
+
+void NormLayer::swap_saved(Saved& other) {
+  std::swap(x_, other.x);
+  std::swap(mean_, other.mean);
+  std::swap(rstd_, other.rstd);
 }
 
 void NormLayer::release() {

@@ -23,6 +23,13 @@ class NormLayer {
   Tensor backward(const Tensor& dy, const Tensor& dresidual = Tensor());
   void release();
 
+  // What forward keeps for backward. A pipeline stage holds several micro-batches' at once and
+  // swaps them in and out (GPTModel::swap_activations).
+  struct Saved {
+    Tensor x, mean, rstd;
+  };
+  void swap_saved(Saved& other);
+
  private:
   // residual undefined: the plain norm of x.
   Tensor run(const Tensor& residual, const Tensor& x);

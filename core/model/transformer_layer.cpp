@@ -1,5 +1,7 @@
 #include "core/model/transformer_layer.h"
 
+#include <utility>
+
 #include "core/kernels/dropout.h"
 #include "core/kernels/elementwise.h"
 #include "core/model/tp_mappings.h"
@@ -67,6 +69,16 @@ Tensor TransformerLayer::backward(const Tensor& dy) {
       pre_mlp_norm_.backward(mlp_.backward(dropout_grad(dy, dropped_, hidden_dropout_, mlp_rng_)), dy);
   return input_norm_.backward(attention_.backward(dropout_grad(dhidden, dropped_, hidden_dropout_, attention_rng_)),
                               dhidden);
+}
+
+void TransformerLayer::swap_saved(Saved& other) {
+  input_norm_.swap_saved(other.input_norm);
+  pre_mlp_norm_.swap_saved(other.pre_mlp_norm);
+  attention_.swap_saved(other.attention);
+  mlp_.swap_saved(other.mlp);
+  std::swap(dropped_, other.dropped);
+  std::swap(attention_rng_, other.attention_rng);
+  std::swap(mlp_rng_, other.mlp_rng);
 }
 
 void TransformerLayer::release() {

@@ -23,6 +23,17 @@ class TransformerLayer {
   void release();
   void set_selective_recompute(bool on) { attention_.set_recompute_core(on); }
 
+  // What forward keeps for backward. A pipeline stage holds several micro-batches' at once and
+  // swaps them in and out (GPTModel::swap_activations).
+  struct Saved {
+    NormLayer::Saved input_norm, pre_mlp_norm;
+    AttentionLayer::Saved attention;
+    MlpLayer::Saved mlp;
+    bool dropped = false;
+    PhiloxStream attention_rng, mlp_rng;
+  };
+  void swap_saved(Saved& other);
+
  private:
   const ParallelContext& parallel_;
   float hidden_dropout_;

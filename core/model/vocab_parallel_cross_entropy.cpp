@@ -1,6 +1,7 @@
 #include "core/model/vocab_parallel_cross_entropy.h"
 
 #include <cmath>
+#include <utility>
 #include <vector>
 
 #include "core/kernels/cross_entropy.h"
@@ -152,6 +153,16 @@ VocabParallelLoss VocabParallelCrossEntropy::forward_on_device(const Tensor& log
   (void)logits, (void)labels, (void)loss_mask;
   throw Error("internal: vocab-parallel cross-entropy on a device in a build without CUDA");
 #endif
+}
+
+void VocabParallelCrossEntropy::swap_saved(Saved& other) {
+  std::swap(logits_, other.logits);
+  std::swap(local_labels_, other.local_labels);
+  std::swap(loss_mask_, other.loss_mask);
+  std::swap(lse_, other.lse);
+  std::swap(owned_, other.owned);
+  std::swap(owned_device_, other.owned_device);
+  std::swap(first_column_, other.first_column);
 }
 
 void VocabParallelCrossEntropy::release() {

@@ -29,6 +29,15 @@ class VocabParallelCrossEntropy {
   void backward(float grad_scale, const Tensor& dlogits);
   void release();
 
+  // What forward keeps for backward. A pipeline stage holds several micro-batches' at once and
+  // swaps them in and out (GPTModel::swap_activations).
+  struct Saved {
+    Tensor logits, local_labels, loss_mask, lse;
+    std::vector<uint8_t> owned;
+    Tensor owned_device, first_column;
+  };
+  void swap_saved(Saved& other);
+
  private:
   VocabParallelLoss forward_on_device(const Tensor& logits, const Tensor& labels, const Tensor& loss_mask);
 

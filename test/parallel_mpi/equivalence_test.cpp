@@ -218,11 +218,16 @@ void check_equivalence(const model::ModelConfig& base, const Layout& layout) {
     if (layout.pp > 1) {
       PipelineIteration iteration;
       iteration.num_microbatches = per_rank;
-      iteration.microbatch = [&](int m) { return sequence(config, step, first + m); };
+      int forwards = 0;  // every micro-batch's forward runs once: activations are stashed, not replayed
+      iteration.microbatch = [&](int m) {
+        ++forwards;
+        return sequence(config, step, first + m);
+      };
       iteration.activation_shape = pipeline_activation_shape(config, context, 1);
       iteration.before_last_backward = before_last_backward;
       model.zero_grads();
       const model::LossPair total = run_one_f_one_b(model, *groups.pp.comm, iteration);
+      CHECK(forwards == per_rank);
       loss = total.loss_sum;
       tokens = total.num_tokens;
     } else {
