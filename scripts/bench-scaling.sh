@@ -9,7 +9,8 @@
 # ITERS (default 30) sets the iterations per run; EXTRA_FLAGS is appended to every run's flags
 # (e.g. EXTRA_FLAGS=--overlap-param-gather); MAX_GPUS caps the GPU counts tried; MICRO_BATCHES
 # (default 1) sets the micro-batches per GPU per step (gradient accumulation: global batch =
-# micro-batch × MICRO_BATCHES × GPUs).
+# micro-batch × MICRO_BATCHES × GPUs); REPEAT (default 1) runs every GPU count that many times,
+# alternating, and reports the median (machine noise is a few percent between runs).
 # Diagnostics of the lost efficiency:
 #   PROFILE=1      each GPU count again for 8 iterations with MCPP_PROFILE=1 on rank 0: GPU time
 #                  per op, including the compute stream's waits on NCCL ("wait: nccl ...": the
@@ -43,13 +44,28 @@ flags_of_run() {  # the run's flags on $1 GPUs
     $EXTRA_FLAGS"
 }
 tokens_of() { grep "iteration *$2/" "$1" | tail -1 | sed -nE 's/.*tokens\/s: *([0-9.]+).*/\1/p'; }
+counts=()
 for n in 1 2 4 8; do
   [ "$n" -le "$gpus" ] && [ "$n" -le "$max_gpus" ] || break
-  log="$out_dir/scaling-$MODEL-$n.log"
-  # shellcheck disable=SC2046
-  mpirun --bind-to none -np "$n" "$BIN" $(flags_of_run "$n") --train-iters "$ITERS" >"$log" 2>&1 ||
-    { echo "$n GPUs: FAILED (see $log)"; tail -3 "$log"; continue; }
-  tokens=$(tokens_of "$log" "$ITERS")
+  counts+=("$n")
+done
+declare -A samples  # GPU count -> tokens/s of each repetition
+for ((r = 1; r <= ${REPEAT:-1}; ++r)); do
+  for n in "${counts[@]}"; do
+    log="$out_dir/scaling-$MODEL-$n-$r.log"
+    # shellcheck disable=SC2046
+    if mpirun --bind-to none -np "$n" "$BIN" $(flags_of_run "$n") --train-iters "$ITERS" >"$log" 2>&1; then
+      samples[$n]+="$(tokens_of "$log" "$ITERS") "
+    else
+      echo "$n GPUs: FAILED (see $log)"
+      tail -3 "$log"
+    fi
+  done
+done
+median() { tr ' ' '\n' <<<"$1" | sed '/^$/d' | sort -g | awk '{ v[NR] = $1 } END { if (NR) print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
+for n in "${counts[@]}"; do
+  tokens=$(median "${samples[$n]:-}")
+  [ -n "$tokens" ] || continue
   per_gpu=$(awk -v t="$tokens" -v n="$n" 'BEGIN { printf "%.0f", t / n }')
   [ -z "$base" ] && base=$per_gpu
   printf '%-6s %14s %9.1f%%\n' "$n" "$per_gpu" "$(awk -v a="$per_gpu" -v b="$base" 'BEGIN { print 100 * a / b }')"
