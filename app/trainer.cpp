@@ -161,8 +161,10 @@ void Trainer::build_datasets() {
     options.dp_rank = groups_->dp_rank();
     options.dp_size = groups_->dp.size();
   }
+  evaluates_validation_ = datasets_[data::SplitName::valid] && args_.logging.eval_iters > 0;
+  if (!reads_data()) return;
   train_loader_ = std::make_unique<data::GptLoader>(datasets_[data::SplitName::train], options);
-  if (datasets_[data::SplitName::valid] && args_.logging.eval_iters > 0) {
+  if (evaluates_validation_) {
     options.consumed_samples = consumed_valid_samples_;
     valid_loader_ = std::make_unique<data::GptLoader>(datasets_[data::SplitName::valid], options);
   }
@@ -248,7 +250,7 @@ int Trainer::train() {
     if (iteration_ == kProfileWarmupIterations) profile::reset();  // MCPP_PROFILE: warm-up excluded
 #endif
 
-    if (valid_loader_ && args_.logging.eval_interval > 0 && iteration_ % args_.logging.eval_interval == 0) {
+    if (evaluates_validation_ && args_.logging.eval_interval > 0 && iteration_ % args_.logging.eval_interval == 0) {
       evaluate_and_print("iteration " + std::to_string(iteration_), data::SplitName::valid);
     }
     const bool save_now = args_.checkpoint.save && args_.checkpoint.save_interval &&
@@ -276,7 +278,7 @@ int Trainer::train() {
   if (exiting) return 0;
 
   if (args_.checkpoint.save && iteration_ > 0 && last_saved_iteration_ != iteration_) save_checkpoint();
-  if (valid_loader_) evaluate_and_print("iteration " + std::to_string(iteration_) + " on validation set",
+  if (evaluates_validation_) evaluate_and_print("iteration " + std::to_string(iteration_) + " on validation set",
                                         data::SplitName::valid);
   if (datasets_[data::SplitName::test] && args_.logging.eval_iters > 0) {
     evaluate_and_print("iteration " + std::to_string(iteration_) + " on test set", data::SplitName::test);
@@ -284,14 +286,14 @@ int Trainer::train() {
   return 0;
 }
 
-BatchLoss Trainer::evaluate(data::GptLoader& loader, int64_t* consumed) {
+BatchLoss Trainer::evaluate(data::GptLoader* loader, int64_t* consumed) {
   BatchLoss total;
   model_->dropout().training = false;
   const int64_t gbs = *args_.training.global_batch_size;
   bool exhausted = false;  // the split ran out: Megatron stops early likewise
   for (int64_t it = 0; it < args_.logging.eval_iters && !exhausted; ++it) {
     const BatchLoss batch =
-        parallel_run() ? evaluate_batch_parallel(loader, &exhausted) : evaluate_batch(loader, &exhausted);
+        parallel_run() ? evaluate_batch_parallel(loader, &exhausted) : evaluate_batch(*loader, &exhausted);
     total.loss_sum += batch.loss_sum;
     total.num_tokens += batch.num_tokens;
     if (!exhausted && consumed) *consumed += gbs;
@@ -318,7 +320,7 @@ BatchLoss Trainer::evaluate_batch(data::GptLoader& loader, bool* exhausted) {
 void Trainer::evaluate_and_print(const std::string& prefix, data::SplitName split) {
   BatchLoss loss;
   if (split == data::SplitName::valid) {
-    loss = evaluate(*valid_loader_, &consumed_valid_samples_);
+    loss = evaluate(valid_loader_.get(), &consumed_valid_samples_);
   } else {
     data::LoaderOptions options;
     options.micro_batch_size = *args_.training.micro_batch_size;
@@ -326,8 +328,9 @@ void Trainer::evaluate_and_print(const std::string& prefix, data::SplitName spli
       options.dp_rank = groups_->dp_rank();
       options.dp_size = groups_->dp.size();
     }
-    data::GptLoader loader(datasets_[split], options);
-    loss = evaluate(loader, nullptr);
+    std::unique_ptr<data::GptLoader> loader;
+    if (reads_data()) loader = std::make_unique<data::GptLoader>(datasets_[split], options);
+    loss = evaluate(loader.get(), nullptr);
   }
   if (loss.num_tokens == 0 || !is_logging_rank()) return;
   const std::string name = split == data::SplitName::valid ? "validation" : "test";

@@ -65,15 +65,20 @@ class Trainer {
   // This rank's forward-only losses of one global batch (through the pipeline when pp > 1);
   // sets *exhausted when the split runs out.
   BatchLoss evaluate_batch(data::GptLoader& loader, bool* exhausted);
-  BatchLoss evaluate_batch_parallel(data::GptLoader& loader, bool* exhausted);
+  BatchLoss evaluate_batch_parallel(data::GptLoader* loader, bool* exhausted);
+  // Under mpirun only tensor-parallel rank 0 reads data (it alone has loaders); the others get
+  // each micro-batch from it (app/batch_broadcast.h).
+  bool reads_data() const { return !groups_ || groups_->tp_rank() == 0; }
+  // The next micro-batch of `loader` (null where this rank does not read) on every TP rank.
+  std::optional<model::MicroBatch> next_micro_batch(data::GptLoader* loader);
   // Σ over the data-parallel group (every rank gets the global sums; the last stage holds them).
   BatchLoss sum_over_data_parallel(BatchLoss local) const;
   // Forward and backward over the micro-batches of one global batch.
   BatchLoss forward_backward(data::GptLoader& loader);
   // One training iteration; fills `record`.
   void train_step(IterationRecord& record);
-  // Forward-only over --eval-iters global batches of `loader`.
-  BatchLoss evaluate(data::GptLoader& loader, int64_t* consumed);
+  // Forward-only over --eval-iters global batches of `loader` (null where this rank does not read).
+  BatchLoss evaluate(data::GptLoader* loader, int64_t* consumed);
   void evaluate_and_print(const std::string& prefix, data::SplitName split);
   void log_interval(const IterationRecord& record);
 
@@ -100,6 +105,7 @@ class Trainer {
   data::GptDatasets datasets_;
   std::unique_ptr<data::GptLoader> train_loader_;
   std::unique_ptr<data::GptLoader> valid_loader_;
+  bool evaluates_validation_ = false;  // a validation split and --eval-iters > 0 (on every rank)
 
   int64_t iteration_ = 0;
   int64_t train_iters_ = 0;

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "app/batch_broadcast.h"
 #include "app/trainer.h"
 #include "core/base/error.h"
 #include "core/kernels/elementwise.h"
@@ -72,10 +73,10 @@ void Trainer::train_step_parallel(IterationRecord& record) {
   // The iteration's micro-batches, read once (the pipeline executors ask for them by index).
   std::vector<model::MicroBatch> batches;
   for (int mb = 0; mb < num_microbatches; ++mb) {
-    std::optional<data::MicroBatch> batch = train_loader_->next();
+    std::optional<model::MicroBatch> batch = next_micro_batch(train_loader_.get());
     check(batch.has_value(), "the training data ran out at iteration " + std::to_string(iteration_ + 1) +
                                  "; this should not happen (the dataset is sized for --train-iters)");
-    batches.push_back(model_batch(*batch));
+    batches.push_back(std::move(*batch));
   }
   auto next_batch = [&](int mb) { return batches[static_cast<size_t>(mb)]; };
 
@@ -168,7 +169,16 @@ void Trainer::train_step_parallel(IterationRecord& record) {
   record.loss_scale = loss_scaler_ ? loss_scaler_->scale() : 1.0;
 }
 
-BatchLoss Trainer::evaluate_batch_parallel(data::GptLoader& loader, bool* exhausted) {
+std::optional<model::MicroBatch> Trainer::next_micro_batch(data::GptLoader* loader) {
+  std::optional<model::MicroBatch> batch;
+  if (reads_data()) {
+    check(loader != nullptr, "internal: a reading rank without its loader");
+    if (std::optional<data::MicroBatch> read = loader->next()) batch = model_batch(*read);
+  }
+  return broadcast_micro_batch(std::move(batch), groups_->tp.comm->handle());
+}
+
+BatchLoss Trainer::evaluate_batch_parallel(data::GptLoader* loader, bool* exhausted) {
   // Forward-only through the virtual stages. Every rank of a pipeline reads the same
   // micro-batches, so all stop alike.
   BatchLoss local;
@@ -177,13 +187,12 @@ BatchLoss Trainer::evaluate_batch_parallel(data::GptLoader& loader, bool* exhaus
   const Shape shape =
       parallel::pipeline_activation_shape(model_->config(), parallel_, *args_.training.micro_batch_size);
   for (int64_t mb = 0; mb < args_.derived.num_microbatches; ++mb) {
-    std::optional<data::MicroBatch> batch = loader.next();
+    std::optional<model::MicroBatch> batch = next_micro_batch(loader);
     if (!batch) {
       *exhausted = true;
       return local;
     }
-    const model::LossPair loss =
-        parallel::forward_through_pipeline(chunks, *groups_->pp.tensor_comm(), model_batch(*batch), shape);
+    const model::LossPair loss = parallel::forward_through_pipeline(chunks, *groups_->pp.tensor_comm(), *batch, shape);
     local.loss_sum += loss.loss_sum;
     local.num_tokens += loss.num_tokens;
   }
