@@ -143,12 +143,7 @@ void DistributedOptimizer::update(const optim::AdamStep& step, float coefficient
     optim::adamw_update(options_.adam, step, span_of(group.params, shard.range), grad, first_moment,
                         {shard.exp_avg_sq.data<float>(), static_cast<size_t>(shard.range.numel())}, shard.no_decay);
   }
-  // The CPU updates above leave the compute copy to refresh (the GPU's fused update wrote it).
-  for (const Shard& shard : shards_) {
-    const auto& group = params_.groups()[shard.group];
-    if (group.compute_params.defined() && group.grads.device() == Device::CPU)
-      view_of(group.compute_params, shard.range).copy_from(view_of(group.params, shard.range));
-  }
+  // Only GPU models have a compute copy (GPTModel), and step_on_gpu wrote this rank's slices of it.
   if (options_.use_distributed_optimizer && !options_.overlap_param_gather && dp_cp_.size() > 1) {
     for (const Shard& shard : shards_) {
       const auto& group = params_.groups()[shard.group];

@@ -2,6 +2,7 @@
 
 #include <cstring>
 #include <string>
+#include <string_view>
 
 #include "core/base/cuda/cuda_check.h"
 #include "core/base/cuda/op_profile.h"
@@ -88,7 +89,7 @@ const char* bytes_of(const Tensor& tensor) { return static_cast<const char*>(ten
 // MCPP_PROFILE's name for the compute stream's wait on one kind of collective: the time the
 // compute stream stalls there is the communication that overlap did not hide.
 const char* wait_label(const char* op) {
-  const std::string name = op;
+  const std::string_view name = op;
   if (name == "all_reduce") return "wait: nccl all_reduce";
   if (name == "reduce_scatter") return "wait: nccl reduce_scatter";
   if (name == "all_gather") return "wait: nccl all_gather";

@@ -32,7 +32,8 @@ template <> __device__ __forceinline__ f16 from_float<f16>(float v) {
 
 // Sum / max over a whole block (blockDim.x a multiple of 32, at most 1024). Every thread gets the
 // result. Fixed reduction tree: deterministic.
-__device__ __forceinline__ float warp_sum(float v) {
+template <typename T>
+__device__ __forceinline__ T warp_sum(T v) {
   for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
   return v;
 }
@@ -40,14 +41,15 @@ __device__ __forceinline__ float warp_max(float v) {
   for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
   return v;
 }
-__device__ __forceinline__ float block_sum(float v) {
-  __shared__ float partial[32];
+template <typename T>  // float, or double for long sums (sum_of_squares)
+__device__ __forceinline__ T block_sum(T v) {
+  __shared__ T partial[32];
   v = warp_sum(v);
   int lane = threadIdx.x % 32, warp = threadIdx.x / 32, warps = blockDim.x / 32;
   __syncthreads();  // partial may still be read by a previous call
   if (lane == 0) partial[warp] = v;
   __syncthreads();
-  v = lane < warps ? partial[lane] : 0.0f;
+  v = lane < warps ? partial[lane] : T(0);
   return warp_sum(v);
 }
 __device__ __forceinline__ float block_max(float v) {

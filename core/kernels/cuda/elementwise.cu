@@ -46,28 +46,16 @@ __global__ void square_parts_kernel(const SquaredPart* parts, double* partials) 
     const double v = to_float(x[i]);
     sum += v * v;
   }
-  __shared__ double shared[256];
-  shared[threadIdx.x] = sum;
-  __syncthreads();
-  for (int stride = blockDim.x / 2; stride > 0; stride /= 2) {
-    if (threadIdx.x < stride) shared[threadIdx.x] += shared[threadIdx.x + stride];
-    __syncthreads();
-  }
-  if (threadIdx.x == 0) partials[int64_t(blockIdx.y) * gridDim.x + blockIdx.x] = shared[0];
+  const double total = block_sum(sum);
+  if (threadIdx.x == 0) partials[int64_t(blockIdx.y) * gridDim.x + blockIdx.x] = total;
 }
 
 // One block of 256 threads sums `count` partials in a fixed order (deterministic).
 __global__ void sum_partials_kernel(const double* partials, int64_t count, double* total) {
   double sum = 0.0;
   for (int64_t i = threadIdx.x; i < count; i += blockDim.x) sum += partials[i];
-  __shared__ double shared[256];
-  shared[threadIdx.x] = sum;
-  __syncthreads();
-  for (int stride = blockDim.x / 2; stride > 0; stride /= 2) {
-    if (threadIdx.x < stride) shared[threadIdx.x] += shared[threadIdx.x + stride];
-    __syncthreads();
-  }
-  if (threadIdx.x == 0) *total = shared[0];
+  const double all = block_sum(sum);
+  if (threadIdx.x == 0) *total = all;
 }
 
 }  // namespace
