@@ -5,7 +5,9 @@
 #include "app/run_config.h"
 #include "app/train_args.h"
 #include "app/trainer.h"
+#include "core/base/log.h"
 #include "core/base/main_guard.h"
+#include "parallel/local_rank.h"
 #include "parallel/mpi_runtime.h"
 
 int main(int argc, char** argv) {
@@ -13,6 +15,12 @@ int main(int argc, char** argv) {
   mcpp::parallel::MpiRuntime mpi;
   const int status = mcpp::run_main([&] {
     using namespace mcpp::app;
+    if (mpi.size() > 1) {
+      // Which launcher numbering picked this rank's GPU (MCPP_LOG_LEVEL=debug shows it).
+      const char* variable = mcpp::parallel::launcher_local_rank_variable();
+      mcpp::log::debug("rank {} of {}: node-local rank {} of {} (from {})", mpi.rank(), mpi.size(), mpi.local_rank(),
+                       mpi.local_size(), variable ? variable : "the ranks sharing this node");
+    }
     TrainArgs args = parse_train_args(argc, argv);
     if (args.own.dry_run) {
       // The vocabulary comes from the tokenizer when one is configured, else --vocab-size.

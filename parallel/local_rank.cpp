@@ -19,11 +19,23 @@ std::optional<int> env_local_rank(const char* name) {
                             "environment");
   return static_cast<int>(parsed);
 }
+
+// Launchers' node-local rank variables, in order of preference: mpirun's, then srun's.
+constexpr const char* kLocalRankVariables[] = {"OMPI_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID"};
 }  // namespace
 
 std::optional<int> launcher_local_rank() {
-  if (auto ompi = env_local_rank("OMPI_COMM_WORLD_LOCAL_RANK")) return ompi;
-  return env_local_rank("SLURM_LOCALID");
+  for (const char* name : kLocalRankVariables) {
+    if (auto local_rank = env_local_rank(name)) return local_rank;
+  }
+  return std::nullopt;
+}
+
+const char* launcher_local_rank_variable() {
+  for (const char* name : kLocalRankVariables) {
+    if (env_local_rank(name)) return name;
+  }
+  return nullptr;
 }
 
 int node_local_rank(MPI_Comm world) {

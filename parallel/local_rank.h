@@ -12,6 +12,10 @@ namespace mcpp::parallel {
 // but not a non-negative integer.
 std::optional<int> launcher_local_rank();
 
+// The variable launcher_local_rank() read ("OMPI_COMM_WORLD_LOCAL_RANK" or "SLURM_LOCALID"), or
+// nullptr when neither is set and the rank's place on its node decides.
+const char* launcher_local_rank_variable();
+
 // launcher_local_rank(), else this rank's position among the ranks of `world` that share its node
 // (MPI_Comm_split_type(MPI_COMM_TYPE_SHARED), ordered by world rank). Collective over `world`.
 int node_local_rank(MPI_Comm world);

@@ -7,6 +7,7 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config git
   catch2 libcli11-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
   libopenmpi-dev openmpi-bin
+  slurmctld slurmd slurm-client munge
   libopenblas-dev libomp-dev
   libsimdjson-dev zlib1g-dev libsentencepiece-dev
   unicode-data fortunes fortune-mod
