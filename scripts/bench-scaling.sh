@@ -14,7 +14,8 @@
 # Diagnostics of the lost efficiency:
 #   PROFILE=1      each GPU count again for 8 iterations with MCPP_PROFILE=1 on rank 0: GPU time
 #                  per op, including the compute stream's waits on NCCL ("wait: nccl ...": the
-#                  communication overlap did not hide) and the sum against the wall time.
+#                  communication overlap did not hide) and the sum against the wall time, then
+#                  the stream time between ops by the op that follows (GPU idle: host syncs).
 #   INDEPENDENT=1  n separate 1-GPU runs side by side on n GPUs (no communication at all): what
 #                  sharing the machine alone costs.
 set -uo pipefail
@@ -102,8 +103,9 @@ if [ "${PROFILE:-0}" = 1 ]; then
     echo
     echo "== $n GPUs, rank 0: GPU time per op over iterations 3-12 (top 24)"
     grep -E "iteration +10/" "$prof" | sed -nE 's/.*(elapsed time per iteration \(ms\): *[0-9.]+).*/\1/p'
-    sed -n '/^GPU time per op/,$p' "$prof" | sed -n '2,26p'
-    grep -E '^sum' "$prof"
-    grep -E '^wait: ' "$prof"
+    sed -n '/^GPU time per op/,/^sum/p' "$prof" | sed -n '2,25p'
+    grep -E '^sum' "$prof" | head -1
+    sed -n '/^GPU time per op/,/^sum/p' "$prof" | grep -E '^wait: '
+    sed -n '/^stream time between ops/,/^sum/p' "$prof"
   done
 fi

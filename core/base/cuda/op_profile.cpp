@@ -32,6 +32,10 @@ struct Profiler {
   std::vector<int> free_slots;
   std::vector<int> pending;
   std::map<std::string, Totals> totals;
+  // Stream time between one op's end and the next op's start (the GPU idle, or running work no
+  // op front-end brackets), by the op that follows.
+  std::map<std::string, Totals> gaps;
+  int previous = -1;  // the last resolved interval, kept for the gap to the next one
 
   // Waits for the recorded events and folds them into the totals; slots become free again.
   void resolve() {
@@ -43,11 +47,44 @@ struct Profiler {
       Totals& t = totals[intervals[slot].name];
       ++t.calls;
       t.ms += ms;
-      free_slots.push_back(slot);
+      if (previous >= 0) {
+        float gap = 0;
+        cudaEventElapsedTime(&gap, intervals[previous].stop, intervals[slot].start);
+        Totals& g = gaps[intervals[slot].name];
+        ++g.calls;
+        g.ms += std::max(gap, 0.0f);
+        free_slots.push_back(previous);
+      }
+      previous = slot;
     }
     pending.clear();
   }
+
+  void clear() {
+    totals.clear();
+    gaps.clear();
+    if (previous >= 0) free_slots.push_back(previous);
+    previous = -1;
+  }
 };
+
+// Prints `rows` largest first (at most `limit`), shares taken of `whole`; returns their sum.
+double print_table(const char* title, const std::map<std::string, Totals>& table, double whole, size_t limit) {
+  std::vector<std::pair<std::string, Totals>> rows(table.begin(), table.end());
+  std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.second.ms > b.second.ms; });
+  double total = 0;
+  for (const auto& row : rows) total += row.second.ms;
+  if (whole <= 0) whole = total;
+  std::fprintf(stderr, "\n%s\n", title);
+  std::fprintf(stderr, "%-34s %9s %12s %7s %11s\n", "op", "calls", "total ms", "share", "mean us");
+  for (size_t i = 0; i < rows.size() && i < limit; ++i) {
+    const auto& [name, t] = rows[i];
+    std::fprintf(stderr, "%-34s %9ld %12.1f %6.1f%% %11.1f\n", name.c_str(), t.calls, t.ms,
+                 whole > 0 ? 100.0 * t.ms / whole : 0.0, 1000.0 * t.ms / std::max(1L, t.calls));
+  }
+  std::fprintf(stderr, "%-34s %9s %12.1f\n", "sum", "", total);
+  return total;
+}
 
 Profiler& profiler() {
   static Profiler* instance = new Profiler();  // never destroyed: used from atexit
@@ -98,7 +135,7 @@ void reset() {
   Profiler& p = profiler();
   std::lock_guard<std::mutex> lock(p.mutex);
   p.resolve();
-  p.totals.clear();
+  p.clear();
 }
 
 void report() {
@@ -106,17 +143,13 @@ void report() {
   Profiler& p = profiler();
   std::lock_guard<std::mutex> lock(p.mutex);
   p.resolve();
-  std::vector<std::pair<std::string, Totals>> rows(p.totals.begin(), p.totals.end());
-  std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.second.ms > b.second.ms; });
-  double total = 0;
-  for (const auto& row : rows) total += row.second.ms;
-  std::fprintf(stderr, "\nGPU time per op (MCPP_PROFILE; events around each op, one stream)\n");
-  std::fprintf(stderr, "%-34s %9s %12s %7s %11s\n", "op", "calls", "total ms", "share", "mean us");
-  for (const auto& [name, t] : rows) {
-    std::fprintf(stderr, "%-34s %9ld %12.1f %6.1f%% %11.1f\n", name.c_str(), t.calls, t.ms,
-                 total > 0 ? 100.0 * t.ms / total : 0.0, 1000.0 * t.ms / std::max(1L, t.calls));
-  }
-  std::fprintf(stderr, "%-34s %9s %12.1f\n", "sum", "", total);
+  const double busy = print_table("GPU time per op (MCPP_PROFILE; events around each op, one stream)", p.totals, 0,
+                                  p.totals.size());
+  // Shares of the whole stream time: ops plus the gaps between them.
+  double gaps = 0;
+  for (const auto& [name, g] : p.gaps) gaps += g.ms;
+  print_table("stream time between ops (idle GPU or unbracketed work), by the op that follows", p.gaps,
+              busy + gaps, 12);
 }
 
 }  // namespace mcpp::profile

@@ -3,7 +3,9 @@
 // every op front-end that runs on the GPU brackets its kernels with a pair of CUDA events, and
 // at exit a table of GPU milliseconds per op (calls, total, share, mean) goes to stderr. All work
 // runs on one stream, so the intervals do not overlap and their sum is the busy GPU time; the
-// rest of the wall time is host overhead and synchronisation. Off (one cached getenv) otherwise.
+// rest of the wall time is host overhead and synchronisation. A second table sums the stream
+// time between consecutive ops by the op that follows: where the GPU waited for the host (or ran
+// work no op brackets). Off (one cached getenv) otherwise.
 namespace mcpp::profile {
 
 bool enabled();
