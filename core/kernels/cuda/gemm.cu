@@ -1,4 +1,5 @@
 #include "core/kernels/cuda/gemm.h"
+#include "core/kernels/cuda/gemm_sm_target.h"
 
 #include <cublasLt.h>
 
@@ -112,11 +113,10 @@ class GemmRunner {
       MCPP_CUDA_CHECK(cudaGetDevice(&device));
       MCPP_CUDA_CHECK(cudaDeviceGetAttribute(&sm_count_, cudaDevAttrMultiProcessorCount, device));
     }
-    int sm_target = 0;  // 0: every SM (cuBLASLt's default)
-    if (g_overlap.reserve > 0 && g_overlap.seconds_left > 0.0) {
-      sm_target = std::max(1, sm_count_ - g_overlap.reserve);
-      g_overlap.seconds_left -= estimated_seconds(o);
-    }
+    const bool beside_communication = g_overlap.reserve > 0 && g_overlap.seconds_left > 0.0;
+    const int sm_target = gemm_sm_target(sm_count_, g_overlap.reserve, beside_communication, o.epilogue);
+    // Every GEMM issued beside the collective uses up its time, whatever grid it was planned for.
+    if (beside_communication) g_overlap.seconds_left -= estimated_seconds(o);
     const Plan& plan = plan_for(o, sm_target);
     // Epilogue pointers are descriptor attributes that change from call to call.
     set_epilogue_pointers(plan.desc, o);
