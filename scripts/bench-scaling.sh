@@ -12,10 +12,12 @@
 # micro-batch × MICRO_BATCHES × GPUs); REPEAT (default 1) runs every GPU count that many times,
 # alternating, and reports the median (machine noise is a few percent between runs).
 # Diagnostics of the lost efficiency:
-#   PROFILE=1      each GPU count again for 8 iterations with MCPP_PROFILE=1 on rank 0: GPU time
-#                  per op, including the compute stream's waits on NCCL ("wait: nccl ...": the
-#                  communication overlap did not hide) and the sum against the wall time, then
-#                  the stream time between ops by the op that follows (GPU idle: host syncs).
+#   PROFILE=1      each GPU count again for 12 iterations with MCPP_PROFILE=1 on every rank: rank
+#                  0's GPU time per op over iterations 3-12, including the compute stream's waits
+#                  on NCCL ("wait: nccl ...": the communication overlap did not hide), and the
+#                  stream time between ops by the op that follows (GPU idle: host syncs); then for
+#                  every rank its busy time, gaps and NCCL waits per step (a rank that waits
+#                  less than the others is the one they wait for).
 #   INDEPENDENT=1  n separate 1-GPU runs side by side on n GPUs (no communication at all): what
 #                  sharing the machine alone costs.
 set -uo pipefail
@@ -94,18 +96,28 @@ if [ "${INDEPENDENT:-0}" = 1 ]; then
 fi
 
 if [ "${PROFILE:-0}" = 1 ]; then
+  # Every rank profiles (so the event overhead is the same on all, and no rank is the slowest
+  # because of it), each into its own file.
+  per_step() {  # prints the profile file's per-step ms of: busy GPU time, gaps, and the NCCL waits
+    awk '/^GPU time per op/ { t = 1; next } /^stream time between ops/ { t = 2; next }
+         t == 1 && /^sum / { busy = $2 } t == 2 && /^sum / { gaps = $2 }
+         t == 1 && /^wait: nccl reduce_scatter / { rs = $(NF - 2) } t == 1 && /^wait: nccl all_gather / { ag = $(NF - 2) }
+         t == 1 && /^wait: nccl all_reduce / { ar = $(NF - 2) }
+         END { printf "busy %6.2f  gaps %5.2f  waits: reduce_scatter %5.2f  all_gather %5.2f  all_reduce %5.2f\n",
+                      busy / 10, gaps / 10, rs / 10, ag / 10, ar / 10 }' "$1"
+  }
   for n in 1 2 4 8; do
     [ "$n" -le "$gpus" ] && [ "$n" -le "$max_gpus" ] || break
     prof="$out_dir/scaling-$MODEL-$n.profile"
     # shellcheck disable=SC2046,SC2016
-    mpirun --bind-to none -np "$n" bash -c '[ "$OMPI_COMM_WORLD_RANK" = 0 ] && export MCPP_PROFILE=1; exec "$@"' _ \
+    mpirun --bind-to none -np "$n" bash -c 'export MCPP_PROFILE=1; exec "$@" 2>"$0.$OMPI_COMM_WORLD_RANK"' "$prof" \
       "$BIN" $(flags_of_run "$n") --train-iters 12 >"$prof" 2>&1
     echo
     echo "== $n GPUs, rank 0: GPU time per op over iterations 3-12 (top 24)"
-    grep -E "iteration +10/" "$prof" | sed -nE 's/.*(elapsed time per iteration \(ms\): *[0-9.]+).*/\1/p'
-    sed -n '/^GPU time per op/,/^sum/p' "$prof" | sed -n '2,25p'
-    grep -E '^sum' "$prof" | head -1
-    sed -n '/^GPU time per op/,/^sum/p' "$prof" | grep -E '^wait: '
-    sed -n '/^stream time between ops/,/^sum/p' "$prof"
+    sed -n '/^GPU time per op/,/^sum /p' "$prof.0" | sed -n '2,25p'
+    sed -n '/^GPU time per op/,/^sum /p' "$prof.0" | grep -E '^(wait: |sum )'
+    sed -n '/^stream time between ops/,/^sum /p' "$prof.0"
+    echo "-- per step (ms), every rank:"
+    for ((rank = 0; rank < n; ++rank)); do echo "rank $rank: $(per_step "$prof.$rank")"; done
   done
 fi
