@@ -49,6 +49,13 @@ void Trainer::build_model_chunks(const parallel::DdpOptions& ddp) {
     }
     parallel_optimizers_.push_back(std::make_unique<parallel::DistributedOptimizer>(
         chunk->params(), *groups_->dp_cp.tensor_comm(), grad_stats, groups_->tp_rank(), oo));
+    if (overlap_param_gather) {
+      // Each bucket's gather starts right after this rank's slice of it is updated, the buckets
+      // the forward needs first updated first: the first gathers run beside the later updates.
+      parallel::ParamGatherer* gatherer = param_gatherers_.back().get();
+      parallel_optimizers_.back()->set_update_order(
+          gatherer->order(), [gatherer](int group, int bucket) { gatherer->start_bucket(group, bucket); });
+    }
     if (c == 0) {
       model_ = std::move(chunk);
     } else {

@@ -154,10 +154,10 @@ void Trainer::train_step_parallel(IterationRecord& record) {
     ++parallel_optimizer_steps_;
     const optim::AdamStep step{static_cast<float>(scheduler_->lr()), static_cast<float>(scheduler_->weight_decay()),
                                parallel_optimizer_steps_};
-    const double norm = parallel::step_together(optimizers, step);  // a NaN/Inf norm updates nothing
-    // The step wrote the compute copy of this rank's slices; --overlap-param-gather leaves their
-    // all-gather to the next forward, which waits for each bucket's updated parameters.
-    for (const auto& gatherer : param_gatherers_) gatherer->start();
+    // A NaN/Inf norm updates nothing. The step wrote the compute copy of this rank's slices;
+    // with --overlap-param-gather it started each bucket's all-gather right after updating it
+    // (set_update_order), and the next forward waits for each bucket's updated parameters.
+    const double norm = parallel::step_together(optimizers, step);
     if (args_.training.check_for_nan_in_loss_and_grad && !std::isfinite(norm)) {
       throw Error("iteration " + std::to_string(iteration_ + 1) +
                   ": the gradient norm is NaN or infinite; lower --lr or resume from an earlier checkpoint");

@@ -1,5 +1,6 @@
 #include "parallel/distributed_optimizer.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "core/base/error.h"
@@ -74,6 +75,22 @@ DistributedOptimizer::DistributedOptimizer(const model::ParamBuffer& params, com
       shards_.push_back(std::move(shard));
     }
   }
+  for (int i = 0; i < static_cast<int>(shards_.size()); ++i) update_order_.push_back(i);
+}
+
+void DistributedOptimizer::set_update_order(const std::vector<std::pair<int, int>>& order,
+                                            std::function<void(int, int)> updated) {
+  // Every rank has one shard per bucket, so every rank calls `updated` for the same buckets in
+  // the same order (the gathers are collectives).
+  check(order.size() == shards_.size(), "internal: the update order does not list every bucket once");
+  update_order_.clear();
+  for (const auto& [group, bucket] : order) {
+    const auto shard = std::find_if(shards_.begin(), shards_.end(),
+                                    [&](const Shard& s) { return s.group == group && s.bucket == bucket; });
+    check(shard != shards_.end(), "internal: the update order names a bucket the optimizer does not have");
+    update_order_.push_back(static_cast<int>(shard - shards_.begin()));
+  }
+  bucket_updated_ = std::move(updated);
 }
 
 double DistributedOptimizer::local_sum_of_squares() const {
@@ -126,22 +143,10 @@ double global_norm(const std::vector<const DistributedOptimizer*>& optimizers) {
 double DistributedOptimizer::grad_norm() const { return global_norm({this}); }
 
 void DistributedOptimizer::update(const optim::AdamStep& step, float coefficient) {
-  for (Shard& shard : shards_) {
-    const auto& group = params_.groups()[shard.group];
-    if (group.grads.device() != Device::CPU) {
-      step_on_gpu(shard, step, coefficient);
-      continue;
-    }
-    const std::span<float> grad = span_of(group.grads, shard.range);
-    optim::scale_in_place(grad, coefficient);
-    const std::span<float> first_moment{shard.exp_avg.data<float>(), static_cast<size_t>(shard.range.numel())};
-    if (options_.sgd) {
-      const optim::SgdStep sgd{step.lr, step.weight_decay, options_.sgd_momentum, step.step};
-      optim::sgd_update(sgd, span_of(group.params, shard.range), grad, first_moment, shard.no_decay);
-      continue;
-    }
-    optim::adamw_update(options_.adam, step, span_of(group.params, shard.range), grad, first_moment,
-                        {shard.exp_avg_sq.data<float>(), static_cast<size_t>(shard.range.numel())}, shard.no_decay);
+  for (int index : update_order_) {
+    Shard& shard = shards_[index];
+    update_shard(shard, step, coefficient);
+    if (bucket_updated_) bucket_updated_(shard.group, shard.bucket);
   }
   // Only GPU models have a compute copy (GPTModel), and step_on_gpu wrote this rank's slices of it.
   if (options_.use_distributed_optimizer && !options_.overlap_param_gather && dp_cp_.size() > 1) {
@@ -153,6 +158,24 @@ void DistributedOptimizer::update(const optim::AdamStep& step, float coefficient
                         gathered.sub(bucket.begin, {bucket.numel()}));
     }
   }
+}
+
+void DistributedOptimizer::update_shard(Shard& shard, const optim::AdamStep& step, float coefficient) {
+  const auto& group = params_.groups()[shard.group];
+  if (group.grads.device() != Device::CPU) {
+    step_on_gpu(shard, step, coefficient);
+    return;
+  }
+  const std::span<float> grad = span_of(group.grads, shard.range);
+  optim::scale_in_place(grad, coefficient);
+  const std::span<float> first_moment{shard.exp_avg.data<float>(), static_cast<size_t>(shard.range.numel())};
+  if (options_.sgd) {
+    const optim::SgdStep sgd{step.lr, step.weight_decay, options_.sgd_momentum, step.step};
+    optim::sgd_update(sgd, span_of(group.params, shard.range), grad, first_moment, shard.no_decay);
+    return;
+  }
+  optim::adamw_update(options_.adam, step, span_of(group.params, shard.range), grad, first_moment,
+                      {shard.exp_avg_sq.data<float>(), static_cast<size_t>(shard.range.numel())}, shard.no_decay);
 }
 
 const Tensor& gathered_params(const model::ParamBufferGroup& group) {

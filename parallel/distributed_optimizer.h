@@ -18,6 +18,8 @@
 // Norms count each gradient once: TP-replicated parameters only on TP rank 0 and the tied
 // embedding's duplicate (ParamInfo::shared) not at all.
 #include <string>
+#include <functional>
+#include <utility>
 #include <vector>
 
 #include "core/comm/communicator.h"
@@ -76,6 +78,10 @@ class DistributedOptimizer {
   // and the update of its slices with a given clip coefficient, then the parameter all-gather.
   double local_sum_of_squares() const;
   void update(const optim::AdamStep& step, float clip_coefficient);
+  // --overlap-param-gather: update() steps the buckets in `order` (group, bucket index) and calls
+  // `updated(group, bucket)` after each, so that a bucket's all-gather starts while the buckets
+  // after it are still being updated (the order the next forward needs them in).
+  void set_update_order(const std::vector<std::pair<int, int>>& order, std::function<void(int, int)> updated);
   comm::Communicator& grad_stats() const { return grad_stats_; }
   double clip_grad() const { return options_.clip_grad; }
   Device device() const { return params_.device(); }
@@ -93,12 +99,15 @@ class DistributedOptimizer {
   bool unscale_and_find_inf(float inverse_scale);
 
  private:
+  void update_shard(Shard& shard, const optim::AdamStep& step, float clip_coefficient);
   void step_on_gpu(Shard& shard, const optim::AdamStep& step, float clip_coefficient);
   const model::ParamBuffer& params_;
   comm::Communicator& dp_cp_;
   comm::Communicator& grad_stats_;
   OptimizerOptions options_;
   std::vector<Shard> shards_;
+  std::vector<int> update_order_;                // indices into shards_
+  std::function<void(int, int)> bucket_updated_;  // set_update_order's hook, or empty
 };
 
 // The buffer the step's parameter all-gather moves: the compute copy with mixed precision, else

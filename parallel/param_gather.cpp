@@ -1,6 +1,7 @@
 #include "parallel/param_gather.h"
 
 #include <algorithm>
+#include <string>
 
 #include "core/base/error.h"
 #include "parallel/distributed_optimizer.h"
@@ -12,9 +13,11 @@ ParamGatherer::ParamGatherer(model::ParamBuffer& params, comm::Communicator& dp_
     : params_(params), dp_cp_(dp_cp) {
   const auto& groups = params_.groups();
   for (int g = 0; g < static_cast<int>(groups.size()); ++g) {
-    for (const model::Bucket& bucket : groups[g].buckets) {
+    for (int index = 0; index < static_cast<int>(groups[g].buckets.size()); ++index) {
+      const model::Bucket& bucket = groups[g].buckets[index];
       BucketGather gather;
       gather.group = g;
+      gather.index = index;
       gather.bucket = bucket;
       for (int index : bucket.members) gather.parts.push_back(backward_part(params_.info(index).key, num_layers));
       std::sort(gather.parts.begin(), gather.parts.end());
@@ -33,16 +36,27 @@ ParamGatherer::ParamGatherer(model::ParamBuffer& params, comm::Communicator& dp_
 // step must not leave the communicator writing into buffers that are about to be freed.
 ParamGatherer::~ParamGatherer() = default;
 
-void ParamGatherer::start() {
+std::vector<std::pair<int, int>> ParamGatherer::order() const {
+  std::vector<std::pair<int, int>> order;
+  for (const BucketGather& b : buckets_) order.emplace_back(b.group, b.index);
+  return order;
+}
+
+void ParamGatherer::start_bucket(int group, int bucket) {
   for (BucketGather& b : buckets_) {
-    b.gather.wait();  // normally done by the forward already
-    if (dp_cp_.size() == 1) continue;
-    // Rank k's slice sits at k·numel/dp inside the bucket: the in-place all-gather layout.
-    const ShardRange mine = bucket_shard(b.bucket, dp_cp_.rank(), dp_cp_.size());
-    const Tensor& params = gathered_params(params_.groups()[b.group]);
-    b.gather = dp_cp_.all_gather_async(params.sub(mine.begin, {mine.numel()}),
-                                       params.sub(b.bucket.begin, {b.bucket.numel()}));
+    if (b.group == group && b.index == bucket) return start_gather(b);
   }
+  throw Error("internal: no bucket " + std::to_string(bucket) + " in parameter group " + std::to_string(group));
+}
+
+void ParamGatherer::start_gather(BucketGather& b) {
+  b.gather.wait();  // normally done by the forward already
+  if (dp_cp_.size() == 1) return;
+  // Rank k's slice sits at k·numel/dp inside the bucket: the in-place all-gather layout.
+  const ShardRange mine = bucket_shard(b.bucket, dp_cp_.rank(), dp_cp_.size());
+  const Tensor& params = gathered_params(params_.groups()[b.group]);
+  b.gather = dp_cp_.all_gather_async(params.sub(mine.begin, {mine.numel()}),
+                                     params.sub(b.bucket.begin, {b.bucket.numel()}));
 }
 
 void ParamGatherer::part_needed(int part) {

@@ -2,12 +2,14 @@
 // --overlap-param-gather (compat §6.3 step 5): with the distributed optimizer every data-parallel
 // rank updates only its slice of each bucket, and the updated parameters must be all-gathered
 // before they are used again. Instead of gathering synchronously in the optimizer step, one
-// non-blocking all-gather per bucket is started right after the step (the buckets the forward
-// needs first, first), and each is waited for just before the next forward first uses a
+// non-blocking all-gather per bucket is started as soon as the step has updated this rank's slice
+// of it (the optimizer updates the buckets the forward needs first, first, so their gathers run
+// beside the later updates), and each is waited for just before the next forward first uses a
 // parameter of that bucket (GPTModel's forward hook). Over MPI the host waits there; over NCCL
 // the gathers run on the communicator's stream and only the compute stream waits. With mixed
 // precision the compute copy is what is gathered (the optimizer wrote this rank's slice of it),
 // as without overlap (gathered_params()); only the waiting moves.
+#include <utility>
 #include <vector>
 
 #include "core/comm/communicator.h"
@@ -25,9 +27,13 @@ class ParamGatherer {
   ParamGatherer(const ParamGatherer&) = delete;
   ParamGatherer& operator=(const ParamGatherer&) = delete;
 
-  // After the optimizer has updated this rank's slices: start every bucket's all-gather (in
+  // The buckets as (group, bucket index), in the order the forward first needs them: the order
+  // the optimizer updates them in (DistributedOptimizer::set_update_order), so that each
+  // bucket's gather starts as soon as this rank's slice of it is updated.
+  std::vector<std::pair<int, int>> order() const;
+  // After the optimizer has updated this rank's slice of one bucket: start its all-gather (in
   // place of the step's gather).
-  void start();
+  void start_bucket(int group, int bucket);
   // Forward hook: wait for the gathers of the buckets that hold parameters of `part`.
   void part_needed(int part);
   // Wait for every gather still in flight (before anything reads all parameters: checkpoints).
@@ -36,10 +42,13 @@ class ParamGatherer {
  private:
   struct BucketGather {
     int group = 0;
+    int index = 0;  // of the bucket in its group
     model::Bucket bucket;
     std::vector<int> parts;          // sorted backward_part() of the bucket's parameters
-    comm::PendingCollective gather;  // in flight from start() until the bucket is needed
+    comm::PendingCollective gather;  // in flight from start_bucket() until the bucket is needed
   };
+
+  void start_gather(BucketGather& b);
 
   model::ParamBuffer& params_;
   comm::Communicator& dp_cp_;
