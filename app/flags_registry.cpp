@@ -299,7 +299,8 @@ std::vector<FlagSpec> build_registry() {
                 "launch alignment of param gathers across pipeline stages (speed only)"));
   add(impl("--ddp-bucket-size", kParallel, K::kInt, "", TO(parallel.ddp_bucket_size), "elements per bucket"));
   add(rejected("--ddp-num-buckets", kParallel, K::kInt, "", kNotYet));
-  add(rejected("--ddp-average-in-collective", kParallel, K::kStoreTrue, "", kNotYet));
+  add(impl("--ddp-average-in-collective", kParallel, K::kStoreTrue, "", ON(parallel.ddp_average_in_collective),
+           "the reduction averages in the collective either way; not with --calculate-per-token-loss"));
   add(impl("--no-overlap-p2p-communication", kParallel, K::kStoreFalse, "",
            OFF(parallel.overlap_p2p_communication),
            "interleaved PP then needs pp > 2 (Megatron's rule); exchanges are the same either way"));

@@ -118,6 +118,9 @@ void validate_parallel(TrainArgs& a, int64_t world) {
     check(p.use_distributed_optimizer && p.overlap_grad_reduce,
           "--overlap-param-gather needs --use-distributed-optimizer and --overlap-grad-reduce");
   }
+  check(!(p.ddp_average_in_collective && a.training.calculate_per_token_loss),
+        "--ddp-average-in-collective cannot be used with --calculate-per-token-loss (per-token loss sums the "
+        "gradients over data parallelism); drop one of them");
   if (cp > 1) {
     check(*a.model.seq_length % (2 * cp) == 0, "--seq-length " + str(*a.model.seq_length) +
                                                    " must be divisible by 2 x --context-parallel-size = " +

@@ -102,6 +102,10 @@ struct ParallelArgs {
   bool use_distributed_optimizer = false;
   bool overlap_grad_reduce = false;
   bool overlap_param_gather = false;
+  // The data-parallel gradient reduction always averages inside the collective (NCCL PreMulSum
+  // by 1/dp, which is NCCL's AVG for floating point; MPI pre-scales), so Megatron's pre-scaling
+  // and --ddp-average-in-collective give the same values here.
+  bool ddp_average_in_collective = false;
   std::optional<int64_t> ddp_bucket_size;
   std::optional<int64_t> num_layers_per_virtual_pipeline_stage;
   std::optional<int64_t> num_virtual_stages_per_pipeline_rank;

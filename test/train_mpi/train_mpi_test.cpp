@@ -85,8 +85,13 @@ TEST_CASE("DP2 trains like one process") {
 }
 
 TEST_CASE("DP2 with the distributed optimizer and overlapped grad reduce trains like one process") {
-  check_layout_matches_single_process(2,
-                                      "--use-distributed-optimizer --overlap-grad-reduce --ddp-bucket-size 20000");
+  const std::string layout = "--use-distributed-optimizer --overlap-grad-reduce --ddp-bucket-size 20000";
+  check_layout_matches_single_process(2, layout);
+  // The reduction averages inside the collective with or without --ddp-average-in-collective.
+  const std::vector<double>& averaged = layout_losses(2, layout + " --ddp-average-in-collective");
+  const std::vector<double>& prescaled = layout_losses(2, layout);
+  REQUIRE(averaged.size() == prescaled.size());
+  for (size_t i = 0; i < averaged.size(); ++i) CHECK(averaged[i] == prescaled[i]);  // bit-exact
 }
 
 TEST_CASE("DP2 with --overlap-param-gather gives the same losses as gathering in the optimizer step") {

@@ -73,6 +73,9 @@ TEST_CASE("every validation failure names its flags") {
       {"--save /tmp/x", "--save needs --save-interval"},
       {"--overlap-param-gather --use-distributed-optimizer",
        "--overlap-param-gather needs --use-distributed-optimizer and --overlap-grad-reduce"},
+      {"--ddp-average-in-collective --calculate-per-token-loss",
+       "--ddp-average-in-collective cannot be used with --calculate-per-token-loss (per-token loss sums the "
+       "gradients over data parallelism); drop one of them"},
       {"--global-batch-size 3", "--global-batch-size 3 is not divisible by --micro-batch-size 2 x data-parallel size 1"},
       {"--micro-batch-size 0", "--micro-batch-size must be positive, got 0"},
       {"--position-embedding-type yarn", "--position-embedding-type yarn is not implemented yet; use learned_absolute or rope"},
