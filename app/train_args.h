@@ -103,8 +103,8 @@ struct ParallelArgs {
   bool overlap_grad_reduce = false;
   bool overlap_param_gather = false;
   // The data-parallel gradient reduction always averages inside the collective (NCCL PreMulSum
-  // by 1/dp, which is NCCL's AVG for floating point; MPI pre-scales), so Megatron's pre-scaling
-  // and --ddp-average-in-collective give the same values here.
+  // by 1/dp: each gradient is scaled by 1/dp before the sum, as Megatron's pre-scaling does; MPI
+  // pre-scales), so --ddp-average-in-collective changes nothing here.
   bool ddp_average_in_collective = false;
   std::optional<int64_t> ddp_bucket_size;
   std::optional<int64_t> num_layers_per_virtual_pipeline_stage;
