@@ -291,7 +291,9 @@ std::vector<FlagSpec> build_registry() {
   add(impl("--overlap-grad-reduce", kParallel, K::kStoreTrue, "", ON(parallel.overlap_grad_reduce)));
   add(impl("--overlap-param-gather", kParallel, K::kStoreTrue, "", ON(parallel.overlap_param_gather),
            "needs --use-distributed-optimizer and --overlap-grad-reduce"));
-  add(rejected("--overlap-param-gather-with-optimizer-step", kParallel, K::kStoreTrue, "", kNotYet));
+  add(impl("--overlap-param-gather-with-optimizer-step", kParallel, K::kStoreTrue, "",
+           ON(parallel.overlap_param_gather_with_optimizer_step),
+           "needs --overlap-param-gather, which starts each bucket's gather right after its update anyway"));
   add(no_effect("--no-align-grad-reduce", kParallel, K::kStoreFalse, "",
                 "launch alignment of grad reductions across pipeline stages (speed only)"));
   add(alias("--disable-align-grad-reduce", r.back()));

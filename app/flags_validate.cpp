@@ -118,6 +118,8 @@ void validate_parallel(TrainArgs& a, int64_t world) {
     check(p.use_distributed_optimizer && p.overlap_grad_reduce,
           "--overlap-param-gather needs --use-distributed-optimizer and --overlap-grad-reduce");
   }
+  check(!p.overlap_param_gather_with_optimizer_step || p.overlap_param_gather,
+        "--overlap-param-gather-with-optimizer-step needs --overlap-param-gather");
   check(!(p.ddp_average_in_collective && a.training.calculate_per_token_loss),
         "--ddp-average-in-collective cannot be used with --calculate-per-token-loss (per-token loss sums the "
         "gradients over data parallelism); drop one of them");

@@ -102,6 +102,9 @@ struct ParallelArgs {
   bool use_distributed_optimizer = false;
   bool overlap_grad_reduce = false;
   bool overlap_param_gather = false;
+  // What Megatron adds with this flag (the first gathers running beside the optimizer step),
+  // --overlap-param-gather always does here: each bucket's gather starts right after its update.
+  bool overlap_param_gather_with_optimizer_step = false;
   // The data-parallel gradient reduction always averages inside the collective (NCCL PreMulSum
   // by 1/dp: each gradient is scaled by 1/dp before the sum, as Megatron's pre-scaling does; MPI
   // pre-scales), so --ddp-average-in-collective changes nothing here.

@@ -101,6 +101,11 @@ TEST_CASE("DP2 with --overlap-param-gather gives the same losses as gathering in
   const std::vector<double>& overlapped = layout_losses(2, layout + " --overlap-param-gather");
   REQUIRE(overlapped.size() == gathered_in_step.size());
   for (size_t i = 0; i < overlapped.size(); ++i) CHECK(overlapped[i] == gathered_in_step[i]);  // bit-exact
+  // Megatron's --overlap-param-gather-with-optimizer-step is what the gathers do here anyway.
+  const std::vector<double>& with_step =
+      layout_losses(2, layout + " --overlap-param-gather --overlap-param-gather-with-optimizer-step");
+  REQUIRE(with_step.size() == overlapped.size());
+  for (size_t i = 0; i < with_step.size(); ++i) CHECK(with_step[i] == overlapped[i]);
 }
 
 TEST_CASE("SGD (--optimizer sgd) trains like one process at DP2 with the distributed optimizer and at PP2") {

@@ -73,6 +73,8 @@ TEST_CASE("every validation failure names its flags") {
       {"--save /tmp/x", "--save needs --save-interval"},
       {"--overlap-param-gather --use-distributed-optimizer",
        "--overlap-param-gather needs --use-distributed-optimizer and --overlap-grad-reduce"},
+      {"--overlap-param-gather-with-optimizer-step --use-distributed-optimizer --overlap-grad-reduce",
+       "--overlap-param-gather-with-optimizer-step needs --overlap-param-gather"},
       {"--ddp-average-in-collective --calculate-per-token-loss",
        "--ddp-average-in-collective cannot be used with --calculate-per-token-loss (per-token loss sums the "
        "gradients over data parallelism); drop one of them"},
