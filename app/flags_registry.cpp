@@ -300,7 +300,8 @@ std::vector<FlagSpec> build_registry() {
   add(no_effect("--no-align-param-gather", kParallel, K::kStoreFalse, "",
                 "launch alignment of param gathers across pipeline stages (speed only)"));
   add(impl("--ddp-bucket-size", kParallel, K::kInt, "", TO(parallel.ddp_bucket_size), "elements per bucket"));
-  add(rejected("--ddp-num-buckets", kParallel, K::kInt, "", kNotYet));
+  add(impl("--ddp-num-buckets", kParallel, K::kInt, "", TO(parallel.ddp_num_buckets),
+           "bucket size = this rank's parameter count / N"));
   add(impl("--ddp-average-in-collective", kParallel, K::kStoreTrue, "", ON(parallel.ddp_average_in_collective),
            "the reduction averages in the collective either way; not with --calculate-per-token-loss"));
   add(impl("--no-overlap-p2p-communication", kParallel, K::kStoreFalse, "",

@@ -110,6 +110,7 @@ struct ParallelArgs {
   // pre-scales), so --ddp-average-in-collective changes nothing here.
   bool ddp_average_in_collective = false;
   std::optional<int64_t> ddp_bucket_size;
+  std::optional<int64_t> ddp_num_buckets;  // bucket size = this rank's parameters / N
   std::optional<int64_t> num_layers_per_virtual_pipeline_stage;
   std::optional<int64_t> num_virtual_stages_per_pipeline_rank;
   std::optional<int64_t> microbatch_group_size_per_virtual_pipeline_stage;

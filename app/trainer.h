@@ -56,6 +56,8 @@ class Trainer {
   // This rank's model chunks (one per virtual pipeline stage; model_ is chunk 0), each with its
   // gradient reducer and optimizer part (app/trainer_chunks.cpp).
   void build_model_chunks(const parallel::DdpOptions& ddp);
+  // The pipeline stage model chunk `chunk` of this rank holds (the whole model without PP).
+  model::PipelineStage chunk_stage(int chunk) const;
   std::vector<model::GPTModel*> model_chunks() const;
   bool parallel_run() const { return groups_ != nullptr; }
   Device model_device() const { return device_ == "cuda" ? Device::CUDA : Device::CPU; }

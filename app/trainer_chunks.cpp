@@ -8,12 +8,12 @@
 #include "app/pipeline_split.h"
 #include "app/run_config.h"
 #include "app/trainer.h"
+#include "core/base/log.h"
 
 namespace mcpp::app {
 
 void Trainer::build_model_chunks(const parallel::DdpOptions& ddp) {
   const model::ModelConfig config = model_config(args_, device_);
-  const int pp = groups_->pp.size();
   const int vp = static_cast<int>(args_.derived.virtual_pipeline_size);
   const bool overlap_param_gather = ddp.use_distributed_optimizer && args_.parallel.overlap_param_gather;
   parallel::OptimizerOptions oo{adam_config(args_), args_.training.clip_grad, ddp.use_distributed_optimizer,
@@ -23,12 +23,7 @@ void Trainer::build_model_chunks(const parallel::DdpOptions& ddp) {
   comm::Communicator& grad_stats =
       ddp.use_distributed_optimizer ? *groups_->grad_stats.tensor_comm() : *groups_->model_parallel.tensor_comm();
   for (int c = 0; c < vp; ++c) {
-    model::PipelineStage stage;
-    if (pp > 1) {
-      const parallel::LayerRange range = parallel::stage_layer_range(pipeline_split(args_), groups_->pp_rank(), c);
-      stage = {range.first, range.count, groups_->is_first_pp_stage() && c == 0,
-               groups_->is_last_pp_stage() && c == vp - 1};
-    }
+    const model::PipelineStage stage = chunk_stage(c);
     auto chunk =
         std::make_unique<model::GPTModel>(config, parallel_, model_device(), parallel::ddp_buffer_layout(ddp), stage);
     chunk->dropout().seed = static_cast<uint64_t>(args_.training.seed);
@@ -56,12 +51,29 @@ void Trainer::build_model_chunks(const parallel::DdpOptions& ddp) {
       parallel_optimizers_.back()->set_update_order(
           gatherer->order(), [gatherer](int group, int bucket) { gatherer->start_bucket(group, bucket); });
     }
+    if (groups_->world_rank() == 0) {
+      // As Megatron's DDP reports it: how the gradients go out (rank 0, one line per chunk).
+      size_t buckets = 0;
+      for (const model::ParamBufferGroup& group : chunk->params().groups()) buckets += group.buckets.size();
+      const int64_t bucket_size = parallel::ddp_bucket_size(ddp);
+      log::info("data parallel: {} bucket(s) for gradient {} in model chunk {} (bucket size {})", buckets,
+                ddp.use_distributed_optimizer ? "reduce-scatter" : "all-reduce", c,
+                bucket_size > 0 ? std::to_string(bucket_size) + " elements" : "unlimited");
+    }
     if (c == 0) {
       model_ = std::move(chunk);
     } else {
       later_chunks_.push_back(std::move(chunk));
     }
   }
+}
+
+model::PipelineStage Trainer::chunk_stage(int chunk) const {
+  if (groups_->pp.size() == 1) return {};
+  const int vp = static_cast<int>(args_.derived.virtual_pipeline_size);
+  const parallel::LayerRange range = parallel::stage_layer_range(pipeline_split(args_), groups_->pp_rank(), chunk);
+  return {range.first, range.count, groups_->is_first_pp_stage() && chunk == 0,
+          groups_->is_last_pp_stage() && chunk == vp - 1};
 }
 
 std::vector<model::GPTModel*> Trainer::model_chunks() const {

@@ -4,11 +4,13 @@
 // data parallelism by the GradReducer (per bucket, optionally overlapped with the last backward),
 // sequence-parallel and tied-embedding gradients are finalized, and the DistributedOptimizer
 // (sharded with --use-distributed-optimizer, replicated without) clips and steps.
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
 
 #include "app/batch_broadcast.h"
+#include "app/run_config.h"
 #include "app/trainer.h"
 #include "core/base/error.h"
 #include "core/kernels/elementwise.h"
@@ -40,6 +42,15 @@ void Trainer::setup_parallel(int world_size) {
   ddp.overlap_grad_reduce = p.overlap_grad_reduce;
   ddp.bucket_size = p.ddp_bucket_size;
   ddp.dp_cp_size = groups_->dp_cp.size();
+  if (p.ddp_num_buckets) {
+    // Megatron: this rank's parameter count (all its chunks) over --ddp-num-buckets.
+    const model::ModelConfig config = model_config(args_, device_);
+    int64_t parameters = 0;
+    for (int c = 0; c < static_cast<int>(args_.derived.virtual_pipeline_size); ++c) {
+      parameters += model::stage_parameter_count(config, parallel_, chunk_stage(c));
+    }
+    ddp.bucket_size = std::max<int64_t>(1, parameters / *p.ddp_num_buckets);
+  }
   const int pp = go.sizes.pp;
   ddp.tied_embedding_own_bucket = pp > 1 && tied;
 

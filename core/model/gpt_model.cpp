@@ -20,7 +20,7 @@ bool starts_with(const std::string& text, const std::string& prefix) { return te
 std::vector<ParamInfo> stage_param_infos(const ModelConfig& config, const ParallelContext& parallel,
                                          const PipelineStage& stage) {
   std::vector<ParamInfo> kept;
-  const int end_layer = stage.first_layer + stage.num_layers;
+  const int end_layer = stage.num_layers < 0 ? config.num_layers : stage.first_layer + stage.num_layers;
   for (ParamInfo& info : gpt_param_infos(config, parallel)) {
     bool keep = false;
     if (starts_with(info.key, "embedding.")) {
@@ -47,6 +47,12 @@ std::vector<ParamInfo> stage_param_infos(const ModelConfig& config, const Parall
 }
 
 }  // namespace
+
+int64_t stage_parameter_count(const ModelConfig& config, const ParallelContext& parallel, const PipelineStage& stage) {
+  int64_t count = 0;
+  for (const ParamInfo& info : stage_param_infos(config, parallel, stage)) count += info.local_numel();
+  return count;
+}
 
 GPTModel::GPTModel(ModelConfig config, const ParallelContext& parallel, Device device, const BufferLayout& layout,
                    const PipelineStage& stage)

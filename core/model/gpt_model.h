@@ -43,6 +43,10 @@ struct PipelineStage {
   bool post_process = true;
 };
 
+// The elements of the parameters `stage` holds on this rank (its tensor-parallel shard, the tied
+// output-layer copy included): what Megatron counts for --ddp-num-buckets.
+int64_t stage_parameter_count(const ModelConfig& config, const ParallelContext& parallel, const PipelineStage& stage);
+
 class GPTModel {
  public:
   // `config` must be finalized for parallel.tp_size. Parameters are initialised from config.seed.

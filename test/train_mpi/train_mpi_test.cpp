@@ -94,6 +94,23 @@ TEST_CASE("DP2 with the distributed optimizer and overlapped grad reduce trains 
   for (size_t i = 0; i < averaged.size(); ++i) CHECK(averaged[i] == prescaled[i]);  // bit-exact
 }
 
+TEST_CASE("DP2 with --ddp-num-buckets sizes the buckets from the rank's parameter count and trains like one process") {
+  const fs::path metrics = scratch_dir("train-mpi-num-buckets") / "metrics.jsonl";
+  const std::string output = train_on_ranks(
+      2, equivalence_flags(metrics) + " --use-distributed-optimizer --overlap-grad-reduce --ddp-num-buckets 3");
+  // Every DP rank holds the whole model: bucket size = its parameter count / 3 (Megatron's rule).
+  const std::string model_line = "model: ";
+  const size_t at = output.find(model_line);
+  REQUIRE(at != std::string::npos);
+  const int64_t parameters = std::stoll(output.substr(at + model_line.size()));
+  INFO(output);
+  CHECK(output.find("(bucket size " + std::to_string(parameters / 3) + " elements)") != std::string::npos);
+  const std::vector<double> losses = metrics_losses(metrics);
+  const std::vector<double>& expected = reference_losses();
+  REQUIRE(losses.size() == expected.size());
+  for (size_t i = 0; i < losses.size(); ++i) CHECK(losses[i] == Approx(expected[i]).epsilon(1e-5));
+}
+
 TEST_CASE("DP2 with --overlap-param-gather gives the same losses as gathering in the optimizer step") {
   const std::string layout = "--use-distributed-optimizer --overlap-grad-reduce --ddp-bucket-size 20000";
   check_layout_matches_single_process(2, layout + " --overlap-param-gather");

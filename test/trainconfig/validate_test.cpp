@@ -75,6 +75,7 @@ TEST_CASE("every validation failure names its flags") {
        "--overlap-param-gather needs --use-distributed-optimizer and --overlap-grad-reduce"},
       {"--overlap-param-gather-with-optimizer-step --use-distributed-optimizer --overlap-grad-reduce",
        "--overlap-param-gather-with-optimizer-step needs --overlap-param-gather"},
+      {"--ddp-bucket-size 100 --ddp-num-buckets 2", "--ddp-bucket-size and --ddp-num-buckets are mutually exclusive"},
       {"--ddp-average-in-collective --calculate-per-token-loss",
        "--ddp-average-in-collective cannot be used with --calculate-per-token-loss (per-token loss sums the "
        "gradients over data parallelism); drop one of them"},
