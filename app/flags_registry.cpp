@@ -275,8 +275,11 @@ std::vector<FlagSpec> build_registry() {
            TO(parallel.decoder_first_pipeline_num_layers)));
   add(impl("--decoder-last-pipeline-num-layers", kParallel, K::kInt, "",
            TO(parallel.decoder_last_pipeline_num_layers)));
-  add(rejected("--account-for-embedding-in-pipeline-split", kParallel, K::kStoreTrue, "", kNotYet));
-  add(rejected("--account-for-loss-in-pipeline-split", kParallel, K::kStoreTrue, "", kNotYet));
+  add(impl("--account-for-embedding-in-pipeline-split", kParallel, K::kStoreTrue, "",
+           ON(parallel.account_for_embedding_in_pipeline_split),
+           "the embedding takes one layer's place on the first stage"));
+  add(impl("--account-for-loss-in-pipeline-split", kParallel, K::kStoreTrue, "",
+           ON(parallel.account_for_loss_in_pipeline_split), "the loss takes one layer's place on the last stage"));
   add(impl("--context-parallel-size", kParallel, K::kInt, "1", TO(parallel.context_parallel_size)));
   add(nargs_plus(rejected("--cp-comm-type", kParallel, K::kStringList, "['p2p']",
                           "not implemented yet; context parallelism will use ring p2p")));

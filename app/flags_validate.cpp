@@ -152,6 +152,9 @@ void validate_parallel(TrainArgs& a, int64_t world) {
       positive(*layers_per_virtual, "--num-layers-per-virtual-pipeline-stage");
       check(!first && !last, "use --num-virtual-stages-per-pipeline-rank to set the virtual pipeline size with "
                              "--decoder-first/last-pipeline-num-layers");
+      check(!p.account_for_embedding_in_pipeline_split && !p.account_for_loss_in_pipeline_split,
+            "use --num-virtual-stages-per-pipeline-rank to set the virtual pipeline size with "
+            "--account-for-embedding/loss-in-pipeline-split");
       const int64_t layers = *a.model.num_layers;
       check(layers % pp == 0, "--num-layers " + str(layers) + " is not divisible by --pipeline-model-parallel-size " +
                                   str(pp));

@@ -117,6 +117,8 @@ struct ParallelArgs {
   bool overlap_p2p_communication = true;  // --no-overlap-p2p-communication clears it
   std::optional<int64_t> decoder_first_pipeline_num_layers;
   std::optional<int64_t> decoder_last_pipeline_num_layers;
+  bool account_for_embedding_in_pipeline_split = false;
+  bool account_for_loss_in_pipeline_split = false;
   bool use_tp_pp_dp_mapping = false;
   int64_t distributed_timeout_minutes = 10;
 

@@ -12,6 +12,11 @@ std::string str(int value) { return std::to_string(value); }
 
 bool uneven(const PipelineSplit& s) { return s.first_stage_layers || s.last_stage_layers; }
 
+bool accounts_extra_layers(const PipelineSplit& s) { return s.embedding_in_split || s.loss_in_split; }
+
+// The layer count the split shares out: the transformer layers plus the accounted embedding/loss.
+int split_layers(const PipelineSplit& s) { return s.num_layers + int(s.embedding_in_split) + int(s.loss_in_split); }
+
 // The layers and stages left to the middle stages once the first/last overrides are taken out.
 struct Middle {
   int layers = 0;
@@ -34,6 +39,19 @@ void check_end_stage(const std::optional<int>& layers, const std::string& flag, 
 void check_pipeline_split(const PipelineSplit& s) {
   check(s.num_layers > 0 && s.pp_size > 0 && s.virtual_size > 0, "internal: empty pipeline split");
   const int vp = s.virtual_size;
+  if (accounts_extra_layers(s)) {
+    check(!uneven(s), "--account-for-embedding/loss-in-pipeline-split cannot be combined with "
+                      "--decoder-first/last-pipeline-num-layers; use one way of shaping the end stages");
+    const int layers = split_layers(s);
+    check(layers % s.pp_size == 0, "--num-layers " + str(s.num_layers) + " plus the embedding/loss layers (" +
+                                       str(layers) + ") is not divisible by --pipeline-model-parallel-size " +
+                                       str(s.pp_size));
+    check((layers / s.pp_size) % vp == 0, "layers per pipeline stage with the embedding/loss layers (" +
+                                              str(layers / s.pp_size) +
+                                              ") must be divisible by the number of virtual stages per pipeline rank " +
+                                              str(vp));
+    return;
+  }
   if (!uneven(s)) {
     check(s.num_layers % s.pp_size == 0, "--num-layers " + str(s.num_layers) +
                                              " is not divisible by --pipeline-model-parallel-size " + str(s.pp_size) +
@@ -71,6 +89,18 @@ LayerRange stage_layer_range(const PipelineSplit& s, int pp_rank, int chunk) {
   check(pp_rank >= 0 && pp_rank < s.pp_size && chunk >= 0 && chunk < s.virtual_size,
         "internal: pipeline rank or chunk outside the pipeline");
   const int vp = s.virtual_size;
+  if (accounts_extra_layers(s)) {
+    // Megatron's split of num_layers + 1 (+ 1) layers: the very first virtual stage's share
+    // includes the embedding and the very last one's the loss, and every later stage starts one
+    // layer earlier when the embedding took a slot.
+    const int layers = split_layers(s);
+    const int per_chunk = layers / (s.pp_size * vp);
+    const bool very_first = pp_rank == 0 && chunk == 0;
+    const bool very_last = pp_rank == s.pp_size - 1 && chunk == vp - 1;
+    const int offset = chunk * (layers / vp) + pp_rank * per_chunk - (s.embedding_in_split && !very_first ? 1 : 0);
+    const int count = per_chunk - (s.embedding_in_split && very_first ? 1 : 0) - (s.loss_in_split && very_last ? 1 : 0);
+    return {offset, count};
+  }
   if (!uneven(s)) {
     const int per_chunk = s.num_layers / (s.pp_size * vp);
     return {chunk * (s.num_layers / vp) + pp_rank * per_chunk, per_chunk};

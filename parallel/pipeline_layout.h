@@ -16,6 +16,11 @@ struct PipelineSplit {
   int virtual_size = 1;                   // model chunks per pipeline rank
   std::optional<int> first_stage_layers;  // --decoder-first-pipeline-num-layers
   std::optional<int> last_stage_layers;   // --decoder-last-pipeline-num-layers
+  // --account-for-embedding/loss-in-pipeline-split: the embedding (loss) counts as one layer of
+  // the first (last) virtual stage when the layers are shared out, so that stage builds one
+  // transformer layer less.
+  bool embedding_in_split = false;
+  bool loss_in_split = false;
 };
 
 // Megatron's consistency checks (TransformerConfig), as one-line errors naming the flags.

@@ -56,3 +56,33 @@ TEST_CASE("inconsistent uneven splits fail with Megatron's checks") {
                     "the virtual pipeline parallel degree 2");
   CHECK_NOTHROW(check_pipeline_split({8, 2, 1, 4, 4}));
 }
+
+TEST_CASE("the embedding and the loss can take a layer's place in the split, as Megatron's offsets") {
+  // --account-for-embedding-in-pipeline-split and/or --account-for-loss-in-pipeline-split.
+  const auto split = [](int layers, int pp, int vp, bool embedding, bool loss) {
+    PipelineSplit s{layers, pp, vp, {}, {}};
+    s.embedding_in_split = embedding;
+    s.loss_in_split = loss;
+    return s;
+  };
+  // 6 layers + embedding + loss over 4 stages of 2: the end stages build one transformer layer.
+  CHECK(ranges(split(6, 4, 1, true, true)) == "0+1|1+2|3+2|5+1");
+  CHECK(ranges(split(3, 2, 1, true, false)) == "0+1|1+2");
+  CHECK(ranges(split(3, 2, 1, false, true)) == "0+2|2+1");
+  // Interleaved: only the very first (rank 0, chunk 0) and very last virtual stages lose a slot.
+  CHECK(ranges(split(6, 2, 2, true, true)) == "0+1,3+2|1+2,5+1");
+  CHECK(ranges(split(7, 2, 2, true, false)) == "0+1,3+2|1+2,5+2");
+  // A stage may hold the embedding alone.
+  CHECK(ranges(split(3, 4, 1, true, false)) == "0+0|0+1|1+1|2+1");
+  CHECK_THROWS_WITH(check_pipeline_split(split(4, 2, 1, true, false)),
+                    "--num-layers 4 plus the embedding/loss layers (5) is not divisible by "
+                    "--pipeline-model-parallel-size 2");
+  CHECK_THROWS_WITH(check_pipeline_split(split(5, 2, 2, true, false)),
+                    "layers per pipeline stage with the embedding/loss layers (3) must be divisible by the number of "
+                    "virtual stages per pipeline rank 2");
+  PipelineSplit both = split(4, 2, 1, true, true);
+  both.first_stage_layers = 1;
+  CHECK_THROWS_WITH(check_pipeline_split(both),
+                    "--account-for-embedding/loss-in-pipeline-split cannot be combined with "
+                    "--decoder-first/last-pipeline-num-layers; use one way of shaping the end stages");
+}

@@ -187,6 +187,17 @@ TEST_CASE("PP2 with an uneven split (1 + 3 layers) trains like one process") {
                                       "--num-layers 4");
 }
 
+TEST_CASE("PP2 with the embedding or the loss taking a layer's place in the split trains like one process") {
+  // 3 layers + the embedding: stage 0 builds layer 0 only; + the loss: stage 1 builds layer 2 only.
+  check_layout_matches_single_process(2, "--pipeline-model-parallel-size 2 --account-for-embedding-in-pipeline-split",
+                                      "--num-layers 3");
+  check_layout_matches_single_process(2, "--pipeline-model-parallel-size 2 --account-for-loss-in-pipeline-split",
+                                      "--num-layers 3");
+  // 1 layer + the embedding: stage 0 holds the embedding alone.
+  check_layout_matches_single_process(2, "--pipeline-model-parallel-size 2 --account-for-embedding-in-pipeline-split",
+                                      "--num-layers 1");
+}
+
 TEST_CASE("PP4 with uneven first and last stages (1 + 1 + 1 + 3 layers) trains like one process") {
   check_layout_matches_single_process(
       4, "--pipeline-model-parallel-size 4 --decoder-first-pipeline-num-layers 1 --decoder-last-pipeline-num-layers 3",
