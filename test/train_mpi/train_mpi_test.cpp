@@ -213,9 +213,11 @@ TEST_CASE("PP2 interleaved (2 chunks of 1 layer per rank) trains like one proces
 
 TEST_CASE("PP2 x DP2 interleaved with the distributed optimizer and overlapped grad reduce trains like one process") {
   // 4 micro-batches per pipeline: two groups of P = 2 in the schedule table.
-  check_layout_matches_single_process(
-      4, kInterleavedPp2 + " --use-distributed-optimizer --overlap-grad-reduce --ddp-bucket-size 2000",
-      "--num-layers 4 --global-batch-size 16 --micro-batch-size 2");
+  const std::string layout = kInterleavedPp2 + " --use-distributed-optimizer --overlap-grad-reduce --ddp-bucket-size 2000";
+  const std::string model = "--num-layers 4 --global-batch-size 16 --micro-batch-size 2";
+  check_layout_matches_single_process(4, layout, model);
+  // Overlapped parameter gathers with two chunks per rank (an optimizer and a gatherer each).
+  check_layout_matches_single_process(4, layout + " --overlap-param-gather", model);
 }
 
 TEST_CASE("PP2 interleaved with an uneven split (2 + 4 layers, 2 chunks per rank) trains like one process") {
