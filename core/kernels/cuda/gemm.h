@@ -59,8 +59,9 @@ void gemm(const GemmOptions& options);
 // without waiting (the data-parallel bucket reductions and parameter gathers), the communicator
 // announces how long it should take (expect_concurrent_communication); GEMMs issued while that
 // estimate lasts are planned for the SMs left over (cuBLASLt's SM_COUNT_TARGET; DGELU-epilogue
-// GEMMs excepted, gemm_sm_target.h), and each uses up its own estimated time. Off (no reserve) unless set: --deterministic-mode keeps it off, so
-// every GEMM of a shape always runs the same algorithm.
+// GEMMs excepted, gemm_sm_target.h), and each uses up its own estimated time. Off (no reserve)
+// unless set: --deterministic-mode keeps it off, so every GEMM of a shape always runs the same
+// algorithm.
 void set_communication_sm_reserve(int sms);
 void expect_concurrent_communication(double seconds);
 
