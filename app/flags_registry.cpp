@@ -303,6 +303,9 @@ std::vector<FlagSpec> build_registry() {
   add(no_effect("--no-align-param-gather", kParallel, K::kStoreFalse, "",
                 "launch alignment of param gathers across pipeline stages (speed only)"));
   add(impl("--ddp-bucket-size", kParallel, K::kInt, "", TO(parallel.ddp_bucket_size), "elements per bucket"));
+  add(impl("--ddp-pad-buckets-for-high-nccl-busbw", kParallel, K::kStoreTrue, "",
+           ON(parallel.ddp_pad_buckets_for_high_nccl_busbw),
+           "distributed-optimizer buckets end at a multiple of lcm(dp, 128, 65536)"));
   add(impl("--ddp-num-buckets", kParallel, K::kInt, "", TO(parallel.ddp_num_buckets),
            "bucket size = this rank's parameter count / N"));
   add(impl("--ddp-average-in-collective", kParallel, K::kStoreTrue, "", ON(parallel.ddp_average_in_collective),

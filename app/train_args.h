@@ -111,6 +111,7 @@ struct ParallelArgs {
   bool ddp_average_in_collective = false;
   std::optional<int64_t> ddp_bucket_size;
   std::optional<int64_t> ddp_num_buckets;  // bucket size = this rank's parameters / N
+  bool ddp_pad_buckets_for_high_nccl_busbw = false;
   std::optional<int64_t> num_layers_per_virtual_pipeline_stage;
   std::optional<int64_t> num_virtual_stages_per_pipeline_rank;
   std::optional<int64_t> microbatch_group_size_per_virtual_pipeline_stage;

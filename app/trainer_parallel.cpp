@@ -42,6 +42,7 @@ void Trainer::setup_parallel(int world_size) {
   ddp.overlap_grad_reduce = p.overlap_grad_reduce;
   ddp.bucket_size = p.ddp_bucket_size;
   ddp.dp_cp_size = groups_->dp_cp.size();
+  ddp.pad_for_high_nccl_busbw = p.ddp_pad_buckets_for_high_nccl_busbw;
   if (p.ddp_num_buckets) {
     // Megatron: this rank's parameter count (all its chunks) over --ddp-num-buckets.
     const model::ModelConfig config = model_config(args_, device_);

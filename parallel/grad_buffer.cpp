@@ -19,7 +19,9 @@ model::BufferLayout ddp_buffer_layout(const DdpOptions& options) {
   layout.bucket_size = ddp_bucket_size(options);
   if (options.use_distributed_optimizer) {
     layout.param_align = 64;
+    // Megatron's padding; the larger multiple keeps NCCL's per-rank chunks big and aligned.
     layout.bucket_end_multiple = std::lcm<int64_t>(options.dp_cp_size, 128);
+    if (options.pad_for_high_nccl_busbw) layout.bucket_end_multiple = std::lcm<int64_t>(layout.bucket_end_multiple, 65536);
     if (options.tied_embedding_own_bucket) layout.own_bucket_keys = {"embedding.word_embeddings.weight", "output_layer.weight"};
   }
   return layout;

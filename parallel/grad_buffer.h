@@ -21,6 +21,7 @@ struct DdpOptions {
   std::optional<int64_t> bucket_size;      // --ddp-bucket-size (elements)
   int dp_cp_size = 1;                      // ranks that hold replicas of the same parameters
   bool tied_embedding_own_bucket = false;  // pp > 1 with tied embeddings and dist-opt (§4.4)
+  bool pad_for_high_nccl_busbw = false;    // --ddp-pad-buckets-for-high-nccl-busbw
 };
 
 // Megatron's bucket size: --ddp-bucket-size, else max(40M, 1M·dp·cp) elements, and no limit (one

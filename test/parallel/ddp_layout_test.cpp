@@ -81,6 +81,26 @@ TEST_CASE("distributed-optimizer buckets: starts aligned to 64, ends padded to l
   }
 }
 
+TEST_CASE("distributed-optimizer buckets with --ddp-pad-buckets-for-high-nccl-busbw end at lcm(dp, 128, 65536)") {
+  for (int dp : {1, 3, 6}) {
+    DdpOptions o;
+    o.use_distributed_optimizer = true;
+    o.overlap_grad_reduce = true;
+    o.bucket_size = 1000;
+    o.dp_cp_size = dp;
+    o.pad_for_high_nccl_busbw = true;
+    const model::BufferLayout layout = ddp_buffer_layout(o);
+    CHECK(layout.bucket_end_multiple == std::lcm(std::lcm(dp, 128), 65536));
+    model::ParamBuffer buffer(tiny_infos(), DType::F32, Device::CPU, layout);
+    for (const auto& bucket : buffer.groups().at(0).buckets) CHECK(bucket.numel() % layout.bucket_end_multiple == 0);
+  }
+  // Without the distributed optimizer nothing is padded, as in Megatron.
+  DdpOptions plain;
+  plain.dp_cp_size = 2;
+  plain.pad_for_high_nccl_busbw = true;
+  CHECK(ddp_buffer_layout(plain).bucket_end_multiple <= 1);
+}
+
 TEST_CASE("plain DDP: no padding, one bucket unless overlapping; own-bucket parameters stand alone") {
   DdpOptions o;
   o.dp_cp_size = 2;
