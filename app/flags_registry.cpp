@@ -232,6 +232,9 @@ std::vector<FlagSpec> build_registry() {
   add(impl("--calculate-per-token-loss", kTraining, K::kStoreTrue, "", ON(training.calculate_per_token_loss)));
   add(impl("--no-check-for-nan-in-loss-and-grad", kTraining, K::kStoreFalse, "",
            OFF(training.check_for_nan_in_loss_and_grad)));
+  add(impl("--check-weight-hash-across-dp-replicas-interval", kTraining, K::kInt, "",
+           TO(training.check_weight_hash_across_dp_replicas_interval),
+           "every N iterations all data-parallel replicas must hold identical parameters"));
   add(no_effect("--empty-unused-memory-level", kTraining, K::kInt, "0", "PyTorch caching-allocator tuning"));
   add(no_effect("--manual-gc", kTraining, K::kStoreTrue, "", "Python garbage-collector tuning"));
   add(no_effect("--cross-entropy-loss-fusion", kTraining, K::kStoreTrue, "", "kernel fusion choice (speed only)"));

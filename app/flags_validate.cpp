@@ -101,6 +101,8 @@ void validate_parallel(TrainArgs& a, int64_t world) {
   positive(p.expert_model_parallel_size, "--expert-model-parallel-size");
   positive(p.distributed_timeout_minutes, "--distributed-timeout-minutes");
   positive_if_set(p.ddp_bucket_size, "--ddp-bucket-size");
+  positive_if_set(a.training.check_weight_hash_across_dp_replicas_interval,
+                  "--check-weight-hash-across-dp-replicas-interval");
   positive_if_set(p.ddp_num_buckets, "--ddp-num-buckets");
   check(!(p.ddp_bucket_size && p.ddp_num_buckets), "--ddp-bucket-size and --ddp-num-buckets are mutually exclusive");
   const int64_t tp = p.tensor_model_parallel_size;

@@ -75,6 +75,7 @@ struct TrainingArgs {
   std::optional<int64_t> recompute_num_layers;
   bool calculate_per_token_loss = false;
   bool check_for_nan_in_loss_and_grad = true;
+  std::optional<int64_t> check_weight_hash_across_dp_replicas_interval;
   bool deterministic_mode = false;
   bool exit_signal_handler = false;
 

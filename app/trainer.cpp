@@ -11,6 +11,7 @@
 #include "app/dry_run.h"
 #include "app/flags_optim.h"
 #include "app/run_config.h"
+#include "app/weight_hash.h"
 #include "core/base/error.h"
 #include "core/base/log.h"
 #include "core/optim/grad_norm.h"
@@ -245,6 +246,8 @@ int Trainer::train() {
     record.global_batch_size = gbs;
     record.tokens = gbs * seq;
     record.memory_gb = model_device() == Device::CUDA ? peak_device_memory_gb() : peak_rss_gb();
+    const auto& hash_interval = args_.training.check_weight_hash_across_dp_replicas_interval;
+    if (hash_interval && iteration_ % *hash_interval == 0) check_weight_hashes();
     log_interval(record);
 #ifdef MCPP_HAVE_CUDA
     if (iteration_ == kProfileWarmupIterations) profile::reset();  // MCPP_PROFILE: warm-up excluded
@@ -284,6 +287,25 @@ int Trainer::train() {
     evaluate_and_print("iteration " + std::to_string(iteration_) + " on test set", data::SplitName::test);
   }
   return 0;
+}
+
+void Trainer::check_weight_hashes() {
+  // The gathers --overlap-param-gather leaves to the next forward are part of the parameters.
+  for (const auto& gatherer : param_gatherers_) gatherer->finish();
+  const uint64_t mine = parameter_hash(model_chunks());
+  std::vector<uint64_t> hashes{mine};
+  if (parallel_run()) {
+    hashes.resize(static_cast<size_t>(groups_->dp_cp.size()));
+    parallel::check_mpi(
+        MPI_Allgather(&mine, 1, MPI_UINT64_T, hashes.data(), 1, MPI_UINT64_T, groups_->dp_cp.comm->handle()),
+        "MPI_Allgather of the weight hashes");
+  }
+  if (const auto ranks = differing_replicas(hashes)) {
+    throw Error("iteration " + std::to_string(iteration_) + ": the parameters of data-parallel ranks " +
+                std::to_string(ranks->first) + " and " + std::to_string(ranks->second) +
+                " differ (--check-weight-hash-across-dp-replicas-interval); the replicas diverged, which is a bug");
+  }
+  if (is_logging_rank()) log::info(">>> Weight hashes match after {} iterations...", iteration_);
 }
 
 BatchLoss Trainer::evaluate(data::GptLoader* loader, int64_t* consumed) {

@@ -85,6 +85,9 @@ class Trainer {
   void log_interval(const IterationRecord& record);
 
   void save_checkpoint();
+  // --check-weight-hash-across-dp-replicas-interval: throws when the data-parallel replicas'
+  // parameters differ (app/weight_hash.h).
+  void check_weight_hashes();
   void load_checkpoint();
 
   TrainArgs args_;

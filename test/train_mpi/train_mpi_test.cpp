@@ -111,6 +111,17 @@ TEST_CASE("DP2 with --ddp-num-buckets sizes the buckets from the rank's paramete
   for (size_t i = 0; i < losses.size(); ++i) CHECK(losses[i] == Approx(expected[i]).epsilon(1e-5));
 }
 
+TEST_CASE("DP2 checks that the replicas' weights match (--check-weight-hash-across-dp-replicas-interval)") {
+  const fs::path metrics = scratch_dir("train-mpi-weight-hash") / "metrics.jsonl";
+  const std::string output =
+      train_on_ranks(2, equivalence_flags(metrics) + " --use-distributed-optimizer --overlap-grad-reduce "
+                                                     "--overlap-param-gather --check-weight-hash-across-dp-replicas-interval 2");
+  INFO(output);
+  CHECK(output.find(">>> Weight hashes match after 2 iterations...") != std::string::npos);
+  CHECK(output.find(">>> Weight hashes match after 4 iterations...") != std::string::npos);
+  CHECK(output.find("match after 3 iterations") == std::string::npos);
+}
+
 TEST_CASE("DP2 with --overlap-param-gather gives the same losses as gathering in the optimizer step") {
   const std::string layout = "--use-distributed-optimizer --overlap-grad-reduce --ddp-bucket-size 20000";
   check_layout_matches_single_process(2, layout + " --overlap-param-gather");
