@@ -26,47 +26,48 @@ AttentionLayer::AttentionLayer(const ModelConfig& config, const ParallelContext&
       global_layer_(global_layer) {}
 
 void AttentionLayer::run_core() {
-  const Tensor& input = fused_qkv_ ? qkv_ : q_;
+  const Tensor& input = saved_.fused_qkv ? saved_.qkv : saved_.q;
   const int64_t s = input.dim(0), b = input.dim(1);
-  context_ = Tensor::empty({s, b, local_heads_, head_dim_}, input.dtype(), input.device());
-  lse_ = Tensor::empty({b, local_heads_, s}, DType::F32, input.device());
-  if (fused_qkv_)
-    core::attention_forward_fused_qkv(qkv_, local_heads_, options_, context_, lse_);
+  saved_.context = Tensor::empty({s, b, local_heads_, head_dim_}, input.dtype(), input.device());
+  saved_.lse = Tensor::empty({b, local_heads_, s}, DType::F32, input.device());
+  if (saved_.fused_qkv)
+    core::attention_forward_fused_qkv(saved_.qkv, local_heads_, saved_.options, saved_.context, saved_.lse);
   else
-    core::attention_forward(q_, k_, v_, options_, context_, lse_);
+    core::attention_forward(saved_.q, saved_.k, saved_.v, saved_.options, saved_.context, saved_.lse);
 }
 
 Tensor AttentionLayer::forward(const Tensor& x, const Tensor& doc_offsets, const DropoutState& dropout) {
   // Column-parallel QKV on the full sequence (all-gathered under sequence parallelism).
-  x_ = enter_column_parallel(parallel_, x);
-  const int64_t s = x_.dim(0), b = x_.dim(1), h = x_.dim(2);
+  saved_.x = enter_column_parallel(parallel_, x);
+  const int64_t s = saved_.x.dim(0), b = saved_.x.dim(1), h = saved_.x.dim(2);
   const Device device = x.device();
   const DType dtype = x.dtype();  // activations follow the input (bf16 under mixed precision)
   Tensor qkv = Tensor::empty({s, b, params_.qkv_weight.value.dim(0)}, dtype, device);
-  core::linear_forward(x_, params_.qkv_weight.value, params_.qkv_bias.value, qkv);
-  options_ = core::AttentionOptions{};
-  options_.softmax_scale = 1.0f / std::sqrt(static_cast<float>(head_dim_));
-  options_.causal = true;
-  options_.doc_offsets = doc_offsets;
+  core::linear_forward(saved_.x, params_.qkv_weight.value, params_.qkv_bias.value, qkv);
+  saved_.options = core::AttentionOptions{};
+  saved_.options.softmax_scale = 1.0f / std::sqrt(static_cast<float>(head_dim_));
+  saved_.options.causal = true;
+  saved_.options.doc_offsets = doc_offsets;
   if (dropout.training && attention_dropout_ > 0) {
-    options_.dropout_p = attention_dropout_;
-    options_.dropout_rng = dropout.stream(global_layer_, DropoutSite::attention_probs);
+    saved_.options.dropout_p = attention_dropout_;
+    saved_.options.dropout_rng = dropout.stream(global_layer_, DropoutSite::attention_probs);
   }
   // In place only where q, k, v are untouched slices of qkv: no RoPE, one query head per group.
-  fused_qkv_ = !rope_ && heads_per_group_ == 1 && core::attention_reads_fused_qkv(qkv, local_heads_, options_);
-  if (fused_qkv_) {
-    qkv_ = qkv;
-    q_ = k_ = v_ = Tensor();
+  saved_.fused_qkv =
+      !rope_ && heads_per_group_ == 1 && core::attention_reads_fused_qkv(qkv, local_heads_, saved_.options);
+  if (saved_.fused_qkv) {
+    saved_.qkv = qkv;
+    saved_.q = saved_.k = saved_.v = Tensor();
   } else {
-    qkv_ = Tensor();
-    q_ = Tensor::empty({s, b, local_heads_, head_dim_}, dtype, device);
-    k_ = Tensor::empty({s, b, local_groups_, head_dim_}, dtype, device);
-    v_ = Tensor::empty({s, b, local_groups_, head_dim_}, dtype, device);
-    split_qkv(qkv, heads_per_group_, q_, k_, v_);
+    saved_.qkv = Tensor();
+    saved_.q = Tensor::empty({s, b, local_heads_, head_dim_}, dtype, device);
+    saved_.k = Tensor::empty({s, b, local_groups_, head_dim_}, dtype, device);
+    saved_.v = Tensor::empty({s, b, local_groups_, head_dim_}, dtype, device);
+    split_qkv(qkv, heads_per_group_, saved_.q, saved_.k, saved_.v);
     if (rope_) {
       const core::RopeOptions rope{rotary_base_, rotary_percent_, 1.0f};
-      core::rope_forward(q_, Tensor(), rope, q_);
-      core::rope_forward(k_, Tensor(), rope, k_);
+      core::rope_forward(saved_.q, Tensor(), rope, saved_.q);
+      core::rope_forward(saved_.k, Tensor(), rope, saved_.k);
     }
   }
   run_core();
@@ -75,19 +76,19 @@ Tensor AttentionLayer::forward(const Tensor& x, const Tensor& doc_offsets, const
   Tensor partial = Tensor::empty({s, b, h}, dtype, device);
   const Tensor& proj_bias = params_.proj_bias.value;
   const bool fold_bias = fold_row_parallel_bias(parallel_, partial);
-  core::linear_forward(context_.view({s, b, int64_t(local_heads_) * head_dim_}), params_.proj_weight.value,
+  core::linear_forward(saved_.context.view({s, b, int64_t(local_heads_) * head_dim_}), params_.proj_weight.value,
                        fold_bias ? proj_bias : Tensor(), partial);
   Tensor out = leave_row_parallel(parallel_, partial);
   if (proj_bias.defined() && !fold_bias) core::bias_add(out, proj_bias, out);
   if (recompute_core_) {
-    context_ = Tensor();
-    lse_ = Tensor();
+    saved_.context = Tensor();
+    saved_.lse = Tensor();
   }
   return out;
 }
 
 Tensor AttentionLayer::backward(const Tensor& dy_local) {
-  if (!context_.defined()) run_core();  // selective recompute
+  if (!saved_.context.defined()) run_core();  // selective recompute
   // Where the forward folded the bias into the GEMM, its gradient comes from the weight-gradient
   // GEMM (one pass over dy).
   const bool bias_grad_in_linear = fold_row_parallel_bias(parallel_, dy_local);
@@ -98,17 +99,19 @@ Tensor AttentionLayer::backward(const Tensor& dy_local) {
   const DType dtype = dy.dtype();
   const int64_t width = int64_t(local_heads_) * head_dim_;
   Tensor dcontext = Tensor::empty({s, b, local_heads_, head_dim_}, dtype, device);
-  core::linear_backward(context_.view({s, b, width}), params_.proj_weight.value, dy,
+  core::linear_backward(saved_.context.view({s, b, width}), params_.proj_weight.value, dy,
                         dcontext.view({s, b, width}), params_.proj_weight.grad,
                         bias_grad_in_linear ? params_.proj_bias.grad : Tensor());
   Tensor dqkv = Tensor::empty({s, b, params_.qkv_weight.value.dim(0)}, dtype, device);
-  if (fused_qkv_) {
-    core::attention_backward_fused_qkv(qkv_, local_heads_, context_, lse_, dcontext, options_, dqkv);
+  if (saved_.fused_qkv) {
+    core::attention_backward_fused_qkv(saved_.qkv, local_heads_, saved_.context, saved_.lse, dcontext, saved_.options,
+                                       dqkv);
   } else {
-    Tensor dq = Tensor::empty(q_.shape(), dtype, device);
-    Tensor dk = Tensor::empty(k_.shape(), dtype, device);
-    Tensor dv = Tensor::empty(v_.shape(), dtype, device);
-    core::attention_backward(q_, k_, v_, context_, lse_, dcontext, options_, dq, dk, dv);
+    Tensor dq = Tensor::empty(saved_.q.shape(), dtype, device);
+    Tensor dk = Tensor::empty(saved_.k.shape(), dtype, device);
+    Tensor dv = Tensor::empty(saved_.v.shape(), dtype, device);
+    core::attention_backward(saved_.q, saved_.k, saved_.v, saved_.context, saved_.lse, dcontext, saved_.options, dq, dk,
+                             dv);
     if (rope_) {
       const core::RopeOptions rope{rotary_base_, rotary_percent_, 1.0f};
       core::rope_backward(dq, Tensor(), rope, dq);
@@ -116,31 +119,18 @@ Tensor AttentionLayer::backward(const Tensor& dy_local) {
     }
     merge_qkv(dq, dk, dv, heads_per_group_, dqkv);
   }
-  Tensor dx = Tensor::empty(x_.shape(), dtype, device);
-  core::linear_backward(x_, params_.qkv_weight.value, dqkv, dx, params_.qkv_weight.grad,
+  Tensor dx = Tensor::empty(saved_.x.shape(), dtype, device);
+  core::linear_backward(saved_.x, params_.qkv_weight.value, dqkv, dx, params_.qkv_weight.grad,
                         params_.qkv_bias.grad);
   if (recompute_core_) {
-    context_ = Tensor();
-    lse_ = Tensor();
+    saved_.context = Tensor();
+    saved_.lse = Tensor();
   }
   return enter_column_parallel_backward(parallel_, dx);
 }
 
-void AttentionLayer::swap_saved(Saved& other) {
-  std::swap(x_, other.x);
-  std::swap(qkv_, other.qkv);
-  std::swap(q_, other.q);
-  std::swap(k_, other.k);
-  std::swap(v_, other.v);
-  std::swap(context_, other.context);
-  std::swap(lse_, other.lse);
-  std::swap(options_, other.options);
-  std::swap(fused_qkv_, other.fused_qkv);
-}
+void AttentionLayer::swap_saved(Saved& other) { std::swap(saved_, other); }
 
-void AttentionLayer::release() {
-  x_ = qkv_ = q_ = k_ = v_ = context_ = lse_ = Tensor();
-  options_.doc_offsets = Tensor();
-}
+void AttentionLayer::release() { saved_ = Saved{}; }
 
 }  // namespace mcpp::model

@@ -36,6 +36,8 @@ class AttentionLayer {
   struct Saved {
     Tensor x, qkv, q, k, v, context, lse;
     core::AttentionOptions options;  // this micro-batch's document offsets and dropout stream
+    // True while core attention reads q, k, v in place from qkv (attention_reads_fused_qkv): no
+    // split into q, k, v and no merge of their gradients.
     bool fused_qkv = false;
   };
   void swap_saved(Saved& other);
@@ -50,11 +52,7 @@ class AttentionLayer {
   AttentionParams params_;
   int global_layer_;
   bool recompute_core_ = false;
-  core::AttentionOptions options_;
-  // True while core attention reads q, k, v in place from qkv_ (attention_reads_fused_qkv):
-  // no split into q_, k_, v_ and no merge of their gradients.
-  bool fused_qkv_ = false;
-  Tensor x_, qkv_, q_, k_, v_, context_, lse_;
+  Saved saved_;  // what the last forward kept for its backward
 };
 
 }  // namespace mcpp::model

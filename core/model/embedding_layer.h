@@ -34,9 +34,7 @@ class EmbeddingLayer {
   const ParallelContext& parallel_;  // (declared first: vocab_start_ depends on it)
   ParamRef word_, position_;
   int64_t vocab_start_;
-  Tensor tokens_, positions_;
-  PhiloxStream rng_;
-  bool dropped_ = false;
+  Saved saved_;  // what the last forward kept for its backward
 };
 
 }  // namespace mcpp::model

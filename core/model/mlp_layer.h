@@ -34,7 +34,7 @@ class MlpLayer {
   const ParallelContext& parallel_;
   bool swiglu_;
   MlpParams params_;
-  Tensor x_, fc1_out_, activation_;
+  Saved saved_;  // what the last forward kept for its backward
 };
 
 }  // namespace mcpp::model

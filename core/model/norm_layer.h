@@ -37,7 +37,7 @@ class NormLayer {
   Normalization kind_;
   float eps_;
   ParamRef weight_, bias_;
-  Tensor x_, mean_, rstd_;
+  Saved saved_;  // what the last forward kept for its backward
 };
 
 }  // namespace mcpp::model

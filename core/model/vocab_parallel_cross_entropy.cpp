@@ -16,14 +16,14 @@ VocabParallelLoss VocabParallelCrossEntropy::forward(const Tensor& logits, const
                                                      const Tensor& loss_mask) {
   const int64_t rows = logits.dim(0), vocab = logits.dim(1);
   const int64_t vocab_start = vocab * parallel_.tp_rank;
-  logits_ = logits;
-  loss_mask_ = loss_mask;
-  lse_ = Tensor::empty({rows}, DType::F32, logits.device());
+  saved_.logits = logits;
+  saved_.loss_mask = loss_mask;
+  saved_.lse = Tensor::empty({rows}, DType::F32, logits.device());
   Tensor losses = Tensor::empty({rows}, DType::F32, logits.device());
   Tensor totals = Tensor::empty({2}, DType::F32, logits.device());
   if (parallel_.tp_size == 1) {
-    local_labels_ = labels;
-    core::cross_entropy_forward(logits, labels, loss_mask, core::CrossEntropyOptions{}, losses, lse_, totals);
+    saved_.local_labels = labels;
+    core::cross_entropy_forward(logits, labels, loss_mask, core::CrossEntropyOptions{}, losses, saved_.lse, totals);
     // Sum the per-token losses in double (the kernel's totals are fp32), as the tp > 1 path does,
     // on the host: N floats per micro-batch.
     const Tensor host_losses = losses.to(Device::CPU);
@@ -41,29 +41,30 @@ VocabParallelLoss VocabParallelCrossEntropy::forward(const Tensor& logits, const
 
   if (logits.device() != Device::CPU) return forward_on_device(logits, labels, loss_mask);
   // Labels owned elsewhere point at local column 0; their target logit counts as 0 here.
-  local_labels_ = Tensor::empty({rows}, DType::I64);
-  owned_.assign(rows, 0);
+  saved_.local_labels = Tensor::empty({rows}, DType::I64);
+  saved_.owned.assign(rows, 0);
   const int64_t* label = labels.data<int64_t>();
-  int64_t* local = local_labels_.data<int64_t>();
+  int64_t* local = saved_.local_labels.data<int64_t>();
   for (int64_t n = 0; n < rows; ++n) {
-    owned_[n] = label[n] >= vocab_start && label[n] < vocab_start + vocab;
-    local[n] = owned_[n] ? label[n] - vocab_start : 0;
+    saved_.owned[n] = label[n] >= vocab_start && label[n] < vocab_start + vocab;
+    local[n] = saved_.owned[n] ? label[n] - vocab_start : 0;
   }
-  core::cross_entropy_forward(logits, local_labels_, loss_mask, core::CrossEntropyOptions{}, losses, lse_, totals);
+  core::cross_entropy_forward(logits, saved_.local_labels, loss_mask, core::CrossEntropyOptions{}, losses, saved_.lse,
+                              totals);
 
   // Global lse = m + log Σ_r exp(lse_r − m) with m the max over ranks; target summed over ranks.
   Tensor shift = Tensor::empty({rows}, DType::F32);
-  shift.copy_from(lse_);
+  shift.copy_from(saved_.lse);
   parallel_.tp_comm->all_reduce(shift, comm::ReduceOp::max);
   Tensor partial = Tensor::empty({2, rows}, DType::F32);  // [Σ exp(lse_r − m) ; target logit]
-  float* lse = lse_.data<float>();
+  float* lse = saved_.lse.data<float>();
   const float* m = shift.data<float>();
   float* sum_exp = partial.data<float>();
   float* target = sum_exp + rows;
   const float* z = logits.data<float>();
   for (int64_t n = 0; n < rows; ++n) {
     sum_exp[n] = std::exp(lse[n] - m[n]);
-    target[n] = owned_[n] ? z[n * vocab + local[n]] : 0.0f;
+    target[n] = saved_.owned[n] ? z[n * vocab + local[n]] : 0.0f;
   }
   parallel_.tp_comm->all_reduce(partial, comm::ReduceOp::sum);
   const float* mask = loss_mask.defined() ? loss_mask.data<float>() : nullptr;
@@ -78,32 +79,33 @@ VocabParallelLoss VocabParallelCrossEntropy::forward(const Tensor& logits, const
 }
 
 void VocabParallelCrossEntropy::backward(float grad_scale, const Tensor& dlogits) {
-  if (parallel_.tp_size > 1 && logits_.device() != Device::CPU) {
+  if (parallel_.tp_size > 1 && saved_.logits.device() != Device::CPU) {
 #ifdef MCPP_HAVE_CUDA
-    core::cross_entropy_backward(logits_, local_labels_, loss_mask_, lse_, grad_scale, core::CrossEntropyOptions{},
-                                 dlogits);
-    cuda::fix_unowned_first_column(dlogits, first_column_, owned_device_, lse_, loss_mask_, grad_scale);
+    core::cross_entropy_backward(saved_.logits, saved_.local_labels, saved_.loss_mask, saved_.lse, grad_scale,
+                                 core::CrossEntropyOptions{}, dlogits);
+    cuda::fix_unowned_first_column(dlogits, saved_.first_column, saved_.owned_device, saved_.lse, saved_.loss_mask,
+                                   grad_scale);
     return;
 #endif
   }
   if (parallel_.tp_size == 1) {
-    core::cross_entropy_backward(logits_, local_labels_, loss_mask_, lse_, grad_scale,
+    core::cross_entropy_backward(saved_.logits, saved_.local_labels, saved_.loss_mask, saved_.lse, grad_scale,
                                  core::CrossEntropyOptions{}, dlogits);
     return;
   }
   // The kernel treats local column 0 as the target of rows whose label lives on another rank;
   // keep those logits (dlogits may alias logits) and rewrite that column as plain softmax.
-  const int64_t rows = logits_.dim(0), vocab = logits_.dim(1);
+  const int64_t rows = saved_.logits.dim(0), vocab = saved_.logits.dim(1);
   std::vector<float> first_column(rows);
-  const float* z = logits_.data<float>();
+  const float* z = saved_.logits.data<float>();
   for (int64_t n = 0; n < rows; ++n) first_column[n] = z[n * vocab];
-  core::cross_entropy_backward(logits_, local_labels_, loss_mask_, lse_, grad_scale, core::CrossEntropyOptions{},
-                               dlogits);
-  const float* mask = loss_mask_.defined() ? loss_mask_.data<float>() : nullptr;
-  const float* lse = lse_.data<float>();
+  core::cross_entropy_backward(saved_.logits, saved_.local_labels, saved_.loss_mask, saved_.lse, grad_scale,
+                               core::CrossEntropyOptions{}, dlogits);
+  const float* mask = saved_.loss_mask.defined() ? saved_.loss_mask.data<float>() : nullptr;
+  const float* lse = saved_.lse.data<float>();
   float* grad = dlogits.data<float>();
   for (int64_t n = 0; n < rows; ++n)
-    if (!owned_[n]) grad[n * vocab] = std::exp(first_column[n] - lse[n]) * (grad_scale * (mask ? mask[n] : 1.0f));
+    if (!saved_.owned[n]) grad[n * vocab] = std::exp(first_column[n] - lse[n]) * (grad_scale * (mask ? mask[n] : 1.0f));
 }
 
 // The same combination over TP on device tensors: labels localised and target logits gathered by
@@ -114,20 +116,22 @@ VocabParallelLoss VocabParallelCrossEntropy::forward_on_device(const Tensor& log
 #ifdef MCPP_HAVE_CUDA
   const int64_t rows = logits.dim(0), vocab = logits.dim(1);
   const Device device = logits.device();
-  local_labels_ = Tensor::empty({rows}, DType::I64, device);
-  owned_device_ = Tensor::empty({rows}, DType::U8, device);
-  cuda::localize_labels(labels, vocab * parallel_.tp_rank, vocab, local_labels_, owned_device_);
+  saved_.local_labels = Tensor::empty({rows}, DType::I64, device);
+  saved_.owned_device = Tensor::empty({rows}, DType::U8, device);
+  cuda::localize_labels(labels, vocab * parallel_.tp_rank, vocab, saved_.local_labels, saved_.owned_device);
   Tensor losses = Tensor::empty({rows}, DType::F32, device);
   Tensor totals = Tensor::empty({2}, DType::F32, device);
-  core::cross_entropy_forward(logits, local_labels_, loss_mask, core::CrossEntropyOptions{}, losses, lse_, totals);
+  core::cross_entropy_forward(logits, saved_.local_labels, loss_mask, core::CrossEntropyOptions{}, losses, saved_.lse,
+                              totals);
   Tensor target = Tensor::empty({rows}, DType::F32, device);
-  first_column_ = Tensor::empty({rows}, DType::F32, device);
-  cuda::gather_logits(logits, local_labels_, owned_device_, target, first_column_);
+  saved_.first_column = Tensor::empty({rows}, DType::F32, device);
+  cuda::gather_logits(logits, saved_.local_labels, saved_.owned_device, target, saved_.first_column);
 
   Tensor shift = Tensor::empty({rows}, DType::F32, device);
-  shift.copy_from(lse_);  // a copy: the max-reduction must not overwrite this rank's lse
+  shift.copy_from(saved_.lse);  // a copy: the max-reduction must not overwrite this rank's lse
   parallel_.tp_comm->all_reduce(shift, comm::ReduceOp::max);
-  const Tensor lse_host = lse_.to(Device::CPU), m_host = shift.to(Device::CPU), target_host = target.to(Device::CPU);
+  const Tensor lse_host = saved_.lse.to(Device::CPU), m_host = shift.to(Device::CPU),
+               target_host = target.to(Device::CPU);
   Tensor partial_host = Tensor::empty({2, rows}, DType::F32);  // [Σ exp(lse_r − m) ; target logit]
   float* sum_exp = partial_host.data<float>();
   for (int64_t n = 0; n < rows; ++n) {
@@ -147,7 +151,7 @@ VocabParallelLoss VocabParallelCrossEntropy::forward_on_device(const Tensor& log
     result.loss_sum += weight * (double(lse[n]) - sum_exp[rows + n]);
     result.num_tokens += weight;
   }
-  lse_.copy_from(lse_host);
+  saved_.lse.copy_from(lse_host);
   return result;
 #else
   (void)logits, (void)labels, (void)loss_mask;
@@ -155,19 +159,8 @@ VocabParallelLoss VocabParallelCrossEntropy::forward_on_device(const Tensor& log
 #endif
 }
 
-void VocabParallelCrossEntropy::swap_saved(Saved& other) {
-  std::swap(logits_, other.logits);
-  std::swap(local_labels_, other.local_labels);
-  std::swap(loss_mask_, other.loss_mask);
-  std::swap(lse_, other.lse);
-  std::swap(owned_, other.owned);
-  std::swap(owned_device_, other.owned_device);
-  std::swap(first_column_, other.first_column);
-}
+void VocabParallelCrossEntropy::swap_saved(Saved& other) { std::swap(saved_, other); }
 
-void VocabParallelCrossEntropy::release() {
-  logits_ = local_labels_ = loss_mask_ = lse_ = first_column_ = owned_device_ = Tensor();
-  owned_.clear();
-}
+void VocabParallelCrossEntropy::release() { saved_ = Saved{}; }
 
 }  // namespace mcpp::model

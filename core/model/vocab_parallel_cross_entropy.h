@@ -33,6 +33,8 @@ class VocabParallelCrossEntropy {
   // swaps them in and out (GPTModel::swap_activations).
   struct Saved {
     Tensor logits, local_labels, loss_mask, lse;
+    // Whether row n's label is in this rank's vocabulary range (host); the same flags and
+    // logits[n, 0] as device tensors (device runs only).
     std::vector<uint8_t> owned;
     Tensor owned_device, first_column;
   };
@@ -42,9 +44,7 @@ class VocabParallelCrossEntropy {
   VocabParallelLoss forward_on_device(const Tensor& logits, const Tensor& labels, const Tensor& loss_mask);
 
   const ParallelContext& parallel_;
-  Tensor logits_, local_labels_, loss_mask_, lse_;
-  std::vector<uint8_t> owned_;  // whether row n's label is in this rank's vocabulary range (host)
-  Tensor owned_device_, first_column_;  // the same flags and logits[n, 0], device tensors only
+  Saved saved_;  // what the last forward kept for its backward
 };
 
 }  // namespace mcpp::model
