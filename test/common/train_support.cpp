@@ -76,6 +76,14 @@ std::vector<double> metrics_losses(const fs::path& metrics_file) {
   return losses;
 }
 
+void check_losses_close(const std::vector<double>& losses, const std::vector<double>& expected, double epsilon) {
+  REQUIRE(losses.size() == expected.size());
+  for (size_t i = 0; i < losses.size(); ++i) {
+    INFO("iteration " << i + 1);
+    CHECK(losses[i] == Approx(expected[i]).epsilon(epsilon));
+  }
+}
+
 std::vector<std::pair<std::optional<double>, double>> metrics_losses_and_scales(const fs::path& metrics_file) {
   std::ifstream in(metrics_file);
   REQUIRE(in.good());

@@ -28,6 +28,10 @@ std::string train_or_fail(const std::string& flags);
 // lm_loss of every line of a --metrics-file.
 std::vector<double> metrics_losses(const std::filesystem::path& metrics_file);
 
+// Fails unless `losses` has as many entries as `expected`, each within relative `epsilon` of its
+// counterpart (reported by iteration).
+void check_losses_close(const std::vector<double>& losses, const std::vector<double>& expected, double epsilon);
+
 // (lm_loss, or none for a skipped fp16 step; loss_scale) of every line of a --metrics-file.
 std::vector<std::pair<std::optional<double>, double>> metrics_losses_and_scales(
     const std::filesystem::path& metrics_file);

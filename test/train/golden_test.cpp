@@ -23,11 +23,7 @@ void check_golden(const std::string& name, const std::string& flags) {
     std::ofstream(golden_path) << nlohmann::json{{"lm loss", losses}}.dump(2) << "\n";
   }
   const auto golden = nlohmann::json::parse(read_file(golden_path))["lm loss"].get<std::vector<double>>();
-  REQUIRE(losses.size() == golden.size());
-  for (size_t i = 0; i < losses.size(); ++i) {
-    INFO("iteration " << i + 1);
-    CHECK(losses[i] == Approx(golden[i]).epsilon(1e-4));
-  }
+  check_losses_close(losses, golden, 1e-4);
 }
 
 }  // namespace

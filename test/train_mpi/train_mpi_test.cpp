@@ -67,12 +67,7 @@ const std::vector<double>& layout_losses(int ranks, const std::string& layout) {
 void check_layout_matches_single_process(int ranks, const std::string& layout, const std::string& model = "") {
   const std::vector<double>& expected = reference_losses(model);
   REQUIRE(expected.size() == kIterations);
-  const std::vector<double>& losses = layout_losses(ranks, model.empty() ? layout : model + " " + layout);
-  REQUIRE(losses.size() == expected.size());
-  for (size_t i = 0; i < losses.size(); ++i) {
-    INFO("iteration " << i + 1);
-    CHECK(losses[i] == Approx(expected[i]).epsilon(1e-5));
-  }
+  check_losses_close(layout_losses(ranks, model.empty() ? layout : model + " " + layout), expected, 1e-5);
 }
 
 const std::string kTp2Pp2Dp2 =
@@ -105,10 +100,7 @@ TEST_CASE("DP2 with --ddp-num-buckets sizes the buckets from the rank's paramete
   const int64_t parameters = std::stoll(output.substr(at + model_line.size()));
   INFO(output);
   CHECK(output.find("(bucket size " + std::to_string(parameters / 3) + " elements)") != std::string::npos);
-  const std::vector<double> losses = metrics_losses(metrics);
-  const std::vector<double>& expected = reference_losses();
-  REQUIRE(losses.size() == expected.size());
-  for (size_t i = 0; i < losses.size(); ++i) CHECK(losses[i] == Approx(expected[i]).epsilon(1e-5));
+  check_losses_close(metrics_losses(metrics), reference_losses(), 1e-5);
 }
 
 TEST_CASE("DP2 checks that the replicas' weights match (--check-weight-hash-across-dp-replicas-interval)") {
