@@ -18,8 +18,7 @@ ParamGatherer::ParamGatherer(model::ParamBuffer& params, comm::Communicator& dp_
       BucketGather gather;
       gather.group = g;
       gather.index = index;
-      gather.bucket = bucket;
-      for (int index : bucket.members) gather.parts.push_back(backward_part(params_.info(index).key, num_layers));
+      for (int member : bucket.members) gather.parts.push_back(backward_part(params_.info(member).key, num_layers));
       std::sort(gather.parts.begin(), gather.parts.end());
       gather.parts.erase(std::unique(gather.parts.begin(), gather.parts.end()), gather.parts.end());
       buckets_.push_back(std::move(gather));
@@ -53,10 +52,12 @@ void ParamGatherer::start_gather(BucketGather& b) {
   b.gather.wait();  // normally done by the forward already
   if (dp_cp_.size() == 1) return;
   // Rank k's slice sits at k·numel/dp inside the bucket: the in-place all-gather layout.
-  const ShardRange mine = bucket_shard(b.bucket, dp_cp_.rank(), dp_cp_.size());
-  const Tensor& params = gathered_params(params_.groups()[b.group]);
+  const model::ParamBufferGroup& group = params_.groups()[b.group];
+  const model::Bucket& bucket = group.buckets[b.index];
+  const ShardRange mine = bucket_shard(bucket, dp_cp_.rank(), dp_cp_.size());
+  const Tensor& params = gathered_params(group);
   b.gather = dp_cp_.all_gather_async(params.sub(mine.begin, {mine.numel()}),
-                                     params.sub(b.bucket.begin, {b.bucket.numel()}));
+                                     params.sub(bucket.begin, {bucket.numel()}));
 }
 
 void ParamGatherer::part_needed(int part) {

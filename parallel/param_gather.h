@@ -43,7 +43,6 @@ class ParamGatherer {
   struct BucketGather {
     int group = 0;
     int index = 0;  // of the bucket in its group
-    model::Bucket bucket;
     std::vector<int> parts;          // sorted backward_part() of the bucket's parameters
     comm::PendingCollective gather;  // in flight from start_bucket() until the bucket is needed
   };
