@@ -46,8 +46,16 @@ struct GradReducer::BucketState {
   int group = 0;
   model::Bucket bucket;
   int pending = 0;  // parameters whose gradient is not final yet
-  bool launched = false;
-  comm::PendingCollective reduction;  // overlapped: in flight until finish()
+  bool launched = false;  // the bucket's collective, or all its slices' reduces, started
+  // Overlapped with the distributed optimizer, the bucket whose gradients become final last
+  // among those filled over several backward parts (the tail of backward, where nothing hides
+  // its collective) is reduced slice by slice: as soon as every parameter overlapping data-
+  // parallel rank r's slice is final, the slice is reduced onto rank r, while backward goes on.
+  bool by_slice = false;
+  std::vector<std::vector<int>> slice_members;  // per slice: the members overlapping it
+  std::vector<int> slice_pending;
+  std::vector<char> slice_launched;
+  std::vector<comm::PendingCollective> reductions;  // overlapped: in flight until finish()
 };
 
 GradReducer::GradReducer(const model::ParamBuffer& params, comm::Communicator& dp_cp, bool use_distributed_optimizer,
@@ -66,11 +74,48 @@ GradReducer::GradReducer(const model::ParamBuffer& params, comm::Communicator& d
       buckets_.push_back(std::move(state));
     }
   }
+  if (sharded_ && dp_cp_.size() > 1) choose_slice_reduced_bucket();
 }
 
 // Destroying the bucket states waits for any collective still in flight: never one on a buffer
 // that is going away.
 GradReducer::~GradReducer() = default;
+
+void GradReducer::choose_slice_reduced_bucket() {
+  // Backward makes parts final from num_layers down to -1 (the embedding), so the bucket whose
+  // lowest part is the lowest completes last. Only a bucket spanning several parts has slices
+  // that are final before all of it is.
+  BucketState* tail = nullptr;
+  int tail_lowest_part = 0;
+  for (auto& b : buckets_) {
+    std::vector<int> parts;
+    for (int index : b.bucket.members) parts.push_back(backward_part(params_.info(index).key, num_layers_));
+    if (parts.empty()) continue;
+    const auto [lowest, highest] = std::minmax_element(parts.begin(), parts.end());
+    if (*lowest != *highest && (tail == nullptr || *lowest < tail_lowest_part)) {
+      tail = &b;
+      tail_lowest_part = *lowest;
+    }
+  }
+  if (tail == nullptr) return;
+  const int dp = dp_cp_.size();
+  tail->by_slice = true;
+  tail->slice_members.assign(dp, {});
+  for (int index : tail->bucket.members) {
+    const int64_t begin = params_.offset_of(index);
+    const int64_t end = begin + params_.param(index).numel();
+    for (int r = 0; r < dp; ++r) {
+      const ShardRange slice = bucket_shard(tail->bucket, r, dp);
+      if (begin < slice.end && slice.begin < end) tail->slice_members[r].push_back(index);
+    }
+  }
+}
+
+comm::ReduceOp GradReducer::reduce_op() const {
+  // Megatron pre-scales by the gradient scaling factor 1/(dp·cp) and then sums: ReduceOp::average
+  // (fused into the collective over NCCL).
+  return average_ ? comm::ReduceOp::average : comm::ReduceOp::sum;
+}
 
 void GradReducer::launch(BucketState& b) {
   b.launched = true;
@@ -78,24 +123,31 @@ void GradReducer::launch(BucketState& b) {
   if (dp == 1) return;
   const Tensor& buffer = params_.groups()[b.group].grads;
   const Tensor grads = buffer.sub(b.bucket.begin, {b.bucket.numel()});
-  // Megatron pre-scales by the gradient scaling factor 1/(dp·cp) and then sums: ReduceOp::average
-  // (fused into the collective over NCCL).
-  const comm::ReduceOp op = average_ ? comm::ReduceOp::average : comm::ReduceOp::sum;
   // Overlapped, the collective runs while backward goes on: nothing writes this bucket's
   // gradients any more, and nothing reads them before finish() waits.
   if (sharded_) {
     const ShardRange mine = bucket_shard(b.bucket, dp_cp_.rank(), dp);
     const Tensor owned = buffer.sub(mine.begin, {mine.numel()});
     if (overlapping_) {
-      b.reduction = dp_cp_.reduce_scatter_async(grads, owned, op);
+      b.reductions.push_back(dp_cp_.reduce_scatter_async(grads, owned, reduce_op()));
     } else {
-      dp_cp_.reduce_scatter(grads, owned, op);
+      dp_cp_.reduce_scatter(grads, owned, reduce_op());
     }
   } else if (overlapping_) {
-    b.reduction = dp_cp_.all_reduce_async(grads, op);
+    b.reductions.push_back(dp_cp_.all_reduce_async(grads, reduce_op()));
   } else {
-    dp_cp_.all_reduce(grads, op);
+    dp_cp_.all_reduce(grads, reduce_op());
   }
+}
+
+void GradReducer::launch_slice(BucketState& b, int slice) {
+  b.slice_launched[slice] = 1;
+  const ShardRange range = bucket_shard(b.bucket, slice, dp_cp_.size());
+  const Tensor grads = params_.groups()[b.group].grads.sub(range.begin, {range.numel()});
+  // Only the owner reads the slice afterwards (the optimizer steps its own shard).
+  b.reductions.push_back(dp_cp_.reduce_async(grads, slice, reduce_op()));
+  ++slices_launched_;
+  b.launched = std::all_of(b.slice_launched.begin(), b.slice_launched.end(), [](char done) { return done != 0; });
 }
 
 void GradReducer::reduce_gradients() {
@@ -107,31 +159,67 @@ void GradReducer::reduce_gradients() {
 void GradReducer::start_overlap() {
   overlapping_ = true;
   launched_early_ = 0;
+  slices_launched_ = 0;
   for (auto& b : buckets_) {
     b.launched = false;
     b.pending = static_cast<int>(b.bucket.members.size());
+    if (!b.by_slice) continue;
+    b.slice_pending.clear();
+    for (const auto& members : b.slice_members) b.slice_pending.push_back(static_cast<int>(members.size()));
+    b.slice_launched.assign(b.slice_members.size(), 0);
+  }
+}
+
+namespace {
+bool any_slice_launched(const std::vector<char>& launched) {
+  return std::any_of(launched.begin(), launched.end(), [](char done) { return done != 0; });
+}
+}  // namespace
+
+void GradReducer::launch_final_slices(BucketState& b) {
+  for (size_t r = 0; r < b.slice_members.size(); ++r) {
+    // A slice of padding only goes with the bucket's last parameters.
+    const bool ready = b.slice_pending[r] == 0 && (!b.slice_members[r].empty() || b.pending == 0);
+    if (ready && !b.slice_launched[r]) launch_slice(b, static_cast<int>(r));
   }
 }
 
 void GradReducer::part_ready(int part) {
   if (!overlapping_) return;
+  const auto in_part = [&](int index) { return backward_part(params_.info(index).key, num_layers_) == part; };
   // Buckets hold parameters in reverse registration order, so they fill up in order too.
   for (auto& b : buckets_) {
     if (b.launched) continue;
-    for (int index : b.bucket.members)
-      if (backward_part(params_.info(index).key, num_layers_) == part) --b.pending;
-    if (b.pending == 0) {
-      launch(b);
-      ++launched_early_;
+    b.pending -= static_cast<int>(std::count_if(b.bucket.members.begin(), b.bucket.members.end(), in_part));
+    if (b.by_slice) {
+      for (size_t r = 0; r < b.slice_members.size(); ++r)
+        b.slice_pending[r] -=
+            static_cast<int>(std::count_if(b.slice_members[r].begin(), b.slice_members[r].end(), in_part));
     }
+    // A bucket final all at once gets one reduce-scatter, whether it is reduced by slice or not.
+    if (b.by_slice && (b.pending > 0 || any_slice_launched(b.slice_launched))) {
+      launch_final_slices(b);
+    } else if (b.pending == 0) {
+      launch(b);
+    }
+    if (b.launched) ++launched_early_;
   }
 }
 
 void GradReducer::finish() {
-  for (auto& b : buckets_)
-    if (!b.launched) launch(b);
   for (auto& b : buckets_) {
-    b.reduction.wait();
+    if (b.launched) continue;
+    if (b.by_slice && overlapping_ && any_slice_launched(b.slice_launched)) {
+      b.pending = 0;
+      std::fill(b.slice_pending.begin(), b.slice_pending.end(), 0);
+      launch_final_slices(b);
+    } else {
+      launch(b);
+    }
+  }
+  for (auto& b : buckets_) {
+    for (auto& reduction : b.reductions) reduction.wait();
+    b.reductions.clear();
     b.launched = false;
   }
   overlapping_ = false;

@@ -74,10 +74,20 @@ class GradReducer {
   void set_average(bool average) { average_ = average; }
   // Buckets launched from part_ready() (during backward) in the last overlapped reduction.
   int launched_during_backward() const { return launched_early_; }
+  // Slices reduced onto their owners one by one in the last overlapped reduction (see below).
+  int slices_reduced_separately() const { return slices_launched_; }
 
  private:
   struct BucketState;
+  // With the distributed optimizer over several ranks, overlapped: the bucket that completes
+  // last among those spanning several backward parts is reduced slice by slice, each rank's
+  // slice onto it (Communicator::reduce) as soon as that slice's parameters are final. Its
+  // earlier slices then travel during backward instead of after it.
+  void choose_slice_reduced_bucket();
+  comm::ReduceOp reduce_op() const;
   void launch(BucketState& bucket);
+  void launch_slice(BucketState& bucket, int slice);
+  void launch_final_slices(BucketState& bucket);
 
   const model::ParamBuffer& params_;
   comm::Communicator& dp_cp_;
@@ -87,6 +97,7 @@ class GradReducer {
   std::vector<BucketState> buckets_;
   bool overlapping_ = false;
   int launched_early_ = 0;
+  int slices_launched_ = 0;
 };
 
 }  // namespace mcpp::parallel

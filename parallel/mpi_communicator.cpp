@@ -172,9 +172,29 @@ void MpiCommunicator::all_gather(const Tensor& input, const Tensor& output) {
 
 void MpiCommunicator::broadcast(const Tensor& tensor, int root) {
   const WatchedOperation watched(watchdog_.get(), name_, "broadcast");
-  check(root >= 0 && root < size_, "broadcast root " + std::to_string(root) + " is not a rank of a group of " +
-                                       std::to_string(size_));
+  check_root(root, "broadcast");
   check_mpi(MPI_Bcast(tensor.raw_data(), byte_count(tensor, "broadcast"), MPI_BYTE, root, comm_), "MPI_Bcast");
+}
+
+void MpiCommunicator::check_root(int root, const char* op) const {
+  check(root >= 0 && root < size_, std::string(op) + " root " + std::to_string(root) + " is not a rank of a group of " +
+                                       std::to_string(size_));
+}
+
+void MpiCommunicator::reduce(const Tensor& tensor, int root, comm::ReduceOp op) {
+  const WatchedOperation watched(watchdog_.get(), name_, "reduce");
+  check_root(root, "reduce");
+  const int count = count_of(tensor, "reduce");
+  op = prescale_average(tensor, op, size_);
+  if (is_16bit_float(tensor.dtype())) {
+    Tensor widened = as_f32(tensor);
+    reduce(widened, root, op);
+    tensor.copy_from(widened);
+    return;
+  }
+  check_mpi(MPI_Reduce(rank_ == root ? MPI_IN_PLACE : tensor.raw_data(), tensor.raw_data(), count,
+                       reduce_type(tensor.dtype(), "reduce"), mpi_op(op), root, comm_),
+            "MPI_Reduce");
 }
 
 void MpiCommunicator::send(const Tensor& tensor, int peer) {
@@ -274,6 +294,17 @@ MPI_Request MpiCommunicator::start_reduce_scatter(const Tensor& input, const Ten
   return request;
 }
 
+MPI_Request MpiCommunicator::start_reduce(const Tensor& tensor, int root) {
+  check(tensor.dtype() == DType::F32, "start_reduce: fp32 tensors only, got " + tensor.describe());
+  MPI_Request request = MPI_REQUEST_NULL;
+  // The root reduces into its own tensor; MPI reads the others' as send buffers.
+  check_mpi(MPI_Ireduce(rank_ == root ? MPI_IN_PLACE : tensor.raw_data(), tensor.raw_data(),
+                        count_of(tensor, "start_reduce"), MPI_FLOAT, MPI_SUM, root, comm_, &request),
+            "MPI_Ireduce");
+  watch_request(request, "reduce");
+  return request;
+}
+
 comm::PendingCollective MpiCommunicator::all_reduce_async(const Tensor& tensor, comm::ReduceOp op) {
   count_of(tensor, "all_reduce");
   op = prescale_average(tensor, op, size_);
@@ -314,6 +345,17 @@ comm::PendingCollective MpiCommunicator::all_gather_async(const Tensor& input, c
             "MPI_Iallgather");
   watch_request(request, "all_gather");
   return comm::PendingCollective([request, input, output]() mutable { wait(request); });
+}
+
+comm::PendingCollective MpiCommunicator::reduce_async(const Tensor& tensor, int root, comm::ReduceOp op) {
+  check_root(root, "reduce");
+  count_of(tensor, "reduce");
+  op = prescale_average(tensor, op, size_);
+  if (tensor.dtype() != DType::F32 || op != comm::ReduceOp::sum) {
+    reduce(tensor, root, op);
+    return {};
+  }
+  return comm::PendingCollective([request = start_reduce(tensor, root), tensor]() mutable { wait(request); });
 }
 
 void MpiCommunicator::wait(MPI_Request& request) {

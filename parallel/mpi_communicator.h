@@ -35,6 +35,7 @@ class MpiCommunicator final : public comm::Communicator {
   void reduce_scatter(const Tensor& input, const Tensor& output, comm::ReduceOp op = comm::ReduceOp::sum) override;
   void all_gather(const Tensor& input, const Tensor& output) override;
   void broadcast(const Tensor& tensor, int root) override;
+  void reduce(const Tensor& tensor, int root, comm::ReduceOp op = comm::ReduceOp::sum) override;
   void send(const Tensor& tensor, int peer) override;
   void recv(const Tensor& tensor, int peer) override;
   void send_recv(const Tensor& send, int dest, const Tensor& recv, int source) override;
@@ -48,6 +49,7 @@ class MpiCommunicator final : public comm::Communicator {
   comm::PendingCollective reduce_scatter_async(const Tensor& input, const Tensor& output,
                                                comm::ReduceOp op = comm::ReduceOp::sum) override;
   comm::PendingCollective all_gather_async(const Tensor& input, const Tensor& output) override;
+  comm::PendingCollective reduce_async(const Tensor& tensor, int root, comm::ReduceOp op = comm::ReduceOp::sum) override;
 
  private:
   // The MPI requests behind the *_async forms. Non-blocking all-reduce (sum) of an fp32 tensor;
@@ -56,6 +58,9 @@ class MpiCommunicator final : public comm::Communicator {
   // Non-blocking reduce-scatter (sum) of fp32 `input` into `output` (same rules as reduce_scatter;
   // output must not overlap input).
   MPI_Request start_reduce_scatter(const Tensor& input, const Tensor& output);
+  // Non-blocking reduce (sum) of an fp32 tensor in place onto `root`.
+  MPI_Request start_reduce(const Tensor& tensor, int root);
+  void check_root(int root, const char* op) const;
   static void wait(MPI_Request& request);
 
   MpiCommunicator(MPI_Comm comm, bool owned, std::string name, std::shared_ptr<Watchdog> watchdog);

@@ -102,9 +102,9 @@ if [ "${PROFILE:-0}" = 1 ]; then
     awk '/^GPU time per op/ { t = 1; next } /^stream time between ops/ { t = 2; next }
          t == 1 && /^sum / { busy = $2 } t == 2 && /^sum / { gaps = $2 }
          t == 1 && /^wait: nccl reduce_scatter / { rs = $(NF - 2) } t == 1 && /^wait: nccl all_gather / { ag = $(NF - 2) }
-         t == 1 && /^wait: nccl all_reduce / { ar = $(NF - 2) }
-         END { printf "busy %6.2f  gaps %5.2f  waits: reduce_scatter %5.2f  all_gather %5.2f  all_reduce %5.2f\n",
-                      busy / 10, gaps / 10, rs / 10, ag / 10, ar / 10 }' "$1"
+         t == 1 && /^wait: nccl all_reduce / { ar = $(NF - 2) } t == 1 && /^wait: nccl reduce / { rd = $(NF - 2) }
+         END { printf "busy %6.2f  gaps %5.2f  waits: reduce_scatter %5.2f  reduce %5.2f  all_gather %5.2f  all_reduce %5.2f\n",
+                      busy / 10, gaps / 10, rs / 10, rd / 10, ag / 10, ar / 10 }' "$1"
   }
   for n in 1 2 4 8; do
     [ "$n" -le "$gpus" ] && [ "$n" -le "$max_gpus" ] || break

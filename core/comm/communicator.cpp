@@ -1,5 +1,9 @@
 #include "core/comm/communicator.h"
 
+#include <string>
+
+#include "core/base/error.h"
+
 namespace mcpp::comm {
 
 PendingCollective Communicator::all_reduce_async(const Tensor& tensor, ReduceOp op) {
@@ -9,6 +13,17 @@ PendingCollective Communicator::all_reduce_async(const Tensor& tensor, ReduceOp 
 
 PendingCollective Communicator::reduce_scatter_async(const Tensor& input, const Tensor& output, ReduceOp op) {
   reduce_scatter(input, output, op);
+  return {};
+}
+
+void Communicator::reduce(const Tensor& tensor, int root, ReduceOp op) {
+  check(root >= 0 && root < size(),
+        "reduce root " + std::to_string(root) + " is not a rank of a group of " + std::to_string(size()));
+  all_reduce(tensor, op);
+}
+
+PendingCollective Communicator::reduce_async(const Tensor& tensor, int root, ReduceOp op) {
+  reduce(tensor, root, op);
   return {};
 }
 

@@ -43,6 +43,10 @@ class Communicator {
   virtual void all_gather(const Tensor& input, const Tensor& output) = 0;
   // In place: every rank ends with root's tensor.
   virtual void broadcast(const Tensor& tensor, int root) = 0;
+  // In place onto `root`: root's tensor ends with the reduction over all ranks; the others' are
+  // left unspecified (this default all-reduces, so they end with it too; MPI and NCCL send
+  // each rank's part to the root only).
+  virtual void reduce(const Tensor& tensor, int root, ReduceOp op = ReduceOp::sum);
   // Point to point (blocking).
   virtual void send(const Tensor& tensor, int peer) = 0;
   virtual void recv(const Tensor& tensor, int peer) = 0;
@@ -57,7 +61,7 @@ class Communicator {
   virtual void exchange(std::span<const P2POp> ops);
   virtual void barrier() = 0;
 
-  // Non-blocking forms of the three bucket collectives (gradient reduction, parameter gather):
+  // Non-blocking forms of the bucket collectives (gradient reduction, parameter gather):
   // the same results as the blocking calls once the handle's wait() returns (see
   // PendingCollective for what that means on host and device). The defaults run the blocking
   // call and return a completed handle.
@@ -65,6 +69,7 @@ class Communicator {
   virtual PendingCollective reduce_scatter_async(const Tensor& input, const Tensor& output,
                                                  ReduceOp op = ReduceOp::sum);
   virtual PendingCollective all_gather_async(const Tensor& input, const Tensor& output);
+  virtual PendingCollective reduce_async(const Tensor& tensor, int root, ReduceOp op = ReduceOp::sum);
 };
 
 // One process: rank 0 of size 1.

@@ -84,6 +84,10 @@ class NcclReduction {
   bool custom_ = false;
 };
 
+// A ring all-gather or reduce-scatter moves (size-1)/size of the whole tensor through each
+// rank's links, an all-reduce twice that, a chained reduce the whole (reduced) tensor once.
+double ring_share(int size) { return double(size - 1) / double(size); }
+
 const char* bytes_of(const Tensor& tensor) { return static_cast<const char*>(tensor.raw_data()); }
 
 // MCPP_PROFILE's name for the compute stream's wait on one kind of collective: the time the
@@ -92,6 +96,7 @@ const char* wait_label(const char* op) {
   const std::string_view name = op;
   if (name == "all_reduce") return "wait: nccl all_reduce";
   if (name == "reduce_scatter") return "wait: nccl reduce_scatter";
+  if (name == "reduce") return "wait: nccl reduce";
   if (name == "all_gather") return "wait: nccl all_gather";
   if (name == "broadcast") return "wait: nccl broadcast";
   return "wait: nccl send/recv";
@@ -169,20 +174,18 @@ void NcclCommunicator::run(const char* op, Enqueue&& enqueue) {
   start(op, std::forward<Enqueue>(enqueue), {}).wait();
 }
 
-// A ring collective moves (size-1)/size of `bytes` through each rank's links. The assumed bus
-// bandwidth is what NCCL reaches on NVLink for 160-262 MB reduce-scatters with NVLS off: 218-298
-// GB/s on H200 (docs/benchmarks.md).
-void NcclCommunicator::announce_overlap(size_t bytes) const {
+// The assumed bus bandwidth is what NCCL reaches on NVLink for 160-262 MB reduce-scatters with
+// NVLS off: 218-298 GB/s on H200 (docs/benchmarks.md).
+void NcclCommunicator::announce_overlap(double link_bytes) const {
   constexpr double kAssumedBusBandwidth = 250e9;
-  const double on_the_wire = double(bytes) * double(size_ - 1) / double(size_);
-  core::gpu::expect_concurrent_communication(on_the_wire / kAssumedBusBandwidth);
+  core::gpu::expect_concurrent_communication(link_bytes / kAssumedBusBandwidth);
 }
 
 void NcclCommunicator::all_reduce(const Tensor& tensor, comm::ReduceOp op) { begin_all_reduce(tensor, op).wait(); }
 
 comm::PendingCollective NcclCommunicator::all_reduce_async(const Tensor& tensor, comm::ReduceOp op) {
   comm::PendingCollective pending = begin_all_reduce(tensor, op);
-  announce_overlap(2 * tensor.nbytes());
+  announce_overlap(2 * ring_share(size_) * double(tensor.nbytes()));
   return pending;
 }
 
@@ -208,7 +211,7 @@ void NcclCommunicator::reduce_scatter(const Tensor& input, const Tensor& output,
 comm::PendingCollective NcclCommunicator::reduce_scatter_async(const Tensor& input, const Tensor& output,
                                                                comm::ReduceOp op) {
   comm::PendingCollective pending = begin_reduce_scatter(input, output, op);
-  announce_overlap(input.nbytes());
+  announce_overlap(ring_share(size_) * double(input.nbytes()));
   return pending;
 }
 
@@ -248,7 +251,7 @@ void NcclCommunicator::all_gather(const Tensor& input, const Tensor& output) {
 
 comm::PendingCollective NcclCommunicator::all_gather_async(const Tensor& input, const Tensor& output) {
   comm::PendingCollective pending = begin_all_gather(input, output);
-  announce_overlap(output.nbytes());
+  announce_overlap(ring_share(size_) * double(output.nbytes()));
   return pending;
 }
 
@@ -286,6 +289,34 @@ void NcclCommunicator::broadcast(const Tensor& tensor, int root) {
     check_nccl(ncclBroadcast(tensor.raw_data(), tensor.raw_data(), tensor.nbytes(), ncclUint8, root, comm_, stream_),
                "ncclBroadcast", comm_);
   });
+}
+
+void NcclCommunicator::reduce(const Tensor& tensor, int root, comm::ReduceOp op) {
+  begin_reduce(tensor, root, op).wait();
+}
+
+comm::PendingCollective NcclCommunicator::reduce_async(const Tensor& tensor, int root, comm::ReduceOp op) {
+  comm::PendingCollective pending = begin_reduce(tensor, root, op);
+  announce_overlap(double(tensor.nbytes()));
+  return pending;
+}
+
+comm::PendingCollective NcclCommunicator::begin_reduce(const Tensor& tensor, int root, comm::ReduceOp op) {
+  check(root >= 0 && root < size_, "reduce root " + std::to_string(root) + " is not a rank of a group of " +
+                                       std::to_string(size_));
+  check_device_tensor(tensor, "reduce");
+  const ncclDataType_t type = reduce_type(tensor.dtype(), "reduce");
+  if (tensor.numel() == 0) return {};
+  return start(
+      "reduce",
+      [&] {
+        // In place on the root; the other ranks' tensors are only read.
+        const NcclReduction reduction(op, tensor.dtype(), type, size_, comm_);
+        check_nccl(ncclReduce(tensor.raw_data(), tensor.raw_data(), size_t(tensor.numel()), type, reduction.op(),
+                              root, comm_, stream_),
+                   "ncclReduce", comm_);
+      },
+      {tensor});
 }
 
 void NcclCommunicator::send(const Tensor& tensor, int peer) {

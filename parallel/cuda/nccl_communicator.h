@@ -52,6 +52,7 @@ class NcclCommunicator final : public comm::Communicator {
   void reduce_scatter(const Tensor& input, const Tensor& output, comm::ReduceOp op = comm::ReduceOp::sum) override;
   void all_gather(const Tensor& input, const Tensor& output) override;
   void broadcast(const Tensor& tensor, int root) override;
+  void reduce(const Tensor& tensor, int root, comm::ReduceOp op = comm::ReduceOp::sum) override;
   void send(const Tensor& tensor, int peer) override;
   void recv(const Tensor& tensor, int peer) override;
   void send_recv(const Tensor& send, int dest, const Tensor& recv, int source) override;
@@ -62,6 +63,7 @@ class NcclCommunicator final : public comm::Communicator {
   comm::PendingCollective reduce_scatter_async(const Tensor& input, const Tensor& output,
                                                comm::ReduceOp op = comm::ReduceOp::sum) override;
   comm::PendingCollective all_gather_async(const Tensor& input, const Tensor& output) override;
+  comm::PendingCollective reduce_async(const Tensor& tensor, int root, comm::ReduceOp op = comm::ReduceOp::sum) override;
 
  private:
   // The blocking and *_async collectives share these; only the *_async forms announce the
@@ -69,7 +71,9 @@ class NcclCommunicator final : public comm::Communicator {
   comm::PendingCollective begin_all_reduce(const Tensor& tensor, comm::ReduceOp op);
   comm::PendingCollective begin_reduce_scatter(const Tensor& input, const Tensor& output, comm::ReduceOp op);
   comm::PendingCollective begin_all_gather(const Tensor& input, const Tensor& output);
-  void announce_overlap(size_t bytes) const;
+  comm::PendingCollective begin_reduce(const Tensor& tensor, int root, comm::ReduceOp op);
+  // `link_bytes`: what the collective moves through each rank's links.
+  void announce_overlap(double link_bytes) const;
   // Issues `enqueue` (NCCL calls on stream_) after the compute stream's past work, registered
   // with the watchdog as `op` until the GPU has finished it. The handle's wait() orders the
   // compute stream's future work after it; `keep_alive` (the operation's tensors) lives until then.

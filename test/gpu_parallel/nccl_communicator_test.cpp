@@ -252,6 +252,19 @@ TEST_CASE("rank body: NCCL async collectives", "[.][rank-nccl-async]") {
       comm.reduce_scatter_async(input, output, comm::ReduceOp::average).wait();
       return output;
     });
+    // reduce onto each rank in turn: the root's result (the others' tensors are unspecified).
+    for (int root = 0; root < n; ++root) {
+      c.check_same("reduce_async average onto a root", dtype, [&](comm::Communicator& comm, Device device) {
+        Tensor t = on(device, host_values(1000, dtype, r));
+        comm.reduce_async(t, root, comm::ReduceOp::average).wait();
+        return r == root ? t : on(device, host_values(1, dtype, 0));
+      });
+      c.check_same("reduce onto a root", dtype, [&](comm::Communicator& comm, Device device) {
+        Tensor t = on(device, host_values(1000, dtype, r));
+        comm.reduce(t.sub(100, {500}), root);
+        return r == root ? t : on(device, host_values(1, dtype, 0));
+      });
+    }
     c.check_same("reduce_scatter average in place", dtype, [&](comm::Communicator& comm, Device device) {
       Tensor input = on(device, host_values(5 * n, dtype, r));
       comm.reduce_scatter(input, input.sub(5 * r, {5}), comm::ReduceOp::average);

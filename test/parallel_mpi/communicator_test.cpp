@@ -36,6 +36,18 @@ TEST_CASE("rank body: MPI communicator", "[.][rank-comm]") {
   for (int64_t i = 0; i < whole.numel(); ++i) whole.data<float>()[i] = float(n * (r + 1));
   world.reduce_scatter_async(whole, averaged, comm::ReduceOp::average).wait();
   for (int i = 0; i < 2; ++i) CHECK(averaged.data<float>()[i] == float(n * (n + 1) / 2));
+  // reduce: the root's tensor ends with the sum (or average) of every rank's, blocking or not.
+  for (int root = 0; root < n; ++root) {
+    Tensor reduced = Tensor::empty({3});
+    for (int i = 0; i < 3; ++i) reduced.data<float>()[i] = float(r * 10 + i);
+    world.reduce(reduced, root);
+    if (r == root)
+      for (int i = 0; i < 3; ++i) CHECK(reduced.data<float>()[i] == float(10 * n * (n - 1) / 2 + n * i));
+    for (int i = 0; i < 3; ++i) reduced.data<float>()[i] = float(n * (r + i));
+    world.reduce_async(reduced, root, comm::ReduceOp::average).wait();
+    if (r == root)
+      for (int i = 0; i < 3; ++i) CHECK(reduced.data<float>()[i] == float(n * (n - 1) / 2 + n * i));
+  }
   Tensor averaged_b16 = Tensor::empty({3}, DType::BF16);
   Tensor twos = Tensor::empty({3});
   twos.fill(2.0 * n);
