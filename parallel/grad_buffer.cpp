@@ -4,6 +4,7 @@
 #include <numeric>
 
 #include "core/base/error.h"
+#include "core/base/log.h"
 
 namespace mcpp::parallel {
 
@@ -47,10 +48,10 @@ struct GradReducer::BucketState {
   model::Bucket bucket;
   int pending = 0;  // parameters whose gradient is not final yet
   bool launched = false;  // the bucket's collective, or all its slices' reduces, started
-  // Overlapped with the distributed optimizer, the bucket whose gradients become final last
-  // among those filled over several backward parts (the tail of backward, where nothing hides
-  // its collective) is reduced slice by slice: as soon as every parameter overlapping data-
-  // parallel rank r's slice is final, the slice is reduced onto rank r, while backward goes on.
+  // Overlapped with the distributed optimizer, the buckets final at the tail of backward (where
+  // nothing hides their collectives) are reduced slice by slice: as soon as every parameter
+  // overlapping data-parallel rank r's slice is final, the slice is reduced onto rank r while
+  // backward goes on. A bucket final all at once still gets one reduce-scatter.
   bool by_slice = false;
   std::vector<std::vector<int>> slice_members;  // per slice: the members overlapping it
   std::vector<int> slice_pending;
@@ -74,40 +75,40 @@ GradReducer::GradReducer(const model::ParamBuffer& params, comm::Communicator& d
       buckets_.push_back(std::move(state));
     }
   }
-  if (sharded_ && dp_cp_.size() > 1) choose_slice_reduced_bucket();
+  if (sharded_ && dp_cp_.size() > 1) choose_slice_reduced_buckets();
 }
 
 // Destroying the bucket states waits for any collective still in flight: never one on a buffer
 // that is going away.
 GradReducer::~GradReducer() = default;
 
-void GradReducer::choose_slice_reduced_bucket() {
-  // Backward makes parts final from num_layers down to -1 (the embedding), so the bucket whose
-  // lowest part is the lowest completes last. Only a bucket spanning several parts has slices
-  // that are final before all of it is.
-  BucketState* tail = nullptr;
-  int tail_lowest_part = 0;
-  for (auto& b : buckets_) {
-    std::vector<int> parts;
-    for (int index : b.bucket.members) parts.push_back(backward_part(params_.info(index).key, num_layers_));
-    if (parts.empty()) continue;
-    const auto [lowest, highest] = std::minmax_element(parts.begin(), parts.end());
-    if (*lowest != *highest && (tail == nullptr || *lowest < tail_lowest_part)) {
-      tail = &b;
-      tail_lowest_part = *lowest;
-    }
-  }
-  if (tail == nullptr) return;
+void GradReducer::choose_slice_reduced_buckets() {
+  // Backward makes parts final from num_layers down to -1 (the embedding). The buckets holding
+  // this chunk's first layer are final last: after them nothing but the embedding's backward
+  // can hide a collective.
+  const auto part_of = [&](int index) { return backward_part(params_.info(index).key, num_layers_); };
+  int first_layer = -1;
+  for (const auto& b : buckets_)
+    for (int index : b.bucket.members)
+      if (part_of(index) >= 0 && (first_layer < 0 || part_of(index) < first_layer)) first_layer = part_of(index);
   const int dp = dp_cp_.size();
-  tail->by_slice = true;
-  tail->slice_members.assign(dp, {});
-  for (int index : tail->bucket.members) {
-    const int64_t begin = params_.offset_of(index);
-    const int64_t end = begin + params_.param(index).numel();
-    for (int r = 0; r < dp; ++r) {
-      const ShardRange slice = bucket_shard(tail->bucket, r, dp);
-      if (begin < slice.end && slice.begin < end) tail->slice_members[r].push_back(index);
+  for (auto& b : buckets_) {
+    if (std::none_of(b.bucket.members.begin(), b.bucket.members.end(),
+                     [&](int index) { return part_of(index) <= first_layer; }))
+      continue;
+    b.by_slice = true;
+    b.slice_members.assign(dp, {});
+    for (int index : b.bucket.members) {
+      const int64_t begin = params_.offset_of(index);
+      const int64_t end = begin + params_.param(index).numel();
+      for (int r = 0; r < dp; ++r) {
+        const ShardRange slice = bucket_shard(b.bucket, r, dp);
+        if (begin < slice.end && slice.begin < end) b.slice_members[r].push_back(index);
+      }
     }
+    log::debug("data parallel: the bucket at elements [{}, {}) holds the first layer's gradients: its slices final "
+               "before the rest are reduced onto their owners during backward",
+               b.bucket.begin, b.bucket.end);
   }
 }
 

@@ -79,11 +79,11 @@ class GradReducer {
 
  private:
   struct BucketState;
-  // With the distributed optimizer over several ranks, overlapped: the bucket that completes
-  // last among those spanning several backward parts is reduced slice by slice, each rank's
-  // slice onto it (Communicator::reduce) as soon as that slice's parameters are final. Its
-  // earlier slices then travel during backward instead of after it.
-  void choose_slice_reduced_bucket();
+  // With the distributed optimizer over several ranks, overlapped: the buckets holding the
+  // chunk's first layer (final last, with the embedding's) are reduced slice by slice, each
+  // rank's slice onto it (Communicator::reduce) as soon as that slice's parameters are final.
+  // Their earlier slices then travel during backward instead of after it.
+  void choose_slice_reduced_buckets();
   comm::ReduceOp reduce_op() const;
   void launch(BucketState& bucket);
   void launch_slice(BucketState& bucket, int slice);
