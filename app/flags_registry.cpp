@@ -255,12 +255,14 @@ std::vector<FlagSpec> build_registry() {
   add(impl("--hysteresis", kPrecision, K::kInt, "2", TO(precision.hysteresis)));
   add(rejected("--fp32-residual-connection", kPrecision, K::kStoreTrue, "", kNotYet));
   add(no_effect("--accumulate-allreduce-grads-in-fp32", kPrecision, K::kStoreTrue, "",
-                "gradients are always accumulated and reduced in fp32"));
+                "gradients are always accumulated in fp32, and reduced in fp32 unless --grad-reduce-in-bf16"));
   add(rejected("--main-grads-dtype", kPrecision, K::kString, "'fp32'",
                "main gradients are always fp32; bf16 main grads are not implemented yet"));
   add(rejected("--main-params-dtype", kPrecision, K::kString, "'fp32'",
                "main parameters are always fp32; fp16 main params are not implemented yet"));
-  add(rejected("--grad-reduce-in-bf16", kPrecision, K::kStoreTrue, "", kNotYet));
+  add(impl("--grad-reduce-in-bf16", kPrecision, K::kStoreTrue, "", ON(precision.grad_reduce_in_bf16),
+           "needs --bf16; each bucket is rounded to bf16 for its data-parallel collective (half the bytes) "
+           "and the reduced values widened back; gradients still accumulate in fp32"));
   add(rejected("--fp16-lm-cross-entropy", kPrecision, K::kStoreTrue, "", kNotYet));
 
   // Parallelism / distributed

@@ -277,6 +277,9 @@ void validate_precision(TrainArgs& a) {
   check(p.min_loss_scale > 0.0, "--min-loss-scale must be positive");
   check(p.loss_scale_window >= 1.0, "--loss-scale-window must be at least 1");
   positive(p.hysteresis, "--hysteresis");
+  // Megatron reduces in the parameters' dtype without fp32 accumulation; only bf16 training has
+  // bf16 gradients to reduce.
+  check(!p.grad_reduce_in_bf16 || p.bf16, "--grad-reduce-in-bf16 needs --bf16");
 }
 
 void validate_data(TrainArgs& a, int64_t vocab_size) {

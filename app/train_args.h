@@ -90,6 +90,7 @@ struct PrecisionArgs {
   double min_loss_scale = 1.0;
   double loss_scale_window = 1000;
   int64_t hysteresis = 2;
+  bool grad_reduce_in_bf16 = false;  // data-parallel gradient collectives in bf16 (needs --bf16)
 
   bool operator==(const PrecisionArgs&) const = default;
 };

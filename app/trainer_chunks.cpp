@@ -32,6 +32,7 @@ void Trainer::build_model_chunks(const parallel::DdpOptions& ddp) {
     // Per-token loss: gradients are summed over data parallelism, then divided by the global
     // token count (Megatron's gradient scaling factor 1 instead of 1/dp).
     if (args_.training.calculate_per_token_loss) grad_reducers_.back()->set_average(false);
+    if (args_.precision.grad_reduce_in_bf16) grad_reducers_.back()->set_communication_dtype(DType::BF16);
     if (overlap_grad_reduce_) {
       parallel::GradReducer* reducer = grad_reducers_.back().get();
       chunk->set_backward_hook([reducer](int part) { reducer->part_ready(part); });

@@ -118,11 +118,38 @@ comm::ReduceOp GradReducer::reduce_op() const {
   return average_ ? comm::ReduceOp::average : comm::ReduceOp::sum;
 }
 
+void GradReducer::set_communication_dtype(DType dtype) {
+  check(dtype == DType::F32 || dtype == DType::BF16,
+        std::string("gradients are reduced in fp32 or bf16, not ") + dtype_name(dtype));
+  bf16_wire_.clear();
+  if (dtype == DType::F32 || dp_cp_.size() == 1) return;
+  for (const auto& group : params_.groups())
+    bf16_wire_.push_back(Tensor::empty(group.grads.shape(), DType::BF16, group.grads.device()));
+}
+
+const Tensor& GradReducer::wire(int group) const {
+  return bf16_wire_.empty() ? params_.groups()[group].grads : bf16_wire_[group];
+}
+
+void GradReducer::to_wire(int group, int64_t begin, int64_t numel) const {
+  if (bf16_wire_.empty()) return;
+  bf16_wire_[group].sub(begin, {numel}).copy_from(params_.groups()[group].grads.sub(begin, {numel}));
+}
+
+void GradReducer::from_wire(const BucketState& b) const {
+  if (bf16_wire_.empty()) return;
+  const ShardRange kept = sharded_ ? bucket_shard(b.bucket, dp_cp_.rank(), dp_cp_.size())
+                                   : ShardRange{b.bucket.begin, b.bucket.end};
+  params_.groups()[b.group].grads.sub(kept.begin, {kept.numel()}).copy_from(
+      bf16_wire_[b.group].sub(kept.begin, {kept.numel()}));
+}
+
 void GradReducer::launch(BucketState& b) {
   b.launched = true;
   const int dp = dp_cp_.size();
   if (dp == 1) return;
-  const Tensor& buffer = params_.groups()[b.group].grads;
+  to_wire(b.group, b.bucket.begin, b.bucket.numel());
+  const Tensor& buffer = wire(b.group);
   const Tensor grads = buffer.sub(b.bucket.begin, {b.bucket.numel()});
   // Overlapped, the collective runs while backward goes on: nothing writes this bucket's
   // gradients any more, and nothing reads them before finish() waits.
@@ -139,12 +166,14 @@ void GradReducer::launch(BucketState& b) {
   } else {
     dp_cp_.all_reduce(grads, reduce_op());
   }
+  if (!overlapping_) from_wire(b);
 }
 
 void GradReducer::launch_slice(BucketState& b, int slice) {
   b.slice_launched[slice] = 1;
   const ShardRange range = bucket_shard(b.bucket, slice, dp_cp_.size());
-  const Tensor grads = params_.groups()[b.group].grads.sub(range.begin, {range.numel()});
+  to_wire(b.group, range.begin, range.numel());
+  const Tensor grads = wire(b.group).sub(range.begin, {range.numel()});
   // Only the owner reads the slice afterwards (the optimizer steps its own shard).
   b.reductions.push_back(dp_cp_.reduce_async(grads, slice, reduce_op()));
   ++slices_launched_;
@@ -220,6 +249,7 @@ void GradReducer::finish() {
   }
   for (auto& b : buckets_) {
     for (auto& reduction : b.reductions) reduction.wait();
+    if (!b.reductions.empty()) from_wire(b);
     b.reductions.clear();
     b.launched = false;
   }

@@ -72,6 +72,11 @@ class GradReducer {
   // false: buckets are summed without the 1/(dp·cp) pre-scaling (--calculate-per-token-loss,
   // where the caller divides by the global token count instead). Default true.
   void set_average(bool average) { average_ = average; }
+  // BF16 (--grad-reduce-in-bf16): each bucket (or slice) is rounded into a bf16 copy of the
+  // gradient buffer for its collective, half the bytes of fp32, and the reduced values this rank
+  // keeps are widened back into the fp32 buffer. Gradients still accumulate in fp32. F32 (the
+  // default) reduces the fp32 buffer in place.
+  void set_communication_dtype(DType dtype);
   // Buckets launched from part_ready() (during backward) in the last overlapped reduction.
   int launched_during_backward() const { return launched_early_; }
   // Slices reduced onto their owners one by one in the last overlapped reduction (see below).
@@ -85,6 +90,13 @@ class GradReducer {
   // Their earlier slices then travel during backward instead of after it.
   void choose_slice_reduced_buckets();
   comm::ReduceOp reduce_op() const;
+  // What group g's collectives move: its fp32 gradients, or their bf16 copy.
+  const Tensor& wire(int group) const;
+  // Rounds elements [begin, begin + numel) of group g's gradients into the bf16 copy (if any).
+  void to_wire(int group, int64_t begin, int64_t numel) const;
+  // After a bucket's collectives: the reduced values this rank keeps (its slice with the
+  // distributed optimizer, else the bucket) widened back into the fp32 gradients (if bf16).
+  void from_wire(const BucketState& bucket) const;
   void launch(BucketState& bucket);
   void launch_slice(BucketState& bucket, int slice);
   void launch_final_slices(BucketState& bucket);
@@ -95,6 +107,7 @@ class GradReducer {
   bool average_ = true;
   int num_layers_;
   std::vector<BucketState> buckets_;
+  std::vector<Tensor> bf16_wire_;  // per group: the bf16 copies; empty when reducing fp32
   bool overlapping_ = false;
   int launched_early_ = 0;
   int slices_launched_ = 0;

@@ -1,6 +1,6 @@
 // megatron-train on 2 GPUs under mpirun (NCCL) against the 1-GPU run of the same model and data:
 // data parallelism (plain, distributed optimizer with overlapped reduction and overlapped
-// parameter gathers, SGD, fp16 with loss scaling), tensor parallelism (with and without sequence
+// parameter gathers, gradients reduced in bf16, SGD, fp16 with loss scaling), tensor parallelism (with and without sequence
 // parallelism) and pipeline parallelism (1F1B, uneven split, interleaved), per-iteration losses
 // within bf16 tolerance; overlapped parameter gathers give the very losses of gathering in the
 // step, and deterministic resumes at PP2 and at DP2 with the distributed optimizer are bit-exact.
@@ -35,6 +35,11 @@ void check_layout(const std::string& name, const std::string& base, const std::s
 TEST_CASE("DP2 on two GPUs trains like one GPU (plain, and distributed optimizer with overlap)") {
   check_layout("dp2", tiny_gpt2_flags(), "");
   check_layout("dp2-distopt", tiny_llama_flags(), "--use-distributed-optimizer --overlap-grad-reduce");
+}
+
+TEST_CASE("DP2 on two GPUs with gradients reduced in bf16 trains like one GPU") {
+  check_layout("dp2-grad-bf16", tiny_llama_flags(), "--use-distributed-optimizer --overlap-grad-reduce --grad-reduce-in-bf16");
+  check_layout("dp2-grad-bf16-allreduce", tiny_gpt2_flags(), "--overlap-grad-reduce --grad-reduce-in-bf16");
 }
 
 TEST_CASE("fp16 under mpirun on two GPUs trains like one GPU (DP2 + distributed optimizer, overflow skips)") {

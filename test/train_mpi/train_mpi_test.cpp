@@ -128,6 +128,19 @@ TEST_CASE("DP2 with --overlap-param-gather gives the same losses as gathering in
   for (size_t i = 0; i < with_step.size(); ++i) CHECK(with_step[i] == overlapped[i]);
 }
 
+TEST_CASE("DP2 with --grad-reduce-in-bf16 trains close to one process, rounding what the reduction moves") {
+  const std::string layout = "--use-distributed-optimizer --overlap-grad-reduce --ddp-bucket-size 20000";
+  const std::vector<double>& in_bf16 = layout_losses(2, "--bf16 " + layout + " --grad-reduce-in-bf16");
+  const std::vector<double>& in_fp32 = layout_losses(2, "--bf16 " + layout);
+  // bf16-rounded gradients move the updates by well under a percent.
+  check_losses_close(in_bf16, reference_losses("--bf16"), 2e-3);
+  REQUIRE(in_bf16.size() == in_fp32.size());
+  CHECK(in_bf16.front() == in_fp32.front());  // the first loss comes before any update
+  bool differs = false;
+  for (size_t i = 1; i < in_bf16.size(); ++i) differs = differs || in_bf16[i] != in_fp32[i];
+  CHECK(differs);
+}
+
 TEST_CASE("SGD (--optimizer sgd) trains like one process at DP2 with the distributed optimizer and at PP2") {
   const std::string sgd = "--optimizer sgd --sgd-momentum 0.9";
   check_layout_matches_single_process(2, "--use-distributed-optimizer", sgd);

@@ -68,6 +68,7 @@ TEST_CASE("every validation failure names its flags") {
       {"--max-position-embeddings 16", "--max-position-embeddings (16) must be >= --seq-length (32)"},
       {"--train-samples 100", "--train-iters and --train-samples are mutually exclusive"},
       {"--fp16 --bf16", "--fp16 and --bf16 are mutually exclusive"},
+      {"--grad-reduce-in-bf16", "--grad-reduce-in-bf16 needs --bf16"},
       {"--lr-warmup-fraction 0.1 --lr-warmup-iters 2",
        "--lr-warmup-fraction cannot be combined with --lr-warmup-iters or --lr-warmup-samples"},
       {"--save /tmp/x", "--save needs --save-interval"},
