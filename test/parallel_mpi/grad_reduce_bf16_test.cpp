@@ -12,6 +12,7 @@
 #include "core/model/gpt_model.h"
 #include "parallel/grad_buffer.h"
 #include "parallel/process_groups.h"
+#include "test/model/model_test_util.h"
 #include "test/common/mpi_test_util.h"
 
 namespace mcpp::parallel {
@@ -19,17 +20,6 @@ namespace {
 
 using mcpp::parallel::testing::mpi;
 using mcpp::parallel::testing::run_on_ranks;
-
-model::ModelConfig tiny_config() {
-  model::ModelConfig c;
-  c.num_layers = 2;
-  c.hidden = 64;
-  c.heads = 4;
-  c.seq_length = 16;
-  c.padded_vocab_size = 256;
-  c.finalize();
-  return c;
-}
 
 // Rank r's gradient element i (padding included): different on every rank, mixed signs and
 // magnitudes, so sums cancel partly and fp32 results carry bits bf16 does not.
@@ -67,14 +57,14 @@ TEST_CASE("rank body: bf16 gradient reduction", "[.][rank-bf16-reduce]") {
   comm::Communicator& dp = *groups.dp_cp.comm;
   const int n = dp.size(), rank = dp.rank();
   REQUIRE(n > 1);
-  const model::ModelConfig config = tiny_config();
+  const model::ModelConfig config = model::testing::gpt2_config();
   for (const bool sharded : {false, true}) {
     for (const bool overlapped : {false, true}) {
       INFO((sharded ? "reduce-scatter" : "all-reduce") << (overlapped ? ", overlapped" : "") << ", rank " << rank);
       DdpOptions ddp;
       ddp.use_distributed_optimizer = sharded;
       ddp.overlap_grad_reduce = true;
-      ddp.bucket_size = 20000;
+      ddp.bucket_size = 2000;
       ddp.dp_cp_size = n;
       model::GPTModel model(config, groups.parallel_context(), Device::CPU, ddp_buffer_layout(ddp));
       const model::ParamBuffer& params = model.params();
