@@ -43,6 +43,18 @@ int backward_part(const std::string& key, int num_layers) {
   return num_layers;  // final norm, output layer
 }
 
+namespace {
+
+bool any_slice_launched(const std::vector<char>& launched) {
+  return std::any_of(launched.begin(), launched.end(), [](char done) { return done != 0; });
+}
+
+bool all_slices_launched(const std::vector<char>& launched) {
+  return std::all_of(launched.begin(), launched.end(), [](char done) { return done != 0; });
+}
+
+}  // namespace
+
 struct GradReducer::BucketState {
   int group = 0;
   model::Bucket bucket;
@@ -177,7 +189,7 @@ void GradReducer::launch_slice(BucketState& b, int slice) {
   // Only the owner reads the slice afterwards (the optimizer steps its own shard).
   b.reductions.push_back(dp_cp_.reduce_async(grads, slice, reduce_op()));
   ++slices_launched_;
-  b.launched = std::all_of(b.slice_launched.begin(), b.slice_launched.end(), [](char done) { return done != 0; });
+  b.launched = all_slices_launched(b.slice_launched);
 }
 
 void GradReducer::reduce_gradients() {
@@ -199,12 +211,6 @@ void GradReducer::start_overlap() {
     b.slice_launched.assign(b.slice_members.size(), 0);
   }
 }
-
-namespace {
-bool any_slice_launched(const std::vector<char>& launched) {
-  return std::any_of(launched.begin(), launched.end(), [](char done) { return done != 0; });
-}
-}  // namespace
 
 void GradReducer::launch_final_slices(BucketState& b) {
   for (size_t r = 0; r < b.slice_members.size(); ++r) {
