@@ -285,6 +285,14 @@ TEST_CASE("rank body: DP2 + distributed optimizer", "[.][rank-dp2-distopt]") {
   check_equivalence(gpt2_config(), layout);
 }
 
+TEST_CASE("rank body: DP4 + distributed optimizer, one bucket reduced by slice", "[.][rank-dp4-slices]") {
+  Layout layout;
+  layout.distributed_optimizer = true;
+  layout.bucket_size = 1000000000;  // one bucket: its first three slices are final before the embedding
+  layout.slices_reduced_separately = 4;
+  check_equivalence(gpt2_config(), layout);
+}
+
 TEST_CASE("rank body: TP2", "[.][rank-tp2]") {
   Layout layout;
   layout.tp = 2;
@@ -339,6 +347,9 @@ TEST_CASE("DP2 with the distributed optimizer equals single-rank training") {
 }
 TEST_CASE("TP2 training equals single-rank training (vocab-parallel embedding and loss, GQA, SwiGLU)") {
   CHECK(run_on_ranks(2, "[rank-tp2]"));
+}
+TEST_CASE("DP4 with the distributed optimizer reducing each slice onto its owner equals single-rank training") {
+  CHECK(run_on_ranks(4, "[rank-dp4-slices]"));
 }
 TEST_CASE("TP2 with sequence parallelism equals single-rank training") { CHECK(run_on_ranks(2, "[rank-tp2-sp]")); }
 TEST_CASE("TP2 x DP2 (SP, distributed optimizer) equals single-rank training") {
