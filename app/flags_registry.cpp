@@ -215,7 +215,10 @@ std::vector<FlagSpec> build_registry() {
   add(impl("--adam-eps", kTraining, K::kFloat, "1e-08", TO(training.adam_eps)));
   add(impl("--sgd-momentum", kTraining, K::kFloat, "0.9", TO(training.sgd_momentum)));
   add(impl("--seed", kTraining, K::kInt, "1234", TO(training.seed)));
-  add(rejected("--data-parallel-random-init", kTraining, K::kStoreTrue, "", kNotYet));
+  add(no_effect("--data-parallel-random-init", kTraining, K::kStoreTrue, "",
+                "Megatron broadcasts data-parallel rank 0's initial values to the other replicas; here every "
+                "replica computes those values itself (initialisation does not depend on the layout), and "
+                "dropout masks depend on the element, not on the rank's seed"));
   add(impl("--use-checkpoint-opt_param-scheduler", kTraining, K::kStoreTrue, "",
            ON(training.use_checkpoint_opt_param_scheduler), "take the LR/WD schedule from the checkpoint"));
   add(alias("--use-checkpoint-opt-param-scheduler", r.back()));
