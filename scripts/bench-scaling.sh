@@ -17,7 +17,8 @@
 #                  on NCCL ("wait: nccl ...": the communication overlap did not hide), and the
 #                  stream time between ops by the op that follows (GPU idle: host syncs); then for
 #                  every rank its busy time, gaps and NCCL waits per step (a rank that waits
-#                  less than the others is the one they wait for).
+#                  less than the others is the one they wait for), and rank 0's twelve largest
+#                  per-op changes against 1 GPU.
 #   INDEPENDENT=1  n separate 1-GPU runs side by side on n GPUs (no communication at all): what
 #                  sharing the machine alone costs.
 set -uo pipefail
@@ -106,6 +107,16 @@ if [ "${PROFILE:-0}" = 1 ]; then
          END { printf "busy %6.2f  gaps %5.2f  waits: reduce_scatter %5.2f  reduce %5.2f  all_gather %5.2f  all_reduce %5.2f\n",
                       busy / 10, gaps / 10, rs / 10, rd / 10, ag / 10, ar / 10 }' "$1"
   }
+  op_times() {  # "op<TAB>ms" for every row of the profile file's first table
+    awk '/^GPU time per op/ { t = 1; next } t && /^op / { next } t && /^sum / { exit }
+         t && NF >= 5 { name = $1; for (i = 2; i <= NF - 4; ++i) name = name " " $i; print name "\t" $(NF - 2) }' "$1"
+  }
+  op_changes() {  # ms per step of each op in profile $2 minus profile $1, the 12 largest changes
+    awk -F'\t' 'NR == FNR { base[$1] = $2; next } { change[$1] = $2 - base[$1]; seen[$1] = 1 }
+         END { for (op in base) if (!(op in seen)) change[op] = -base[op]
+               for (op in change) { d = change[op] / 10; printf "%.4f\t%-34s %+8.2f\n", (d < 0 ? -d : d), op, d } }' \
+      <(op_times "$1") <(op_times "$2") | sort -gr | head -12 | cut -f2
+  }
   for n in 1 2 4 8; do
     [ "$n" -le "$gpus" ] && [ "$n" -le "$max_gpus" ] || break
     prof="$out_dir/scaling-$MODEL-$n.profile"
@@ -119,5 +130,9 @@ if [ "${PROFILE:-0}" = 1 ]; then
     sed -n '/^stream time between ops/,/^sum /p' "$prof.0"
     echo "-- per step (ms), every rank:"
     for ((rank = 0; rank < n; ++rank)); do echo "rank $rank: $(per_step "$prof.$rank")"; done
+    if [ "$n" -gt 1 ]; then
+      echo "-- rank 0's largest changes against 1 GPU (ms per step, every op):"
+      op_changes "$out_dir/scaling-$MODEL-1.profile.0" "$prof.0"
+    fi
   done
 fi
