@@ -22,7 +22,7 @@
 #   INDEPENDENT=1  n separate 1-GPU runs side by side on n GPUs (no communication at all): what
 #                  sharing the machine alone costs.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 BUILD_DIR=${1:-build-gpu}
 MODEL=${2:-gpt2}
 ITERS=${ITERS:-30}
