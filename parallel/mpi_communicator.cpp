@@ -176,11 +176,6 @@ void MpiCommunicator::broadcast(const Tensor& tensor, int root) {
   check_mpi(MPI_Bcast(tensor.raw_data(), byte_count(tensor, "broadcast"), MPI_BYTE, root, comm_), "MPI_Bcast");
 }
 
-void MpiCommunicator::check_root(int root, const char* op) const {
-  check(root >= 0 && root < size_, std::string(op) + " root " + std::to_string(root) + " is not a rank of a group of " +
-                                       std::to_string(size_));
-}
-
 void MpiCommunicator::reduce(const Tensor& tensor, int root, comm::ReduceOp op) {
   const WatchedOperation watched(watchdog_.get(), name_, "reduce");
   check_root(root, "reduce");

@@ -60,7 +60,6 @@ class MpiCommunicator final : public comm::Communicator {
   MPI_Request start_reduce_scatter(const Tensor& input, const Tensor& output);
   // Non-blocking reduce (sum) of an fp32 tensor in place onto `root`.
   MPI_Request start_reduce(const Tensor& tensor, int root);
-  void check_root(int root, const char* op) const;
   static void wait(MPI_Request& request);
 
   MpiCommunicator(MPI_Comm comm, bool owned, std::string name, std::shared_ptr<Watchdog> watchdog);

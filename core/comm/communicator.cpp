@@ -16,9 +16,13 @@ PendingCollective Communicator::reduce_scatter_async(const Tensor& input, const 
   return {};
 }
 
+void Communicator::check_root(int root, const char* op) const {
+  check(root >= 0 && root < size(), std::string(op) + " root " + std::to_string(root) +
+                                        " is not a rank of a group of " + std::to_string(size()));
+}
+
 void Communicator::reduce(const Tensor& tensor, int root, ReduceOp op) {
-  check(root >= 0 && root < size(),
-        "reduce root " + std::to_string(root) + " is not a rank of a group of " + std::to_string(size()));
+  check_root(root, "reduce");
   all_reduce(tensor, op);
 }
 

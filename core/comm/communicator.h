@@ -70,6 +70,10 @@ class Communicator {
                                                  ReduceOp op = ReduceOp::sum);
   virtual PendingCollective all_gather_async(const Tensor& input, const Tensor& output);
   virtual PendingCollective reduce_async(const Tensor& tensor, int root, ReduceOp op = ReduceOp::sum);
+
+ protected:
+  // Throws unless `root` is a rank of this group (`op` names the operation in the message).
+  void check_root(int root, const char* op) const;
 };
 
 // One process: rank 0 of size 1.

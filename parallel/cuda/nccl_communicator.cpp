@@ -281,8 +281,7 @@ comm::PendingCollective NcclCommunicator::begin_all_gather(const Tensor& input, 
 }
 
 void NcclCommunicator::broadcast(const Tensor& tensor, int root) {
-  check(root >= 0 && root < size_, "broadcast root " + std::to_string(root) + " is not a rank of a group of " +
-                                       std::to_string(size_));
+  check_root(root, "broadcast");
   check_device_tensor(tensor, "broadcast");
   if (tensor.numel() == 0) return;
   run("broadcast", [&] {
@@ -302,8 +301,7 @@ comm::PendingCollective NcclCommunicator::reduce_async(const Tensor& tensor, int
 }
 
 comm::PendingCollective NcclCommunicator::begin_reduce(const Tensor& tensor, int root, comm::ReduceOp op) {
-  check(root >= 0 && root < size_, "reduce root " + std::to_string(root) + " is not a rank of a group of " +
-                                       std::to_string(size_));
+  check_root(root, "reduce");
   check_device_tensor(tensor, "reduce");
   const ncclDataType_t type = reduce_type(tensor.dtype(), "reduce");
   if (tensor.numel() == 0) return {};
