@@ -58,6 +58,7 @@ bool all_slices_launched(const std::vector<char>& launched) {
 struct GradReducer::BucketState {
   int group = 0;
   model::Bucket bucket;
+  std::vector<int> member_parts;  // backward_part() of each member, in bucket.members order
   int pending = 0;  // parameters whose gradient is not final yet
   bool launched = false;  // the bucket's collective, or all its slices' reduces, started
   // Overlapped with the distributed optimizer, the buckets final at the tail of backward (where
@@ -65,7 +66,7 @@ struct GradReducer::BucketState {
   // overlapping data-parallel rank r's slice is final, the slice is reduced onto rank r while
   // backward goes on. A bucket final all at once still gets one reduce-scatter.
   bool by_slice = false;
-  std::vector<std::vector<int>> slice_members;  // per slice: the members overlapping it
+  std::vector<std::vector<int>> slice_parts;  // per slice: the parts of the members overlapping it
   std::vector<int> slice_pending;
   std::vector<char> slice_launched;
   std::vector<comm::PendingCollective> reductions;  // overlapped: in flight until finish()
@@ -84,6 +85,7 @@ GradReducer::GradReducer(const model::ParamBuffer& params, comm::Communicator& d
       BucketState state;
       state.group = g;
       state.bucket = bucket;
+      for (int index : bucket.members) state.member_parts.push_back(backward_part(params_.info(index).key, num_layers_));
       buckets_.push_back(std::move(state));
     }
   }
@@ -98,24 +100,23 @@ void GradReducer::choose_slice_reduced_buckets() {
   // Backward makes parts final from num_layers down to -1 (the embedding). The buckets holding
   // this chunk's first layer are final last: after them nothing but the embedding's backward
   // can hide a collective.
-  const auto part_of = [&](int index) { return backward_part(params_.info(index).key, num_layers_); };
   int first_layer = -1;
   for (const auto& b : buckets_)
-    for (int index : b.bucket.members)
-      if (part_of(index) >= 0 && (first_layer < 0 || part_of(index) < first_layer)) first_layer = part_of(index);
+    for (int part : b.member_parts)
+      if (part >= 0 && (first_layer < 0 || part < first_layer)) first_layer = part;
   const int dp = dp_cp_.size();
   for (auto& b : buckets_) {
-    if (std::none_of(b.bucket.members.begin(), b.bucket.members.end(),
-                     [&](int index) { return part_of(index) <= first_layer; }))
+    if (std::none_of(b.member_parts.begin(), b.member_parts.end(), [&](int part) { return part <= first_layer; }))
       continue;
     b.by_slice = true;
-    b.slice_members.assign(dp, {});
-    for (int index : b.bucket.members) {
+    b.slice_parts.assign(dp, {});
+    for (size_t m = 0; m < b.bucket.members.size(); ++m) {
+      const int index = b.bucket.members[m];
       const int64_t begin = params_.offset_of(index);
       const int64_t end = begin + params_.param(index).numel();
       for (int r = 0; r < dp; ++r) {
         const ShardRange slice = bucket_shard(b.bucket, r, dp);
-        if (begin < slice.end && slice.begin < end) b.slice_members[r].push_back(index);
+        if (begin < slice.end && slice.begin < end) b.slice_parts[r].push_back(b.member_parts[m]);
       }
     }
     log::debug("data parallel: the bucket at elements [{}, {}) holds the first layer's gradients: its slices final "
@@ -204,34 +205,30 @@ void GradReducer::start_overlap() {
   slices_launched_ = 0;
   for (auto& b : buckets_) {
     b.launched = false;
-    b.pending = static_cast<int>(b.bucket.members.size());
+    b.pending = static_cast<int>(b.member_parts.size());
     if (!b.by_slice) continue;
     b.slice_pending.clear();
-    for (const auto& members : b.slice_members) b.slice_pending.push_back(static_cast<int>(members.size()));
-    b.slice_launched.assign(b.slice_members.size(), 0);
+    for (const auto& parts : b.slice_parts) b.slice_pending.push_back(static_cast<int>(parts.size()));
+    b.slice_launched.assign(b.slice_parts.size(), 0);
   }
 }
 
 void GradReducer::launch_final_slices(BucketState& b) {
-  for (size_t r = 0; r < b.slice_members.size(); ++r) {
+  for (size_t r = 0; r < b.slice_parts.size(); ++r) {
     // A slice of padding only goes with the bucket's last parameters.
-    const bool ready = b.slice_pending[r] == 0 && (!b.slice_members[r].empty() || b.pending == 0);
+    const bool ready = b.slice_pending[r] == 0 && (!b.slice_parts[r].empty() || b.pending == 0);
     if (ready && !b.slice_launched[r]) launch_slice(b, static_cast<int>(r));
   }
 }
 
 void GradReducer::part_ready(int part) {
   if (!overlapping_) return;
-  const auto in_part = [&](int index) { return backward_part(params_.info(index).key, num_layers_) == part; };
   // Buckets hold parameters in reverse registration order, so they fill up in order too.
   for (auto& b : buckets_) {
     if (b.launched) continue;
-    b.pending -= static_cast<int>(std::count_if(b.bucket.members.begin(), b.bucket.members.end(), in_part));
-    if (b.by_slice) {
-      for (size_t r = 0; r < b.slice_members.size(); ++r)
-        b.slice_pending[r] -=
-            static_cast<int>(std::count_if(b.slice_members[r].begin(), b.slice_members[r].end(), in_part));
-    }
+    b.pending -= static_cast<int>(std::count(b.member_parts.begin(), b.member_parts.end(), part));
+    for (size_t r = 0; r < b.slice_parts.size(); ++r)
+      b.slice_pending[r] -= static_cast<int>(std::count(b.slice_parts[r].begin(), b.slice_parts[r].end(), part));
     // A bucket final all at once gets one reduce-scatter, whether it is reduced by slice or not.
     if (b.by_slice && (b.pending > 0 || any_slice_launched(b.slice_launched))) {
       launch_final_slices(b);
@@ -246,9 +243,8 @@ void GradReducer::finish() {
   for (auto& b : buckets_) {
     if (b.launched) continue;
     if (b.by_slice && overlapping_ && any_slice_launched(b.slice_launched)) {
-      b.pending = 0;
-      std::fill(b.slice_pending.begin(), b.slice_pending.end(), 0);
-      launch_final_slices(b);
+      for (size_t r = 0; r < b.slice_launched.size(); ++r)
+        if (!b.slice_launched[r]) launch_slice(b, static_cast<int>(r));
     } else {
       launch(b);
     }
