@@ -24,18 +24,17 @@ std::optional<int> env_local_rank(const char* name) {
 constexpr const char* kLocalRankVariables[] = {"OMPI_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID"};
 }  // namespace
 
-std::optional<int> launcher_local_rank() {
-  for (const char* name : kLocalRankVariables) {
-    if (auto local_rank = env_local_rank(name)) return local_rank;
-  }
-  return std::nullopt;
-}
-
 const char* launcher_local_rank_variable() {
   for (const char* name : kLocalRankVariables) {
     if (env_local_rank(name)) return name;
   }
   return nullptr;
+}
+
+std::optional<int> launcher_local_rank() {
+  const char* name = launcher_local_rank_variable();
+  if (name == nullptr) return std::nullopt;
+  return env_local_rank(name);
 }
 
 int node_local_rank(MPI_Comm world) {
