@@ -4,13 +4,30 @@
 // with the layers Megatron assigns it (parallel/pipeline_layout.h); the embedding lives in chunk 0
 // of the first rank, the loss in the last chunk of the last rank. Each chunk is its own GPTModel
 // with its own buffers, gradient reducer and optimizer part; the parts clip together.
+#include <cstdlib>
+#include <string>
+
 #include "app/flags_optim.h"
 #include "app/pipeline_split.h"
 #include "app/run_config.h"
 #include "app/trainer.h"
+#include "core/base/error.h"
 #include "core/base/log.h"
 
 namespace mcpp::app {
+
+namespace {
+
+// MCPP_DEFER_FIRST_LAYER_WGRAD: 1 (default) or 0, a tuning switch like MCPP_COMM_SM_RESERVE.
+bool defer_first_layer_weight_grads() {
+  const char* value = std::getenv("MCPP_DEFER_FIRST_LAYER_WGRAD");
+  if (value == nullptr) return true;
+  const std::string v = value;
+  check(v == "0" || v == "1", "MCPP_DEFER_FIRST_LAYER_WGRAD='" + v + "' must be 0 or 1 (or unset)");
+  return v == "1";
+}
+
+}  // namespace
 
 void Trainer::build_model_chunks(const parallel::DdpOptions& ddp) {
   const model::ModelConfig config = model_config(args_, device_);
@@ -36,6 +53,9 @@ void Trainer::build_model_chunks(const parallel::DdpOptions& ddp) {
     if (overlap_grad_reduce_) {
       parallel::GradReducer* reducer = grad_reducers_.back().get();
       chunk->set_backward_hook([reducer](int part) { reducer->part_ready(part); });
+      // The embedding's bucket is final last; its reduction then overlaps the first layer's
+      // weight-gradient GEMMs (MCPP_DEFER_FIRST_LAYER_WGRAD=0 turns this off, for comparison).
+      chunk->set_defer_first_layer_weight_grads(groups_->dp_cp.size() > 1 && defer_first_layer_weight_grads());
     }
     if (overlap_param_gather) {
       param_gatherers_.push_back(

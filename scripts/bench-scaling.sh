@@ -10,7 +10,8 @@
 # (e.g. EXTRA_FLAGS=--overlap-param-gather); MAX_GPUS caps the GPU counts tried; MICRO_BATCHES
 # (default 1) sets the micro-batches per GPU per step (gradient accumulation: global batch =
 # micro-batch × MICRO_BATCHES × GPUs); REPEAT (default 1) runs every GPU count that many times,
-# alternating, and reports the median (machine noise is a few percent between runs).
+# alternating, and reports the median (machine noise is a few percent between runs); GPU_COUNTS
+# (e.g. "1 4") picks the GPU counts instead of every power of two up to MAX_GPUS.
 # Diagnostics of the lost efficiency:
 #   PROFILE=1      each GPU count again for 12 iterations with MCPP_PROFILE=1 on every rank: rank
 #                  0's GPU time per op over iterations 3-12, including the compute stream's waits
@@ -49,7 +50,7 @@ flags_of_run() {  # the run's flags on $1 GPUs
 }
 tokens_of() { grep "iteration *$2/" "$1" | tail -1 | sed -nE 's/.*tokens\/s: *([0-9.]+).*/\1/p'; }
 counts=()
-for n in 1 2 4 8; do
+for n in ${GPU_COUNTS:-1 2 4 8}; do
   [ "$n" -le "$gpus" ] && [ "$n" -le "$max_gpus" ] || break
   counts+=("$n")
 done
@@ -117,8 +118,7 @@ if [ "${PROFILE:-0}" = 1 ]; then
                for (op in change) { d = change[op] / 10; printf "%.4f\t%-34s %+8.2f\n", (d < 0 ? -d : d), op, d } }' \
       <(op_times "$1") <(op_times "$2") | sort -gr | head -12 | cut -f2
   }
-  for n in 1 2 4 8; do
-    [ "$n" -le "$gpus" ] && [ "$n" -le "$max_gpus" ] || break
+  for n in "${counts[@]}"; do
     prof="$out_dir/scaling-$MODEL-$n.profile"
     # shellcheck disable=SC2046,SC2016
     mpirun --bind-to none -np "$n" bash -c 'export MCPP_PROFILE=1; exec "$@" 2>"$0.$OMPI_COMM_WORLD_RANK"' "$prof" \

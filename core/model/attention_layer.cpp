@@ -87,7 +87,7 @@ Tensor AttentionLayer::forward(const Tensor& x, const Tensor& doc_offsets, const
   return out;
 }
 
-Tensor AttentionLayer::backward(const Tensor& dy_local) {
+Tensor AttentionLayer::backward(const Tensor& dy_local, DeferredWeightGrads* deferred) {
   if (!saved_.context.defined()) run_core();  // selective recompute
   // Where the forward folded the bias into the GEMM, its gradient comes from the weight-gradient
   // GEMM (one pass over dy).
@@ -99,9 +99,9 @@ Tensor AttentionLayer::backward(const Tensor& dy_local) {
   const DType dtype = dy.dtype();
   const int64_t width = int64_t(local_heads_) * head_dim_;
   Tensor dcontext = Tensor::empty({s, b, local_heads_, head_dim_}, dtype, device);
-  core::linear_backward(saved_.context.view({s, b, width}), params_.proj_weight.value, dy,
-                        dcontext.view({s, b, width}), params_.proj_weight.grad,
-                        bias_grad_in_linear ? params_.proj_bias.grad : Tensor());
+  linear_backward_deferrable(saved_.context.view({s, b, width}), params_.proj_weight.value, dy,
+                             dcontext.view({s, b, width}), params_.proj_weight.grad,
+                             bias_grad_in_linear ? params_.proj_bias.grad : Tensor(), deferred);
   Tensor dqkv = Tensor::empty({s, b, params_.qkv_weight.value.dim(0)}, dtype, device);
   if (saved_.fused_qkv) {
     core::attention_backward_fused_qkv(saved_.qkv, local_heads_, saved_.context, saved_.lse, dcontext, saved_.options,
@@ -120,8 +120,8 @@ Tensor AttentionLayer::backward(const Tensor& dy_local) {
     merge_qkv(dq, dk, dv, heads_per_group_, dqkv);
   }
   Tensor dx = Tensor::empty(saved_.x.shape(), dtype, device);
-  core::linear_backward(saved_.x, params_.qkv_weight.value, dqkv, dx, params_.qkv_weight.grad,
-                        params_.qkv_bias.grad);
+  linear_backward_deferrable(saved_.x, params_.qkv_weight.value, dqkv, dx, params_.qkv_weight.grad,
+                             params_.qkv_bias.grad, deferred);
   if (recompute_core_) {
     saved_.context = Tensor();
     saved_.lse = Tensor();

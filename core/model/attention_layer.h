@@ -7,6 +7,7 @@
 // is all-gathered along the sequence and the output reduce-scattered (tp_mappings.h).
 #include "core/base/tensor.h"
 #include "core/kernels/attention.h"
+#include "core/model/deferred_weight_grads.h"
 #include "core/model/model_config.h"
 #include "core/model/parallel_context.h"
 #include "core/model/param_buffer.h"
@@ -25,7 +26,9 @@ class AttentionLayer {
   // x [s, b, h]; doc_offsets I64 [b, m + 1] or undefined. Returns [s, b, h] (bias included).
   Tensor forward(const Tensor& x, const Tensor& doc_offsets, const DropoutState& dropout);
   // dy and the returned dx have x's (sequence-shard) shape.
-  Tensor backward(const Tensor& dy);
+  // With `deferred`, the weight and bias gradients of linear_qkv and linear_proj are set aside
+  // into it.
+  Tensor backward(const Tensor& dy, DeferredWeightGrads* deferred = nullptr);
   void release();
   // Selective recompute: drop the core attention's output and softmax statistics after forward
   // and recompute them from q, k, v in backward.

@@ -197,6 +197,7 @@ void GPTModel::backward(float loss_grad_scale, const Tensor& output_grad) {
     grad = output_grad;
     stage_output_ = Tensor();
   }
+  const bool defer_first_layer = stage_.pre_process && defer_first_layer_weight_grads_;
   for (size_t g = segments_.size(); g-- > 0;) {
     const RecomputeSegment& segment = segments_[g];
     if (segment.recompute) {
@@ -205,9 +206,10 @@ void GPTModel::backward(float loss_grad_scale, const Tensor& output_grad) {
         hidden = layers_[layer]->forward(hidden, doc_offsets_, forward_dropout_);
     }
     for (int layer = segment.end - 1; layer >= segment.begin; --layer) {
-      grad = layers_[layer]->backward(grad);
+      const bool defer = layer == 0 && defer_first_layer;
+      grad = layers_[layer]->backward(grad, defer ? &deferred_weight_grads_ : nullptr);
       layers_[layer]->release();
-      if (backward_hook_) backward_hook_(stage_.first_layer + layer);
+      if (backward_hook_ && !defer) backward_hook_(stage_.first_layer + layer);
     }
     segment_inputs_[g] = Tensor();
   }
@@ -215,6 +217,10 @@ void GPTModel::backward(float loss_grad_scale, const Tensor& output_grad) {
     embedding_->backward(grad);
     embedding_->release();
     if (backward_hook_) backward_hook_(-1);
+    if (defer_first_layer && !layers_.empty()) {
+      deferred_weight_grads_.run();
+      if (backward_hook_) backward_hook_(stage_.first_layer);
+    }
   } else {
     stage_input_grad_ = grad;
   }

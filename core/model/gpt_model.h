@@ -7,6 +7,7 @@
 #include <memory>
 #include <vector>
 
+#include "core/model/deferred_weight_grads.h"
 #include "core/model/embedding_layer.h"
 #include "core/model/model_config.h"
 #include "core/model/norm_layer.h"
@@ -97,6 +98,10 @@ class GPTModel {
   // num_layers after the output layer and final norm, with the global layer index after each
   // transformer layer, with -1 after the embedding. Empty: no calls.
   void set_backward_hook(std::function<void(int part)> hook) { backward_hook_ = std::move(hook); }
+  // On the first stage: the first layer's weight-gradient GEMMs run after the embedding backward
+  // (the hook then reports -1 before the first layer), so the reduction of the embedding's
+  // gradients, final last, overlaps them. The gradients are bit-identical either way.
+  void set_defer_first_layer_weight_grads(bool defer) { defer_first_layer_weight_grads_ = defer; }
   // Called in forward before a part first uses its parameters (same part numbers), so gathers of
   // updated parameters can complete just in time (--overlap-param-gather). Empty: no calls.
   void set_forward_hook(std::function<void(int part)> hook) { forward_hook_ = std::move(hook); }
@@ -133,6 +138,8 @@ class GPTModel {
   bool forward_done_ = false;
   std::function<void(int)> backward_hook_;
   std::function<void(int)> forward_hook_;
+  bool defer_first_layer_weight_grads_ = false;
+  DeferredWeightGrads deferred_weight_grads_;
 };
 
 }  // namespace mcpp::model

@@ -41,7 +41,7 @@ Tensor MlpLayer::forward(const Tensor& x, const Tensor& residual) {
   return out;
 }
 
-Tensor MlpLayer::backward(const Tensor& dy_local) {
+Tensor MlpLayer::backward(const Tensor& dy_local, DeferredWeightGrads* deferred) {
   // Where the forward folded the bias into the GEMM, its gradient comes from the weight-gradient
   // GEMM (one pass over dy).
   const bool bias_grad_in_linear = fold_row_parallel_bias(parallel_, dy_local);
@@ -51,18 +51,18 @@ Tensor MlpLayer::backward(const Tensor& dy_local) {
   Tensor dfc1 = Tensor::empty(saved_.fc1_out.shape(), dy.dtype(), dy.device());
   if (swiglu_) {
     Tensor dactivation = Tensor::empty(saved_.activation.shape(), dy.dtype(), dy.device());
-    core::linear_backward(saved_.activation, params_.fc2_weight.value, dy, dactivation, params_.fc2_weight.grad,
-                          fc2_bias_grad);
+    linear_backward_deferrable(saved_.activation, params_.fc2_weight.value, dy, dactivation,
+                               params_.fc2_weight.grad, fc2_bias_grad, deferred);
     core::swiglu_backward(saved_.fc1_out, dactivation, dfc1);
   } else {
     // fc2's weight gradient, then its input gradient fused with GELU's derivative.
-    core::linear_backward(saved_.activation, params_.fc2_weight.value, dy, Tensor(), params_.fc2_weight.grad,
-                          fc2_bias_grad);
+    linear_backward_deferrable(saved_.activation, params_.fc2_weight.value, dy, Tensor(), params_.fc2_weight.grad,
+                               fc2_bias_grad, deferred);
     core::linear_backward_dgelu(dy, params_.fc2_weight.value, saved_.fc1_out, dfc1);
   }
   Tensor dx = Tensor::empty(saved_.x.shape(), dy.dtype(), dy.device());
-  core::linear_backward(saved_.x, params_.fc1_weight.value, dfc1, dx, params_.fc1_weight.grad,
-                        params_.fc1_bias.grad);
+  linear_backward_deferrable(saved_.x, params_.fc1_weight.value, dfc1, dx, params_.fc1_weight.grad,
+                             params_.fc1_bias.grad, deferred);
   return enter_column_parallel_backward(parallel_, dx);
 }
 

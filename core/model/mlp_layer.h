@@ -4,6 +4,7 @@
 // all-reduced over TP before the (replicated) bias is added (with sequence parallelism: input
 // all-gathered, output reduce-scattered along the sequence).
 #include "core/base/tensor.h"
+#include "core/model/deferred_weight_grads.h"
 #include "core/model/model_config.h"
 #include "core/model/parallel_context.h"
 #include "core/model/param_buffer.h"
@@ -20,7 +21,8 @@ class MlpLayer {
   // [s, b, h] -> [s, b, h]; with `residual` (of the output's shape) the output is
   // residual + mlp(x), the residual entering fc2's GEMM where the bias can (one GPU, no TP).
   Tensor forward(const Tensor& x, const Tensor& residual = Tensor());
-  Tensor backward(const Tensor& dy);
+  // With `deferred`, the weight and bias gradients of fc1 and fc2 are set aside into it.
+  Tensor backward(const Tensor& dy, DeferredWeightGrads* deferred = nullptr);
   void release();
 
   // What forward keeps for backward. A pipeline stage holds several micro-batches' at once and

@@ -62,13 +62,13 @@ Tensor TransformerLayer::forward(const Tensor& x, const Tensor& doc_offsets, con
   return mlp_out;
 }
 
-Tensor TransformerLayer::backward(const Tensor& dy) {
+Tensor TransformerLayer::backward(const Tensor& dy, DeferredWeightGrads* deferred) {
   // out = hidden + dropout(mlp(norm(hidden))): d hidden = dy + norm'(mlp'(dropout'(dy))), the
   // residual term added by the norm's backward (one pass on the GPU).
   Tensor dhidden =
-      pre_mlp_norm_.backward(mlp_.backward(dropout_grad(dy, dropped_, hidden_dropout_, mlp_rng_)), dy);
-  return input_norm_.backward(attention_.backward(dropout_grad(dhidden, dropped_, hidden_dropout_, attention_rng_)),
-                              dhidden);
+      pre_mlp_norm_.backward(mlp_.backward(dropout_grad(dy, dropped_, hidden_dropout_, mlp_rng_), deferred), dy);
+  return input_norm_.backward(
+      attention_.backward(dropout_grad(dhidden, dropped_, hidden_dropout_, attention_rng_), deferred), dhidden);
 }
 
 void TransformerLayer::swap_saved(Saved& other) {

@@ -18,7 +18,9 @@ class TransformerLayer {
   TransformerLayer(const ModelConfig& config, const ParallelContext& parallel, const ParamBuffer& params,
                    int global_layer);
   Tensor forward(const Tensor& x, const Tensor& doc_offsets, const DropoutState& dropout);
-  Tensor backward(const Tensor& dy);
+  // With `deferred`, the linear layers' weight and bias gradients are set aside into it (the
+  // norms' come with their input gradients).
+  Tensor backward(const Tensor& dy, DeferredWeightGrads* deferred = nullptr);
   // Drops every cached activation (full recompute keeps only the layer's input).
   void release();
   void set_selective_recompute(bool on) { attention_.set_recompute_core(on); }

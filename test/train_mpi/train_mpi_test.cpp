@@ -190,6 +190,11 @@ TEST_CASE("TP2 with sequence parallelism trains like one process") {
   check_layout_matches_single_process(2, "--tensor-model-parallel-size 2 --sequence-parallel");
 }
 
+TEST_CASE("TP2 x DP2 with SP and overlapped grad reduce (first-layer weight gradients deferred) trains like one process") {
+  check_layout_matches_single_process(4, "--tensor-model-parallel-size 2 --sequence-parallel --use-distributed-optimizer "
+                                         "--overlap-grad-reduce --ddp-bucket-size 2000");
+}
+
 TEST_CASE("PP2 trains like one process") {
   check_layout_matches_single_process(2, "--pipeline-model-parallel-size 2");
 }
