@@ -48,6 +48,7 @@ ModelConfig gpu_sized(ModelConfig c) {
   c.heads = 4;  // head dim 16 (cuDNN's fused attention)
   c.ffn_hidden = c.swiglu ? 160 : 256;
   c.seq_length = 32;
+  c.max_position_embeddings = 32;
   c.padded_vocab_size = 128;
   c.hidden_dropout = 0.1;
   c.compute_dtype = DType::BF16;
