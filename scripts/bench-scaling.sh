@@ -6,9 +6,10 @@
 #
 #   scripts/bench-scaling.sh [build dir (default build-gpu)] [model: gpt2|llama (default gpt2)]
 #
-# ITERS (default 30) sets the iterations per run; EXTRA_FLAGS is appended to every run's flags
-# (e.g. EXTRA_FLAGS=--overlap-param-gather); MAX_GPUS caps the GPU counts tried; MICRO_BATCHES
-# (default 1) sets the micro-batches per GPU per step (gradient accumulation: global batch =
+# ITERS (default 50) sets the iterations per run (iteration times rise and settle after about a
+# second of load, on 1 GPU as on 4: the last interval of 50 iterations is past that transient);
+# EXTRA_FLAGS is appended to every run's flags (e.g. EXTRA_FLAGS=--overlap-param-gather);
+# MAX_GPUS caps the GPU counts tried; MICRO_BATCHES (default 1) sets the micro-batches per GPU per step (gradient accumulation: global batch =
 # micro-batch × MICRO_BATCHES × GPUs); REPEAT (default 1) runs every GPU count that many times,
 # alternating, and reports the median (machine noise is a few percent between runs); GPU_COUNTS
 # (e.g. "1 4") picks the GPU counts instead of every power of two up to MAX_GPUS.
@@ -26,7 +27,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 BUILD_DIR=${1:-build-gpu}
 MODEL=${2:-gpt2}
-ITERS=${ITERS:-30}
+ITERS=${ITERS:-50}
 EXTRA_FLAGS=${EXTRA_FLAGS:-}
 BIN="$BUILD_DIR/bin/megatron-train"
 [ -x "$BIN" ] || { echo "bench-scaling: $BIN not found" >&2; exit 1; }
