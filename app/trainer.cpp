@@ -163,6 +163,11 @@ void Trainer::build_datasets() {
     options.dp_size = groups_->dp.size();
   }
   evaluates_validation_ = datasets_[data::SplitName::valid] && args_.logging.eval_iters > 0;
+  if (parallel_run() && groups_->world_rank() == 0 && groups_->pp.size() > 2) {
+    log::info("data: read by tensor-parallel rank 0 of {}",
+              middle_stages_read_data() ? "every pipeline stage (the middle ones for --reset-attention-mask)"
+                                        : "the first and last pipeline stages");
+  }
   if (!reads_data()) return;
   train_loader_ = std::make_unique<data::GptLoader>(datasets_[data::SplitName::train], options);
   if (evaluates_validation_) {

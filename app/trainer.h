@@ -68,10 +68,16 @@ class Trainer {
   // sets *exhausted when the split runs out.
   BatchLoss evaluate_batch(data::GptLoader& loader, bool* exhausted);
   BatchLoss evaluate_batch_parallel(data::GptLoader* loader, bool* exhausted);
-  // Under mpirun only tensor-parallel rank 0 reads data (it alone has loaders); the others get
-  // each micro-batch from it (app/batch_broadcast.h).
-  bool reads_data() const { return !groups_ || groups_->tp_rank() == 0; }
-  // The next micro-batch of `loader` (null where this rank does not read) on every TP rank.
+  // Megatron's get_batch: the first pipeline stage needs the tokens, the last the labels and loss
+  // mask; middle stages need nothing (the document offsets of --reset-attention-mask aside: our
+  // attention applies document boundaries on every stage, so with it every stage reads).
+  bool stage_uses_data() const;
+  bool middle_stages_read_data() const { return args_.data.reset_attention_mask; }
+  // Under mpirun only tensor-parallel rank 0 of a stage that uses data reads it (it alone has
+  // loaders); the other TP ranks get each micro-batch from it (app/batch_broadcast.h).
+  bool reads_data() const { return stage_uses_data() && (!groups_ || groups_->tp_rank() == 0); }
+  // The next micro-batch of `loader` (null where this rank does not read) on every rank: a stage
+  // that uses no data gets an empty micro-batch, or nullopt where the first stage's split ended.
   std::optional<model::MicroBatch> next_micro_batch(data::GptLoader* loader);
   // Σ over the data-parallel group (every rank gets the global sums; the last stage holds them).
   BatchLoss sum_over_data_parallel(BatchLoss local) const;

@@ -181,13 +181,28 @@ void Trainer::train_step_parallel(IterationRecord& record) {
   record.loss_scale = loss_scaler_ ? loss_scaler_->scale() : 1.0;
 }
 
+bool Trainer::stage_uses_data() const {
+  return !groups_ || groups_->is_first_pp_stage() || groups_->is_last_pp_stage() || middle_stages_read_data();
+}
+
 std::optional<model::MicroBatch> Trainer::next_micro_batch(data::GptLoader* loader) {
   std::optional<model::MicroBatch> batch;
-  if (reads_data()) {
-    check(loader != nullptr, "internal: a reading rank without its loader");
-    if (std::optional<data::MicroBatch> read = loader->next()) batch = model_batch(*read);
+  if (stage_uses_data()) {
+    if (reads_data()) {
+      check(loader != nullptr, "internal: a reading rank without its loader");
+      if (std::optional<data::MicroBatch> read = loader->next()) batch = model_batch(*read);
+    }
+    batch = broadcast_micro_batch(std::move(batch), groups_->tp.comm->handle());
   }
-  return broadcast_micro_batch(std::move(batch), groups_->tp.comm->handle());
+  if (groups_->pp.size() > 2 && !middle_stages_read_data()) {
+    // Middle stages read nothing: the first stage tells them whether its split goes on, so every
+    // stage runs (and stops at) the same micro-batches.
+    int present = batch.has_value() ? 1 : 0;
+    parallel::check_mpi(MPI_Bcast(&present, 1, MPI_INT, 0, groups_->pp.comm->handle()),
+                        "end-of-data broadcast over the pipeline group");
+    if (!stage_uses_data()) batch = present ? std::optional<model::MicroBatch>(model::MicroBatch{}) : std::nullopt;
+  }
+  return batch;
 }
 
 BatchLoss Trainer::evaluate_batch_parallel(data::GptLoader* loader, bool* exhausted) {

@@ -98,11 +98,14 @@ GPTModel::GPTModel(ModelConfig config, const ParallelContext& parallel, Device d
 }
 
 LossPair GPTModel::forward(const MicroBatch& batch, const Tensor& input) {
-  check(batch.tokens.defined() && (batch.labels.defined() || !stage_.post_process),
+  // A middle pipeline stage reads no data (Megatron's get_batch): it may get an empty micro-batch.
+  const bool middle_stage = !stage_.pre_process && !stage_.post_process;
+  check(middle_stage || (batch.tokens.defined() && (batch.labels.defined() || !stage_.post_process)),
         "a micro-batch needs tokens and labels");
   check(!batch.labels.defined() || batch.tokens.shape() == batch.labels.shape(),
         "micro-batch tokens and labels differ in shape");
-  const int64_t b = batch.tokens.dim(0), s = batch.tokens.dim(1);
+  const int64_t b = batch.tokens.defined() ? batch.tokens.dim(0) : 0;
+  const int64_t s = batch.tokens.defined() ? batch.tokens.dim(1) : 0;
   check(s <= config_.max_position_embeddings || config_.position_embedding != PositionEmbedding::learned_absolute,
         "micro-batch sequence length " + std::to_string(s) + " exceeds --max-position-embeddings " +
             std::to_string(config_.max_position_embeddings));

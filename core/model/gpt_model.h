@@ -69,7 +69,8 @@ class GPTModel {
 
   // `input`: the previous stage's output activation [s(/tp with SP), b, h], on every stage but
   // the first. The last stage returns the loss; the others return {0, 0} and leave their output
-  // activation in stage_output().
+  // activation in stage_output(). A middle stage reads only the document offsets of `batch` (it
+  // may be empty).
   LossPair forward(const MicroBatch& batch, const Tensor& input = Tensor());
   // Backpropagates d(loss_sum · loss_grad_scale) of the last forward; Megatron's scale is
   // 1 / max(num_tokens, 1) / num_microbatches (times the fp16 loss scale). A stage other than the

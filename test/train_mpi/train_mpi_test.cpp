@@ -199,8 +199,20 @@ TEST_CASE("PP2 trains like one process") {
   check_layout_matches_single_process(2, "--pipeline-model-parallel-size 2");
 }
 
-TEST_CASE("PP4 trains like one process") {
+TEST_CASE("PP4 trains like one process, the middle stages reading no data") {
   check_layout_matches_single_process(4, "--pipeline-model-parallel-size 4", "--num-layers 4");
+  const fs::path metrics = scratch_dir("train-mpi-pp4-data") / "metrics.jsonl";
+  const std::string output =
+      train_on_ranks(4, equivalence_flags(metrics) + " --num-layers 4 --pipeline-model-parallel-size 4");
+  CHECK(output.find("data: read by tensor-parallel rank 0 of the first and last pipeline stages") != std::string::npos);
+}
+
+TEST_CASE("PP4 with --reset-attention-mask (every stage reads the document offsets) trains like one process") {
+  const std::string model = "--num-layers 4 --reset-attention-mask --reset-position-ids --eod-mask-loss";
+  check_layout_matches_single_process(4, "--pipeline-model-parallel-size 4", model);
+  // The document boundaries matter on the middle stages: the losses differ from plain masking.
+  REQUIRE(reference_losses(model).size() == kIterations);
+  CHECK(reference_losses(model)[0] != reference_losses("--num-layers 4 --reset-position-ids --eod-mask-loss")[0]);
 }
 
 TEST_CASE("PP2 with an uneven split (1 + 3 layers) trains like one process") {
