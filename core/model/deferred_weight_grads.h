@@ -22,7 +22,6 @@ class DeferredWeightGrads {
     for (auto& gemm : gemms_) gemm();
     gemms_.clear();
   }
-  bool empty() const { return gemms_.empty(); }
 
  private:
   std::vector<std::function<void()>> gemms_;

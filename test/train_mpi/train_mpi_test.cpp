@@ -207,6 +207,11 @@ TEST_CASE("PP4 trains like one process, the middle stages reading no data") {
   CHECK(output.find("data: read by tensor-parallel rank 0 of the first and last pipeline stages") != std::string::npos);
 }
 
+TEST_CASE("TP2 x PP4 with SP (the middle stages' TP ranks read nothing either) trains like one process") {
+  check_layout_matches_single_process(8, "--tensor-model-parallel-size 2 --pipeline-model-parallel-size 4 --sequence-parallel",
+                                      "--num-layers 4");
+}
+
 TEST_CASE("PP4 with --reset-attention-mask (every stage reads the document offsets) trains like one process") {
   const std::string model = "--num-layers 4 --reset-attention-mask --reset-position-ids --eod-mask-loss";
   check_layout_matches_single_process(4, "--pipeline-model-parallel-size 4", model);
