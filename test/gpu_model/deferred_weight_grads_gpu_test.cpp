@@ -34,12 +34,7 @@ std::vector<float> gradients_after_two_microbatches(const ModelConfig& config, b
   REQUIRE(embedding != parts.end());
   REQUIRE(first_layer != parts.end());
   CHECK((embedding < first_layer) == defer);
-  std::vector<float> grads;
-  for (const auto& group : model.params().groups()) {
-    const auto g = to_vector(group.grads.to(Device::CPU));
-    grads.insert(grads.end(), g.begin(), g.end());
-  }
-  return grads;
+  return all_grads(model.params());
 }
 
 ModelConfig gpu_sized(ModelConfig c) {

@@ -44,10 +44,7 @@ Run train(ModelConfig config, bool defer) {
     const LossPair loss = model.forward(random_batch(config, 2, 40 + mb));
     model.backward(static_cast<float>(1.0 / loss.num_tokens / 2));
   }
-  for (const auto& group : model.params().groups()) {
-    const auto g = to_vector(group.grads);
-    run.grads.insert(run.grads.end(), g.begin(), g.end());
-  }
+  run.grads = all_grads(model.params());
   return run;
 }
 

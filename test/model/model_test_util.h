@@ -96,4 +96,14 @@ inline std::vector<float> to_vector(const Tensor& t) {
   return std::vector<float>(p, p + t.numel());
 }
 
+// Every gradient of the buffer's groups, in buffer order, on the host.
+inline std::vector<float> all_grads(const ParamBuffer& params) {
+  std::vector<float> grads;
+  for (const auto& group : params.groups()) {
+    const auto g = to_vector(group.grads.to(Device::CPU));
+    grads.insert(grads.end(), g.begin(), g.end());
+  }
+  return grads;
+}
+
 }  // namespace mcpp::model::testing

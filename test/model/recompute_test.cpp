@@ -29,10 +29,7 @@ Result train_two_microbatches(ModelConfig config) {
     model.dropout().step = 999;  // the loop may move on: recompute must replay the forward's masks
     model.backward(static_cast<float>(1.0 / loss.num_tokens / 2));
   }
-  for (const auto& group : model.params().groups()) {
-    auto g = to_vector(group.grads);
-    result.grads.insert(result.grads.end(), g.begin(), g.end());
-  }
+  result.grads = all_grads(model.params());
   return result;
 }
 
