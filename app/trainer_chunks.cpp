@@ -4,30 +4,17 @@
 // with the layers Megatron assigns it (parallel/pipeline_layout.h); the embedding lives in chunk 0
 // of the first rank, the loss in the last chunk of the last rank. Each chunk is its own GPTModel
 // with its own buffers, gradient reducer and optimizer part; the parts clip together.
-#include <cstdlib>
 #include <string>
 
 #include "app/flags_optim.h"
 #include "app/pipeline_split.h"
 #include "app/run_config.h"
 #include "app/trainer.h"
+#include "core/base/env_switch.h"
 #include "core/base/error.h"
 #include "core/base/log.h"
 
 namespace mcpp::app {
-
-namespace {
-
-// MCPP_DEFER_FIRST_LAYER_WGRAD: 1 (default) or 0, a tuning switch like MCPP_COMM_SM_RESERVE.
-bool defer_first_layer_weight_grads() {
-  const char* value = std::getenv("MCPP_DEFER_FIRST_LAYER_WGRAD");
-  if (value == nullptr) return true;
-  const std::string v = value;
-  check(v == "0" || v == "1", "MCPP_DEFER_FIRST_LAYER_WGRAD='" + v + "' must be 0 or 1 (or unset)");
-  return v == "1";
-}
-
-}  // namespace
 
 void Trainer::build_model_chunks(const parallel::DdpOptions& ddp) {
   const model::ModelConfig config = model_config(args_, device_);
@@ -39,10 +26,15 @@ void Trainer::build_model_chunks(const parallel::DdpOptions& ddp) {
   oo.sgd_momentum = static_cast<float>(args_.training.sgd_momentum);
   comm::Communicator& grad_stats =
       ddp.use_distributed_optimizer ? *groups_->grad_stats.tensor_comm() : *groups_->model_parallel.tensor_comm();
+  model::BufferLayout layout = parallel::ddp_buffer_layout(ddp);
+  // The data-parallel group allocates what it reduces and gathers (symmetric windows on NCCL).
+  comm::Communicator* dp_cp = groups_->dp_cp.tensor_comm();
+  layout.allocate_communicated = [dp_cp, device = model_device()](int64_t numel, DType dtype) {
+    return dp_cp->collective_buffer(numel, dtype, device);
+  };
   for (int c = 0; c < vp; ++c) {
     const model::PipelineStage stage = chunk_stage(c);
-    auto chunk =
-        std::make_unique<model::GPTModel>(config, parallel_, model_device(), parallel::ddp_buffer_layout(ddp), stage);
+    auto chunk = std::make_unique<model::GPTModel>(config, parallel_, model_device(), layout, stage);
     chunk->dropout().seed = static_cast<uint64_t>(args_.training.seed);
     grad_reducers_.push_back(std::make_unique<parallel::GradReducer>(
         chunk->params(), *groups_->dp_cp.tensor_comm(), ddp.use_distributed_optimizer, config.num_layers));
@@ -55,7 +47,8 @@ void Trainer::build_model_chunks(const parallel::DdpOptions& ddp) {
       chunk->set_backward_hook([reducer](int part) { reducer->part_ready(part); });
       // The embedding's bucket is final last; its reduction then overlaps the first layer's
       // weight-gradient GEMMs (MCPP_DEFER_FIRST_LAYER_WGRAD=0 turns this off, for comparison).
-      chunk->set_defer_first_layer_weight_grads(groups_->dp_cp.size() > 1 && defer_first_layer_weight_grads());
+      chunk->set_defer_first_layer_weight_grads(groups_->dp_cp.size() > 1 &&
+                                                env_switch("MCPP_DEFER_FIRST_LAYER_WGRAD", true));
     }
     if (overlap_param_gather) {
       param_gatherers_.push_back(

@@ -80,7 +80,19 @@ std::shared_ptr<Storage> Storage::allocate(size_t nbytes, Device device) {
   return std::shared_ptr<Storage>(new Storage(data, nbytes, device));
 }
 
+std::shared_ptr<Storage> Storage::adopt(void* data, size_t nbytes, Device device,
+                                        std::function<void(void*)> release) {
+  check(release != nullptr, "internal: adopted storage needs a release function");
+  auto storage = std::shared_ptr<Storage>(new Storage(data, nbytes, device));
+  storage->release_ = std::move(release);
+  return storage;
+}
+
 Storage::~Storage() {
+  if (release_) {
+    release_(data_);
+    return;
+  }
   if (device_ == Device::CPU) std::free(data_);
 #ifdef MCPP_HAVE_CUDA
   if (device_ == Device::CUDA) device_free(data_);
@@ -92,6 +104,16 @@ Storage::~Storage() {
 Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
   Tensor tensor;
   tensor.storage_ = Storage::allocate(size_t(shape.numel()) * dtype_size(dtype), device);
+  tensor.shape_ = shape;
+  tensor.dtype_ = dtype;
+  return tensor;
+}
+
+Tensor Tensor::over(std::shared_ptr<Storage> storage, const Shape& shape, DType dtype) {
+  check(storage != nullptr && size_t(shape.numel()) * dtype_size(dtype) <= storage->nbytes(),
+        "internal: a tensor of " + shape.to_string() + " " + dtype_name(dtype) + " does not fit its storage");
+  Tensor tensor;
+  tensor.storage_ = std::move(storage);
   tensor.shape_ = shape;
   tensor.dtype_ = dtype;
   return tensor;

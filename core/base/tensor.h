@@ -10,6 +10,7 @@
 // and context parallelism split dim 0 and `slice` gives a shard without copying.
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <memory>
 #include <string>
@@ -52,6 +53,9 @@ class Shape {
 class Storage {
  public:
   static std::shared_ptr<Storage> allocate(size_t nbytes, Device device);
+  // Memory allocated elsewhere (e.g. by a communication library), handed to `release` when the
+  // last tensor over it goes.
+  static std::shared_ptr<Storage> adopt(void* data, size_t nbytes, Device device, std::function<void(void*)> release);
   ~Storage();
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
@@ -65,6 +69,7 @@ class Storage {
   void* data_ = nullptr;
   size_t nbytes_ = 0;
   Device device_ = Device::CPU;
+  std::function<void(void*)> release_;  // set for adopted memory
 };
 
 class Tensor {
@@ -74,6 +79,8 @@ class Tensor {
 
   static Tensor empty(const Shape& shape, DType dtype = DType::F32, Device device = Device::CPU);
   static Tensor zeros(const Shape& shape, DType dtype = DType::F32, Device device = Device::CPU);
+  // A tensor over the start of `storage` (which must hold shape.numel() elements).
+  static Tensor over(std::shared_ptr<Storage> storage, const Shape& shape, DType dtype);
 
   bool defined() const { return storage_ != nullptr; }
   const Shape& shape() const { return shape_; }

@@ -16,6 +16,10 @@ PendingCollective Communicator::reduce_scatter_async(const Tensor& input, const 
   return {};
 }
 
+Tensor Communicator::collective_buffer(int64_t numel, DType dtype, Device device) {
+  return Tensor::zeros({numel}, dtype, device);
+}
+
 void Communicator::check_root(int root, const char* op) const {
   check(root >= 0 && root < size(), std::string(op) + " root " + std::to_string(root) +
                                         " is not a rank of a group of " + std::to_string(size()));

@@ -71,6 +71,13 @@ class Communicator {
   virtual PendingCollective all_gather_async(const Tensor& input, const Tensor& output);
   virtual PendingCollective reduce_async(const Tensor& tensor, int root, ReduceOp op = ReduceOp::sum);
 
+  // A zeroed buffer for tensors this group will reduce or gather in bulk (the gradient and
+  // parameter buffers of data parallelism). Collective: every rank calls it with the same size,
+  // in the same order. NCCL makes it a symmetric window, whose all-gathers run on the copy
+  // engines and whose reductions read peers' memory directly, with fewer SMs; the default is an
+  // ordinary tensor.
+  virtual Tensor collective_buffer(int64_t numel, DType dtype, Device device);
+
  protected:
   // Throws unless `root` is a rank of this group (`op` names the operation in the message).
   void check_root(int root, const char* op) const;

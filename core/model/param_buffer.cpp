@@ -76,11 +76,17 @@ ParamBuffer::ParamBuffer(std::vector<ParamInfo> infos, DType param_dtype, Device
     if (!filling[g].bucket.members.empty()) close_bucket(static_cast<int>(g), filling[g].next);
     group_numel[g] = filling[g].next;
   }
+  auto communicated = [&](int64_t numel, DType dtype) {
+    return layout.allocate_communicated ? layout.allocate_communicated(numel, dtype)
+                                        : Tensor::zeros({numel}, dtype, device);
+  };
+  const bool mixed = compute_dtype != param_dtype;
   for (size_t g = 0; g < groups_.size(); ++g) {
-    groups_[g].params = Tensor::zeros({group_numel[g]}, groups_[g].param_dtype, device);
-    groups_[g].grads = Tensor::zeros({group_numel[g]}, groups_[g].grad_dtype, device);
-    if (compute_dtype != param_dtype)
-      groups_[g].compute_params = Tensor::zeros({group_numel[g]}, compute_dtype, device);
+    ParamBufferGroup& group = groups_[g];
+    group.params = mixed ? Tensor::zeros({group_numel[g]}, group.param_dtype, device)
+                         : communicated(group_numel[g], group.param_dtype);
+    group.grads = communicated(group_numel[g], group.grad_dtype);
+    if (mixed) group.compute_params = communicated(group_numel[g], compute_dtype);
   }
   for (int i = 0; i < n; ++i) {
     const ParamBufferGroup& group = groups_[group_of_[i]];

@@ -5,6 +5,7 @@
 // the order gradients become ready in backward). Every parameter and gradient is a Tensor view
 // into its group's buffer, so data-parallel buckets and distributed-optimizer shards are further
 // views of the same memory.
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -30,6 +31,11 @@ struct BufferLayout {
   int64_t bucket_size = 0;          // close a bucket once it holds >= this many elements; 0 = no limit
   int64_t bucket_end_multiple = 1;  // pad each bucket's end to a multiple (lcm(dp, 128) with dist-opt)
   std::vector<std::string> own_bucket_keys;  // parameters that get a bucket of their own
+  // Allocates the zeroed buffers that data parallelism reduces and gathers in bulk: the
+  // gradients, and the parameter copy the layers read (the compute copy, else the main
+  // parameters). Unset: ordinary tensors. The trainer passes the data-parallel communicator's
+  // collective_buffer.
+  std::function<Tensor(int64_t numel, DType dtype)> allocate_communicated;
 };
 
 // Elements [begin, end) of a group's buffers (end includes the bucket's padding) and the

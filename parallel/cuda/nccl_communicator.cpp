@@ -7,8 +7,10 @@
 #include "core/base/cuda/cuda_check.h"
 #include "core/base/cuda/op_profile.h"
 #include "core/base/cuda/stream.h"
+#include "core/base/env_switch.h"
 #include "core/base/error.h"
 #include "core/kernels/cuda/gemm.h"
+#include "core/kernels/cuda/gpu_ops.h"
 #include "parallel/mpi_runtime.h"
 
 namespace mcpp::parallel {
@@ -120,6 +122,42 @@ struct CompletionEvent {
 
 }  // namespace
 
+struct NcclCommunicator::Windows {
+  struct Window {
+    const char* begin;
+    size_t bytes;
+    ncclWindow_t handle;
+  };
+  bool enabled = false;
+  int device = 0;
+  ncclComm_t comm = nullptr;  // null once the communicator has deregistered everything
+  std::vector<Window> live;
+
+  const Window* find(const void* data, size_t bytes) const {
+    const char* begin = static_cast<const char*>(data);
+    for (const Window& window : live)
+      if (begin >= window.begin && begin + bytes <= window.begin + window.bytes) return &window;
+    return nullptr;
+  }
+  // A buffer's release: nothing may still use it, on any stream.
+  void release(void* data) {
+    cudaSetDevice(device);
+    cudaDeviceSynchronize();
+    for (auto it = live.begin(); it != live.end(); ++it) {
+      if (it->begin != data) continue;
+      if (comm != nullptr) ncclCommWindowDeregister(comm, it->handle);
+      live.erase(it);
+      break;
+    }
+    ncclMemFree(data);
+  }
+  void deregister_all() {
+    for (const Window& window : live) ncclCommWindowDeregister(comm, window.handle);
+    live.clear();
+    comm = nullptr;
+  }
+};
+
 NcclCommunicator::NcclCommunicator(MPI_Comm group, std::string name, std::shared_ptr<Watchdog> watchdog)
     : name_(std::move(name)), watchdog_(std::move(watchdog)) {
   check(group != MPI_COMM_NULL, "internal: NcclCommunicator over MPI_COMM_NULL");
@@ -131,10 +169,17 @@ NcclCommunicator::NcclCommunicator(MPI_Comm group, std::string name, std::shared
   std::memset(&id, 0, sizeof id);
   if (rank_ == 0) check_nccl(ncclGetUniqueId(&id), "ncclGetUniqueId");
   check_mpi(MPI_Bcast(&id, sizeof id, MPI_BYTE, 0, group), "MPI_Bcast of the NCCL unique id");
-  check_nccl(ncclCommInitRank(&comm_, size_, id, rank_),
-             ("ncclCommInitRank for group " + name_ + " (rank " + std::to_string(rank_) + " of " +
+  windows_ = std::make_shared<Windows>();
+  windows_->enabled = env_switch("MCPP_NCCL_WINDOWS", true);
+  windows_->device = device_;
+  ncclConfig_t config = NCCL_CONFIG_INITIALIZER;
+  // No SMs where NCCL can do without (copy-engine all-gathers within symmetric windows).
+  if (windows_->enabled) config.CTAPolicy = NCCL_CTA_POLICY_ZERO;
+  check_nccl(ncclCommInitRankConfig(&comm_, size_, id, rank_, &config),
+             ("ncclCommInitRankConfig for group " + name_ + " (rank " + std::to_string(rank_) + " of " +
               std::to_string(size_) + ", CUDA device " + std::to_string(device_) + ")")
                  .c_str());
+  windows_->comm = comm_;
 
   MCPP_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
   MCPP_CUDA_CHECK(cudaEventCreateWithFlags(&compute_ready_, cudaEventDisableTiming));
@@ -144,9 +189,52 @@ NcclCommunicator::~NcclCommunicator() {
   // Errors are ignored: destructors run during unwinding too.
   cudaSetDevice(device_);
   if (stream_) cudaStreamSynchronize(stream_);  // nothing of ours in flight when NCCL tears down
+  if (windows_ && comm_) windows_->deregister_all();  // the buffers themselves may live on
   if (comm_) ncclCommDestroy(comm_);
   if (compute_ready_) cudaEventDestroy(compute_ready_);
   if (stream_) cudaStreamDestroy(stream_);
+}
+
+Tensor NcclCommunicator::collective_buffer(int64_t numel, DType dtype, Device device) {
+  check(device == Device::CUDA, "internal: the NCCL communicator's collective buffers are CUDA tensors");
+  if (!windows_->enabled || size_ == 1 || numel == 0) return Communicator::collective_buffer(numel, dtype, device);
+  const size_t bytes = size_t(numel) * dtype_size(dtype);
+  void* data = nullptr;
+  check_nccl(ncclMemAlloc(&data, bytes), ("ncclMemAlloc of " + std::to_string(bytes) + " bytes").c_str(), comm_);
+  // Collective over the group. Without symmetric-memory support NCCL registers nothing and
+  // leaves `window` null: the buffer then works as ordinary memory.
+  ncclWindow_t window = nullptr;
+  const ncclResult_t registered = ncclCommWindowRegister(comm_, data, bytes, &window, NCCL_WIN_COLL_SYMMETRIC);
+  if (registered != ncclSuccess) ncclMemFree(data);
+  check_nccl(registered, ("ncclCommWindowRegister for group " + name_).c_str(), comm_);
+  if (window != nullptr) windows_->live.push_back({static_cast<const char*>(data), bytes, window});
+  MCPP_CUDA_CHECK(cudaMemsetAsync(data, 0, bytes, current_stream()));
+  auto storage = Storage::adopt(data, bytes, Device::CUDA, [windows = windows_](void* p) { windows->release(p); });
+  return Tensor::over(std::move(storage), {numel}, dtype);
+}
+
+// NCCL 2.28's symmetric reduce-scatter gave wrong sums for parts of 5 bf16 elements (byte offsets
+// not a multiple of 16; all-reduces and all-gathers of such parts were right). A reduce-scatter
+// within a window on such offsets goes through ordinary memory. The distributed optimizer's
+// bucket parts are multiples of lcm(dp, 128) / dp fp32 elements, 16 bytes or more up to 32
+// data-parallel ranks, so training there never takes that detour.
+bool NcclCommunicator::symmetric_aligned(const Tensor& tensor) const {
+  constexpr uintptr_t kAlignment = 16;
+  return !in_window(tensor) ||
+         (reinterpret_cast<uintptr_t>(tensor.raw_data()) % kAlignment == 0 && tensor.nbytes() % kAlignment == 0);
+}
+
+bool NcclCommunicator::in_window(const Tensor& tensor) const {
+  return tensor.defined() && tensor.device() == Device::CUDA && windows_->find(tensor.raw_data(), tensor.nbytes());
+}
+
+comm::ReduceOp NcclCommunicator::nccl_op(comm::ReduceOp op, const Tensor& tensor) const {
+  return op == comm::ReduceOp::average && in_window(tensor) ? comm::ReduceOp::sum : op;
+}
+
+void NcclCommunicator::scale_average(comm::ReduceOp requested, const Tensor& tensor, const Tensor& result) const {
+  if (nccl_op(requested, tensor) == requested) return;
+  core::gpu::scale(result, 1.0f / static_cast<float>(size_), stream_);
 }
 
 template <typename Enqueue>
@@ -196,10 +284,11 @@ comm::PendingCollective NcclCommunicator::begin_all_reduce(const Tensor& tensor,
   return start(
       "all_reduce",
       [&] {
-        const NcclReduction reduction(op, tensor.dtype(), type, size_, comm_);
+        const NcclReduction reduction(nccl_op(op, tensor), tensor.dtype(), type, size_, comm_);
         check_nccl(ncclAllReduce(tensor.raw_data(), tensor.raw_data(), size_t(tensor.numel()), type, reduction.op(),
                                  comm_, stream_),
                    "ncclAllReduce", comm_);
+        scale_average(op, tensor, tensor);
       },
       {tensor});
 }
@@ -234,13 +323,21 @@ comm::PendingCollective NcclCommunicator::begin_reduce_scatter(const Tensor& inp
     output.copy_from(result);
     return {};
   }
+  if (!symmetric_aligned(input) || !symmetric_aligned(output)) {
+    Tensor staged = Tensor::empty(input.shape(), input.dtype(), Device::CUDA);
+    staged.copy_from(input);
+    reduce_scatter(staged, staged.sub(rank_ * output.numel(), output.shape()), op);
+    output.copy_from(staged.sub(rank_ * output.numel(), output.shape()));
+    return {};
+  }
   return start(
       "reduce_scatter",
       [&] {
-        const NcclReduction reduction(op, input.dtype(), type, size_, comm_);
+        const NcclReduction reduction(nccl_op(op, input), input.dtype(), type, size_, comm_);
         check_nccl(ncclReduceScatter(input.raw_data(), output.raw_data(), size_t(output.numel()), type,
                                      reduction.op(), comm_, stream_),
                    "ncclReduceScatter", comm_);
+        scale_average(op, input, output);
       },
       {input, output});
 }
@@ -251,7 +348,8 @@ void NcclCommunicator::all_gather(const Tensor& input, const Tensor& output) {
 
 comm::PendingCollective NcclCommunicator::all_gather_async(const Tensor& input, const Tensor& output) {
   comm::PendingCollective pending = begin_all_gather(input, output);
-  announce_overlap(ring_share(size_) * double(output.nbytes()));
+  // Within a window the copy engines move the bytes: the GEMMs beside it keep every SM.
+  if (!(in_window(input) && in_window(output))) announce_overlap(ring_share(size_) * double(output.nbytes()));
   return pending;
 }
 

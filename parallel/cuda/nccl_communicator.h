@@ -16,6 +16,14 @@
 // gathers); the handle holds the tensors, so the caching allocator cannot hand their memory to
 // compute work before that wait.
 //
+// Symmetric windows (collective_buffer): the data-parallel gradient and parameter buffers are
+// allocated by NCCL (ncclMemAlloc) and registered as symmetric windows, and the communicator asks
+// NCCL to use no SMs where it can (CTA policy "zero"). All-gathers within such a buffer then run
+// on the copy engines, and sums within it use NCCL's symmetric kernels, which read the peers'
+// memory directly with fewer SMs than the ring kernels. Those kernels only sum, so an average
+// within a window is a sum followed by a scaling pass on the NCCL stream. MCPP_NCCL_WINDOWS=0
+// turns windows off (ordinary buffers, ring kernels, PreMulSum averages).
+//
 // Reductions: fp32, bf16, fp16, int32, int64 and uint8 reduce natively in NCCL (bf16 sums are
 // accumulated the way NCCL does, as in Megatron, not in fp32 like the MPI communicator; results
 // agree exactly where every partial sum is representable). Operations that do not reduce move
@@ -65,6 +73,10 @@ class NcclCommunicator final : public comm::Communicator {
   comm::PendingCollective all_gather_async(const Tensor& input, const Tensor& output) override;
   comm::PendingCollective reduce_async(const Tensor& tensor, int root, comm::ReduceOp op = comm::ReduceOp::sum) override;
 
+  Tensor collective_buffer(int64_t numel, DType dtype, Device device) override;
+  // Whether `tensor` lies inside one of this communicator's symmetric windows.
+  bool in_window(const Tensor& tensor) const;
+
  private:
   // The blocking and *_async collectives share these; only the *_async forms announce the
   // collective to the GEMMs that will run beside it (announce_overlap).
@@ -72,6 +84,13 @@ class NcclCommunicator final : public comm::Communicator {
   comm::PendingCollective begin_reduce_scatter(const Tensor& input, const Tensor& output, comm::ReduceOp op);
   comm::PendingCollective begin_all_gather(const Tensor& input, const Tensor& output);
   comm::PendingCollective begin_reduce(const Tensor& tensor, int root, comm::ReduceOp op);
+  // Outside a window, or inside with a 16-byte aligned start and size (symmetric_aligned's note).
+  bool symmetric_aligned(const Tensor& tensor) const;
+  // The sum NCCL runs for `op` over `tensor` (average within a window: a plain sum, scaled
+  // afterwards by scale_average()).
+  comm::ReduceOp nccl_op(comm::ReduceOp op, const Tensor& tensor) const;
+  // After a sum that stands for an average (nccl_op): multiplies `result` by 1/size on stream_.
+  void scale_average(comm::ReduceOp requested, const Tensor& tensor, const Tensor& result) const;
   // `link_bytes`: what the collective moves through each rank's links.
   void announce_overlap(double link_bytes) const;
   // Issues `enqueue` (NCCL calls on stream_) after the compute stream's past work, registered
@@ -92,6 +111,10 @@ class NcclCommunicator final : public comm::Communicator {
   int rank_ = 0, size_ = 1;
   std::string name_;
   std::shared_ptr<Watchdog> watchdog_;
+  // The symmetric windows still registered; shared with the buffers' release functions, which
+  // deregister their window while the communicator lives (it deregisters the rest when it goes).
+  struct Windows;
+  std::shared_ptr<Windows> windows_;
 };
 
 }  // namespace mcpp::parallel

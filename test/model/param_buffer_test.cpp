@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <vector>
 
 #include "model_test_util.h"
 
@@ -45,6 +46,37 @@ TEST_CASE("buffer holds parameters contiguously in reverse registration order, a
     CHECK(buffer.total_numel() <= group.params.numel());
     CHECK(!buffer.ref("output_layer.weight").defined());
     CHECK_THROWS_WITH(buffer.index_of("nope"), "the model has no parameter nope");
+  }
+}
+
+TEST_CASE("the buffers data parallelism moves come from the layout's allocator") {
+  // What the allocator handed out, by dtype: the test's stand-in for the data-parallel group's
+  // collective buffers (symmetric windows on NCCL).
+  std::vector<Tensor> handed_out;
+  BufferLayout layout;
+  layout.allocate_communicated = [&](int64_t numel, DType dtype) {
+    handed_out.push_back(Tensor::zeros({numel}, dtype));
+    return handed_out.back();
+  };
+  const auto infos = gpt_param_infos(gpt2_config(), tp_context(0, 1));
+  SECTION("fp32: the gradients and the main parameters (which the layers read and DP gathers)") {
+    ParamBuffer buffer(infos, DType::F32, Device::CPU, layout);
+    const ParamBufferGroup& group = buffer.groups()[0];
+    REQUIRE(handed_out.size() == 2);
+    CHECK(group.params.storage() == handed_out[0].storage());
+    CHECK(group.grads.storage() == handed_out[1].storage());
+    CHECK(buffer.grad(0).storage() == group.grads.storage());
+  }
+  SECTION("mixed precision: the gradients and the compute copy; the main parameters stay ordinary") {
+    ParamBuffer buffer(infos, DType::F32, Device::CPU, layout, DType::BF16);
+    const ParamBufferGroup& group = buffer.groups()[0];
+    REQUIRE(handed_out.size() == 2);
+    CHECK(group.grads.storage() == handed_out[0].storage());
+    CHECK(group.compute_params.storage() == handed_out[1].storage());
+    CHECK(handed_out[1].dtype() == DType::BF16);
+    CHECK(buffer.compute_param(0).storage() == group.compute_params.storage());
+    CHECK(group.params.storage() != handed_out[0].storage());
+    CHECK(group.params.storage() != handed_out[1].storage());
   }
 }
 

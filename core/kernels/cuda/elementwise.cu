@@ -89,13 +89,15 @@ void axpy(float alpha, const Tensor& x, const Tensor& y) {
   MCPP_CUDA_CHECK_LAUNCH();
 }
 
-void scale(const Tensor& x, float alpha) {
+void scale(const Tensor& x, float alpha) { scale(x, alpha, current_stream()); }
+
+void scale(const Tensor& x, float alpha, cudaStream_t stream) {
   DType dtype = activation_dtype("scale", {&x});
   int64_t n = x.numel();
   if (n == 0) return;
   dispatch_float(dtype, [&](auto tag) {
     using T = decltype(tag);
-    scale_kernel<<<elementwise_blocks(n), 256, 0, current_stream()>>>(x.data<T>(), alpha, n);
+    scale_kernel<<<elementwise_blocks(n), 256, 0, stream>>>(x.data<T>(), alpha, n);
   });
   MCPP_CUDA_CHECK_LAUNCH();
 }

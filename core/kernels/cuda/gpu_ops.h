@@ -3,6 +3,8 @@
 // Dtypes: activations (and the parameters they meet: weight, bias, gamma, beta) are all F32, all
 // BF16 or all F16, taken from the tensors; arithmetic and accumulation are fp32; parameter gradients
 // (dweight, dbias, dgamma, dbeta), statistics (mean, rstd, lse) and losses are F32.
+#include <cuda_runtime.h>
+
 #include <span>
 
 #include "core/kernels/attention.h"
@@ -95,6 +97,8 @@ void init_uniform(const Tensor& out, float low, float high, const PhiloxStream& 
 void add(const Tensor& a, const Tensor& b, const Tensor& out);
 void axpy(float alpha, const Tensor& x, const Tensor& y);
 void scale(const Tensor& x, float alpha);
+// The same on another stream (the communicator's, after a collective).
+void scale(const Tensor& x, float alpha, cudaStream_t stream);
 void bias_add(const Tensor& x, const Tensor& bias, const Tensor& out);
 void bias_grad(const Tensor& dy, const Tensor& dbias);
 double sum_of_squares(const Tensor& x);
