@@ -109,6 +109,30 @@ TEST_CASE("Tensor views share storage") {
 #endif
 }
 
+TEST_CASE("adopted storage goes to its release function once, when the last tensor over it goes") {
+  alignas(64) static float memory[16];
+  int released = 0;
+  void* released_data = nullptr;
+  {
+    auto storage = Storage::adopt(memory, sizeof memory, Device::CPU, [&](void* data) {
+      ++released;
+      released_data = data;
+    });
+    const Tensor whole = Tensor::over(storage, {16}, DType::F32);
+    CHECK(whole.raw_data() == memory);
+    Tensor view = whole.sub(4, {8});
+    storage.reset();
+    view.fill(2.0);
+    CHECK(memory[4] == 2.0f);
+    CHECK(memory[3] != 2.0f);
+    CHECK_THROWS_WITH(Tensor::over(whole.storage(), {17}, DType::F32),
+                      "internal: a tensor of [17] f32 does not fit its storage");
+    CHECK(released == 0);
+  }
+  CHECK(released == 1);
+  CHECK(released_data == memory);
+}
+
 TEST_CASE("Tensor fill and copy_from convert between float dtypes") {
   Tensor src = Tensor::empty({5});
   float values[] = {1.0f, -2.5f, 3.14159f, 1e-3f, 65504.0f};
