@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "core/base/cuda/cuda_check.h"
+#include "core/base/cuda/device_allocator.h"
 #include "core/base/cuda/op_profile.h"
 #include "core/base/cuda/stream.h"
 #include "core/base/env_switch.h"
@@ -209,7 +210,11 @@ Tensor NcclCommunicator::collective_buffer(int64_t numel, DType dtype, Device de
   check_nccl(registered, ("ncclCommWindowRegister for group " + name_).c_str(), comm_);
   if (window != nullptr) windows_->live.push_back({static_cast<const char*>(data), bytes, window});
   MCPP_CUDA_CHECK(cudaMemsetAsync(data, 0, bytes, current_stream()));
-  auto storage = Storage::adopt(data, bytes, Device::CUDA, [windows = windows_](void* p) { windows->release(p); });
+  count_external_device_memory(bytes, true);
+  auto storage = Storage::adopt(data, bytes, Device::CUDA, [windows = windows_, bytes](void* p) {
+    windows->release(p);
+    count_external_device_memory(bytes, false);
+  });
   return Tensor::over(std::move(storage), {numel}, dtype);
 }
 

@@ -9,10 +9,12 @@
 #include <cstring>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "core/base/cuda/device_allocator.h"
 #include "core/base/cuda/stream.h"
 #include "core/comm/communicator.h"
 #include "parallel/cuda/local_device.h"
@@ -333,6 +335,14 @@ TEST_CASE("rank body: NCCL collectives within symmetric windows", "[.][rank-nccl
   const int r = mpi().rank(), n = mpi().size();
   auto& nccl = dynamic_cast<NcclCommunicator&>(*c.device);
   {
+    // NCCL allocates a window's memory; the device memory statistics count it while it lives.
+    const size_t allocated_before = device_memory_stats().allocated_bytes;
+    std::optional<Tensor> counted = nccl.collective_buffer(1000, DType::F32, Device::CUDA);
+    CHECK(device_memory_stats().allocated_bytes == allocated_before + 4000);
+    CHECK(device_memory_stats().peak_allocated_bytes >= allocated_before + 4000);
+    counted.reset();
+    CHECK(device_memory_stats().allocated_bytes == allocated_before);
+
     const Tensor window = nccl.collective_buffer(1000, DType::F32, Device::CUDA);
     CHECK(nccl.in_window(window));
     CHECK(nccl.in_window(window.sub(10, {20})));

@@ -1,6 +1,7 @@
 #include "core/base/cuda/device_allocator.h"
 
 #include <map>
+#include <algorithm>
 #include <mutex>
 #include <string>
 #include <unordered_map>
@@ -50,6 +51,19 @@ class CachingAllocator {
   DeviceMemoryStats stats() {
     std::lock_guard<std::mutex> lock(mutex_);
     return stats_;
+  }
+
+  void count_external(size_t nbytes, bool allocated) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!allocated) {
+      stats_.allocated_bytes -= nbytes;
+      stats_.reserved_bytes -= nbytes;
+      return;
+    }
+    stats_.allocated_bytes += nbytes;
+    stats_.reserved_bytes += nbytes;
+    stats_.peak_allocated_bytes = std::max(stats_.peak_allocated_bytes, stats_.allocated_bytes);
+    stats_.peak_reserved_bytes = std::max(stats_.peak_reserved_bytes, stats_.reserved_bytes);
   }
 
   void reset_peak() {
@@ -130,5 +144,6 @@ void device_free(void* pointer) { allocator().free(pointer); }
 DeviceMemoryStats device_memory_stats() { return allocator().stats(); }
 void reset_device_peak_stats() { allocator().reset_peak(); }
 void release_cached_device_memory() { allocator().release_cached(); }
+void count_external_device_memory(size_t nbytes, bool allocated) { allocator().count_external(nbytes, allocated); }
 
 }  // namespace mcpp

@@ -32,5 +32,8 @@ DeviceMemoryStats device_memory_stats();
 void reset_device_peak_stats();
 // Gives every cached (free) block back to the driver.
 void release_cached_device_memory();
+// Device memory that tensors hold but another library allocated (NCCL's symmetric windows):
+// counted in the stats as allocated and reserved while it lives, so peaks include it.
+void count_external_device_memory(size_t nbytes, bool allocated);
 
 }  // namespace mcpp
