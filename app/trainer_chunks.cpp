@@ -11,7 +11,6 @@
 #include "app/run_config.h"
 #include "app/trainer.h"
 #include "core/base/env_switch.h"
-#include "core/base/error.h"
 #include "core/base/log.h"
 
 namespace mcpp::app {
@@ -28,16 +27,16 @@ void Trainer::build_model_chunks(const parallel::DdpOptions& ddp) {
       ddp.use_distributed_optimizer ? *groups_->grad_stats.tensor_comm() : *groups_->model_parallel.tensor_comm();
   model::BufferLayout layout = parallel::ddp_buffer_layout(ddp);
   // The data-parallel group allocates what it reduces and gathers (symmetric windows on NCCL).
-  comm::Communicator* dp_cp = groups_->dp_cp.tensor_comm();
-  layout.allocate_communicated = [dp_cp, device = model_device()](int64_t numel, DType dtype) {
-    return dp_cp->collective_buffer(numel, dtype, device);
+  comm::Communicator& dp_cp = *groups_->dp_cp.tensor_comm();
+  layout.allocate_communicated = [&dp_cp, device = model_device()](int64_t numel, DType dtype) {
+    return dp_cp.collective_buffer(numel, dtype, device);
   };
   for (int c = 0; c < vp; ++c) {
     const model::PipelineStage stage = chunk_stage(c);
     auto chunk = std::make_unique<model::GPTModel>(config, parallel_, model_device(), layout, stage);
     chunk->dropout().seed = static_cast<uint64_t>(args_.training.seed);
     grad_reducers_.push_back(std::make_unique<parallel::GradReducer>(
-        chunk->params(), *groups_->dp_cp.tensor_comm(), ddp.use_distributed_optimizer, config.num_layers));
+        chunk->params(), dp_cp, ddp.use_distributed_optimizer, config.num_layers));
     // Per-token loss: gradients are summed over data parallelism, then divided by the global
     // token count (Megatron's gradient scaling factor 1 instead of 1/dp).
     if (args_.training.calculate_per_token_loss) grad_reducers_.back()->set_average(false);
@@ -47,17 +46,17 @@ void Trainer::build_model_chunks(const parallel::DdpOptions& ddp) {
       chunk->set_backward_hook([reducer](int part) { reducer->part_ready(part); });
       // The embedding's bucket is final last; its reduction then overlaps the first layer's
       // weight-gradient GEMMs (MCPP_DEFER_FIRST_LAYER_WGRAD=0 turns this off, for comparison).
-      chunk->set_defer_first_layer_weight_grads(groups_->dp_cp.size() > 1 &&
+      chunk->set_defer_first_layer_weight_grads(dp_cp.size() > 1 &&
                                                 env_switch("MCPP_DEFER_FIRST_LAYER_WGRAD", true));
     }
     if (overlap_param_gather) {
       param_gatherers_.push_back(
-          std::make_unique<parallel::ParamGatherer>(chunk->params(), *groups_->dp_cp.tensor_comm(), config.num_layers));
+          std::make_unique<parallel::ParamGatherer>(chunk->params(), dp_cp, config.num_layers));
       parallel::ParamGatherer* gatherer = param_gatherers_.back().get();
       chunk->set_forward_hook([gatherer](int part) { gatherer->part_needed(part); });
     }
     parallel_optimizers_.push_back(std::make_unique<parallel::DistributedOptimizer>(
-        chunk->params(), *groups_->dp_cp.tensor_comm(), grad_stats, groups_->tp_rank(), oo));
+        chunk->params(), dp_cp, grad_stats, groups_->tp_rank(), oo));
     if (overlap_param_gather) {
       // Each bucket's gather starts right after this rank's slice of it is updated, the buckets
       // the forward needs first updated first: the first gathers run beside the later updates.
