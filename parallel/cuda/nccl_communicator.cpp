@@ -237,8 +237,7 @@ comm::ReduceOp NcclCommunicator::nccl_op(comm::ReduceOp op, const Tensor& tensor
   return op == comm::ReduceOp::average && in_window(tensor) ? comm::ReduceOp::sum : op;
 }
 
-void NcclCommunicator::scale_average(comm::ReduceOp requested, const Tensor& tensor, const Tensor& result) const {
-  if (nccl_op(requested, tensor) == requested) return;
+void NcclCommunicator::scale_average(const Tensor& result) const {
   core::gpu::scale(result, 1.0f / static_cast<float>(size_), stream_);
 }
 
@@ -289,11 +288,12 @@ comm::PendingCollective NcclCommunicator::begin_all_reduce(const Tensor& tensor,
   return start(
       "all_reduce",
       [&] {
-        const NcclReduction reduction(nccl_op(op, tensor), tensor.dtype(), type, size_, comm_);
+        const comm::ReduceOp runs = nccl_op(op, tensor);
+        const NcclReduction reduction(runs, tensor.dtype(), type, size_, comm_);
         check_nccl(ncclAllReduce(tensor.raw_data(), tensor.raw_data(), size_t(tensor.numel()), type, reduction.op(),
                                  comm_, stream_),
                    "ncclAllReduce", comm_);
-        scale_average(op, tensor, tensor);
+        if (runs != op) scale_average(tensor);
       },
       {tensor});
 }
@@ -318,31 +318,28 @@ comm::PendingCollective NcclCommunicator::begin_reduce_scatter(const Tensor& inp
             output.describe());
   const ncclDataType_t type = reduce_type(input.dtype(), "reduce_scatter");
   if (output.numel() == 0) return {};
-  // NCCL's in-place form: the output is this rank's part of the input. Other overlaps go through
-  // a separate result.
+  // NCCL's in-place form: the output is this rank's part of the input. Operands NCCL cannot take
+  // as they are (other overlaps; window parts off 16 bytes, see symmetric_aligned) are reduced in
+  // place in an ordinary copy of the input.
   const bool in_place = input.storage() == output.storage() &&
                         output.raw_data() == bytes_of(input) + size_t(rank_) * output.nbytes();
-  if (!in_place && input.overlaps(output)) {
-    Tensor result = Tensor::empty(output.shape(), output.dtype(), Device::CUDA);
-    reduce_scatter(input, result, op);
-    output.copy_from(result);
-    return {};
-  }
-  if (!symmetric_aligned(input) || !symmetric_aligned(output)) {
+  if ((!in_place && input.overlaps(output)) || !symmetric_aligned(input) || !symmetric_aligned(output)) {
     Tensor staged = Tensor::empty(input.shape(), input.dtype(), Device::CUDA);
     staged.copy_from(input);
-    reduce_scatter(staged, staged.sub(rank_ * output.numel(), output.shape()), op);
-    output.copy_from(staged.sub(rank_ * output.numel(), output.shape()));
+    const Tensor part = staged.sub(rank_ * output.numel(), output.shape());
+    reduce_scatter(staged, part, op);
+    output.copy_from(part);
     return {};
   }
   return start(
       "reduce_scatter",
       [&] {
-        const NcclReduction reduction(nccl_op(op, input), input.dtype(), type, size_, comm_);
+        const comm::ReduceOp runs = nccl_op(op, input);
+        const NcclReduction reduction(runs, input.dtype(), type, size_, comm_);
         check_nccl(ncclReduceScatter(input.raw_data(), output.raw_data(), size_t(output.numel()), type,
                                      reduction.op(), comm_, stream_),
                    "ncclReduceScatter", comm_);
-        scale_average(op, input, output);
+        if (runs != op) scale_average(output);
       },
       {input, output});
 }

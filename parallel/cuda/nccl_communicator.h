@@ -86,11 +86,11 @@ class NcclCommunicator final : public comm::Communicator {
   comm::PendingCollective begin_reduce(const Tensor& tensor, int root, comm::ReduceOp op);
   // Outside a window, or inside with a 16-byte aligned start and size (symmetric_aligned's note).
   bool symmetric_aligned(const Tensor& tensor) const;
-  // The sum NCCL runs for `op` over `tensor` (average within a window: a plain sum, scaled
+  // The reduction NCCL runs for `op` over `tensor` (average within a window: a plain sum, scaled
   // afterwards by scale_average()).
   comm::ReduceOp nccl_op(comm::ReduceOp op, const Tensor& tensor) const;
   // After a sum that stands for an average (nccl_op): multiplies `result` by 1/size on stream_.
-  void scale_average(comm::ReduceOp requested, const Tensor& tensor, const Tensor& result) const;
+  void scale_average(const Tensor& result) const;
   // `link_bytes`: what the collective moves through each rank's links.
   void announce_overlap(double link_bytes) const;
   // Issues `enqueue` (NCCL calls on stream_) after the compute stream's past work, registered
