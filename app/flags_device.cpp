@@ -12,6 +12,7 @@
 #include "parallel/cuda/local_device.h"
 #endif
 
+#include "core/base/env_switch.h"
 #include "core/base/error.h"
 #include "core/base/log.h"
 
@@ -50,13 +51,7 @@ void select_cuda_device(const TrainArgs& args, int64_t world_size) {
   // on 2-4 H100/H200 of one host); off with --deterministic-mode, where one shape must always
   // run one algorithm.
   // MCPP_COMM_SM_RESERVE=N overrides the count (0 turns the reserve off) for tuning.
-  int communication_sms = 24;
-  if (const char* reserve = std::getenv("MCPP_COMM_SM_RESERVE")) {
-    char* end = nullptr;
-    communication_sms = static_cast<int>(std::strtol(reserve, &end, 10));
-    check(*reserve != '\0' && *end == '\0' && communication_sms >= 0 && communication_sms < 1024,
-          std::string("MCPP_COMM_SM_RESERVE='") + reserve + "' is not an SM count; set a non-negative integer or unset it");
-  }
+  const int communication_sms = static_cast<int>(env_count("MCPP_COMM_SM_RESERVE", 24, 1024));
   core::gpu::set_communication_sm_reserve(world_size > 1 && !args.training.deterministic_mode ? communication_sms : 0);
   int count = 0;
   check(cudaGetDeviceCount(&count) == cudaSuccess && count > 0, "--device cuda: no usable GPU found");

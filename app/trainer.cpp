@@ -12,6 +12,7 @@
 #include "app/flags_optim.h"
 #include "app/run_config.h"
 #include "app/weight_hash.h"
+#include "core/base/env_switch.h"
 #include "core/base/error.h"
 #include "core/base/log.h"
 #include "core/optim/grad_norm.h"
@@ -25,8 +26,14 @@ namespace {
 
 std::atomic<bool> g_exit_signal{false};
 
-// Iterations left out of the MCPP_PROFILE table (module loading, GEMM algorithm selection).
-constexpr int64_t kProfileWarmupIterations = 2;
+#ifdef MCPP_HAVE_CUDA
+// Iterations left out of the MCPP_PROFILE table (module loading, GEMM algorithm selection);
+// MCPP_PROFILE_WARMUP=N leaves out more (e.g. to profile past the GPUs' power-limit transient).
+int64_t profile_warmup_iterations() {
+  static const int64_t count = env_count("MCPP_PROFILE_WARMUP", 2, int64_t(1) << 40);
+  return count;
+}
+#endif
 
 void on_exit_signal(int) { g_exit_signal = true; }
 
@@ -255,7 +262,7 @@ int Trainer::train() {
     if (hash_interval && iteration_ % *hash_interval == 0) check_weight_hashes();
     log_interval(record);
 #ifdef MCPP_HAVE_CUDA
-    if (iteration_ == kProfileWarmupIterations) profile::reset();  // MCPP_PROFILE: warm-up excluded
+    if (iteration_ == profile_warmup_iterations()) profile::reset();  // MCPP_PROFILE: warm-up excluded
 #endif
 
     if (evaluates_validation_ && args_.logging.eval_interval > 0 && iteration_ % args_.logging.eval_interval == 0) {

@@ -14,9 +14,10 @@
 # alternating, and reports the median (machine noise is a few percent between runs); GPU_COUNTS
 # (e.g. "1 4") picks the GPU counts instead of every power of two up to MAX_GPUS.
 # Diagnostics of the lost efficiency:
-#   PROFILE=1      each GPU count again for 12 iterations with MCPP_PROFILE=1 on every rank: rank
-#                  0's GPU time per op over iterations 3-12, including the compute stream's waits
-#                  on NCCL ("wait: nccl ...": the communication overlap did not hide), and the
+#   PROFILE=1      each GPU count again with MCPP_PROFILE=1 on every rank, for PROFILE_WARMUP
+#                  (default 2) iterations left out and 10 timed: rank 0's GPU time per op over
+#                  the timed iterations (PROFILE_WARMUP=40 times the steady state), including the
+#                  compute stream's waits on NCCL ("wait: nccl ...": what the overlap did not hide), the
 #                  stream time between ops by the op that follows (GPU idle: host syncs); then for
 #                  every rank its busy time, gaps and NCCL waits per step (a rank that waits
 #                  less than the others is the one they wait for), and rank 0's twelve largest
@@ -99,6 +100,8 @@ if [ "${INDEPENDENT:-0}" = 1 ]; then
 fi
 
 if [ "${PROFILE:-0}" = 1 ]; then
+  profile_warmup=${PROFILE_WARMUP:-2}
+  export MCPP_PROFILE_WARMUP=$profile_warmup
   # Every rank profiles (so the event overhead is the same on all, and no rank is the slowest
   # because of it), each into its own file.
   per_step() {  # prints the profile file's per-step ms of: busy GPU time, gaps, and the NCCL waits
@@ -123,9 +126,9 @@ if [ "${PROFILE:-0}" = 1 ]; then
     prof="$out_dir/scaling-$MODEL-$n.profile"
     # shellcheck disable=SC2046,SC2016
     mpirun --bind-to none -np "$n" bash -c 'export MCPP_PROFILE=1; exec "$@" 2>"$0.$OMPI_COMM_WORLD_RANK"' "$prof" \
-      "$BIN" $(flags_of_run "$n") --train-iters 12 >"$prof" 2>&1
+      "$BIN" $(flags_of_run "$n") --train-iters $((profile_warmup + 10)) >"$prof" 2>&1
     echo
-    echo "== $n GPUs, rank 0: GPU time per op over iterations 3-12 (top 24)"
+    echo "== $n GPUs, rank 0: GPU time per op over iterations $((profile_warmup + 1))-$((profile_warmup + 10)) (top 24)"
     sed -n '/^GPU time per op/,/^sum /p' "$prof.0" | sed -n '2,25p'
     sed -n '/^GPU time per op/,/^sum /p' "$prof.0" | grep -E '^(wait: |sum )'
     sed -n '/^stream time between ops/,/^sum /p' "$prof.0"
