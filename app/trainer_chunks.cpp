@@ -4,7 +4,6 @@
 // with the layers Megatron assigns it (parallel/pipeline_layout.h); the embedding lives in chunk 0
 // of the first rank, the loss in the last chunk of the last rank. Each chunk is its own GPTModel
 // with its own buffers, gradient reducer and optimizer part; the parts clip together.
-#include <algorithm>
 #include <string>
 
 #include "app/flags_optim.h"
@@ -46,11 +45,10 @@ void Trainer::build_model_chunks(const parallel::DdpOptions& ddp) {
       parallel::GradReducer* reducer = grad_reducers_.back().get();
       chunk->set_backward_hook([reducer](int part) { reducer->part_ready(part); });
       chunk->set_grad_final_hook([reducer](const Tensor& grad) { reducer->grad_final(grad); });
-      // The embedding's bucket is final last; its reduction then overlaps the first layers'
-      // weight-gradient GEMMs (MCPP_DEFER_WGRAD_LAYERS sets how many layers, 0 none).
-      const int deferred = dp_cp.size() > 1 ? static_cast<int>(env_count("MCPP_DEFER_WGRAD_LAYERS", 1, 1 << 20)) : 0;
-      chunk->set_deferred_weight_grad_layers(deferred);
-      reducer->reduce_first_layers_by_piece(std::max(deferred, 1));
+      // The embedding's bucket is final last; its reduction then overlaps the first layer's
+      // weight-gradient GEMMs (MCPP_DEFER_FIRST_LAYER_WGRAD=0 turns this off, for comparison).
+      chunk->set_defer_first_layer_weight_grads(dp_cp.size() > 1 &&
+                                                env_switch("MCPP_DEFER_FIRST_LAYER_WGRAD", true));
     }
     if (overlap_param_gather) {
       param_gatherers_.push_back(

@@ -95,29 +95,23 @@ GradReducer::GradReducer(const model::ParamBuffer& params, comm::Communicator& d
       buckets_.push_back(std::move(state));
     }
   }
-  reduce_first_layers_by_piece(1);
+  if (sharded_ && dp_cp_.size() > 1) choose_piece_reduced_buckets();
 }
 
 // Destroying the bucket states waits for any collective still in flight: never one on a buffer
 // that is going away.
 GradReducer::~GradReducer() = default;
 
-void GradReducer::reduce_first_layers_by_piece(int layers) {
-  for (auto& b : buckets_) {
-    b.by_piece = false;
-    b.tiles.clear();
-  }
-  if (!sharded_ || dp_cp_.size() == 1 || layers < 1) return;
+void GradReducer::choose_piece_reduced_buckets() {
   // Backward makes parts final from num_layers down to -1 (the embedding). The buckets holding
-  // this chunk's first layers are final last: after them nothing but the embedding's backward
-  // (and the deferred weight-gradient GEMMs) can hide a collective.
+  // this chunk's first layer are final last: after them nothing but the embedding's backward
+  // (and the first layer's deferred weight-gradient GEMMs) can hide a collective.
   int first_layer = -1;
   for (const auto& b : buckets_)
     for (int part : b.member_parts)
       if (part >= 0 && (first_layer < 0 || part < first_layer)) first_layer = part;
-  const int last_by_piece = first_layer + layers - 1;
   for (auto& b : buckets_) {
-    if (std::none_of(b.member_parts.begin(), b.member_parts.end(), [&](int part) { return part <= last_by_piece; }))
+    if (std::none_of(b.member_parts.begin(), b.member_parts.end(), [&](int part) { return part <= first_layer; }))
       continue;
     b.by_piece = true;
     const std::vector<int>& members = b.bucket.members;
@@ -127,9 +121,9 @@ void GradReducer::reduce_first_layers_by_piece(int layers) {
       check(begin <= end, "internal: bucket members out of buffer order");
       b.tiles.push_back({begin, end});
     }
-    log::debug("data parallel: the bucket at elements [{}, {}) holds one of the first {} layer(s): its pieces final "
+    log::debug("data parallel: the bucket at elements [{}, {}) holds the first layer's gradients: its pieces final "
                "before the rest are reduced onto their owners during backward",
-               b.bucket.begin, b.bucket.end, layers);
+               b.bucket.begin, b.bucket.end);
   }
 }
 

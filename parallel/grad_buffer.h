@@ -72,13 +72,6 @@ class GradReducer {
   void grad_final(const Tensor& grad);
   void finish();
 
-  // With the distributed optimizer over several ranks, overlapped: the buckets holding the
-  // chunk's first `layers` layers (final last, with the embedding's; default 1) are reduced
-  // piece by piece, each run of final gradients onto the ranks owning its elements
-  // (Communicator::reduce) as soon as it is final. Their earlier pieces then travel during
-  // backward instead of after it. Match the model's deferred weight-gradient layers.
-  void reduce_first_layers_by_piece(int layers);
-
   bool sharded() const { return sharded_; }
   // false: buckets are summed without the 1/(dp·cp) pre-scaling (--calculate-per-token-loss,
   // where the caller divides by the global token count instead). Default true.
@@ -95,7 +88,11 @@ class GradReducer {
 
  private:
   struct BucketState;
-
+  // With the distributed optimizer over several ranks, overlapped: the buckets holding the
+  // chunk's first layer (final last, with the embedding's) are reduced piece by piece, each
+  // run of final gradients onto the ranks owning its elements (Communicator::reduce) as soon
+  // as it is final. Their earlier pieces then travel during backward instead of after it.
+  void choose_piece_reduced_buckets();
   comm::ReduceOp reduce_op() const;
   // What group g's collectives move: its fp32 gradients, or their bf16 copy.
   const Tensor& wire(int group) const;

@@ -1,7 +1,7 @@
 #pragma once
 // Weight-gradient GEMMs set aside during a layer's backward, to run later in the same backward.
 // The input gradient a layer hands down needs only the dgrad GEMMs; the wgrad GEMMs can wait.
-// GPTModel defers the first layers' wgrads past the embedding backward, so the embedding's
+// GPTModel defers the first layer's wgrads past the embedding backward, so the embedding's
 // gradient bucket (final only at the very end of backward) starts its data-parallel reduction
 // while those GEMMs still run, instead of after everything. Same GEMMs on the same operands:
 // the gradients are bit-identical either way.
@@ -18,13 +18,6 @@ class DeferredWeightGrads {
   // `gemm` writes the gradients in `written` (views into the parameter buffers).
   void add(std::function<void()> gemm, std::vector<Tensor> written) {
     entries_.push_back({std::move(gemm), std::move(written)});
-  }
-  // Whether a GEMM set aside writes `grad` (the same view).
-  bool writes(const Tensor& grad) const {
-    for (const Entry& entry : entries_)
-      for (const Tensor& written : entry.written)
-        if (written.raw_data() == grad.raw_data() && written.numel() == grad.numel()) return true;
-    return false;
   }
   // Runs the deferred GEMMs in the order they were set aside, reports each gradient a GEMM wrote
   // to `on_final` (when set) right after that GEMM, and forgets them (and the operands they kept

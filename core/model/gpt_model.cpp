@@ -200,8 +200,7 @@ void GPTModel::backward(float loss_grad_scale, const Tensor& output_grad) {
     grad = output_grad;
     stage_output_ = Tensor();
   }
-  const int deferred_layers =
-      stage_.pre_process ? std::min(deferred_weight_grad_layers_, static_cast<int>(layers_.size())) : 0;
+  const bool defer_first_layer = stage_.pre_process && defer_first_layer_weight_grads_;
   for (size_t g = segments_.size(); g-- > 0;) {
     const RecomputeSegment& segment = segments_[g];
     if (segment.recompute) {
@@ -210,14 +209,10 @@ void GPTModel::backward(float loss_grad_scale, const Tensor& output_grad) {
         hidden = layers_[layer]->forward(hidden, doc_offsets_, forward_dropout_);
     }
     for (int layer = segment.end - 1; layer >= segment.begin; --layer) {
-      const bool defer = layer < deferred_layers;
+      const bool defer = layer == 0 && defer_first_layer;
       grad = layers_[layer]->backward(grad, defer ? &deferred_weight_grads_ : nullptr);
       layers_[layer]->release();
-      if (defer) {
-        report_final_grads_not_deferred(stage_.first_layer + layer);
-      } else if (backward_hook_) {
-        backward_hook_(stage_.first_layer + layer);
-      }
+      if (backward_hook_ && !defer) backward_hook_(stage_.first_layer + layer);
     }
     segment_inputs_[g] = Tensor();
   }
@@ -225,22 +220,12 @@ void GPTModel::backward(float loss_grad_scale, const Tensor& output_grad) {
     embedding_->backward(grad);
     embedding_->release();
     if (backward_hook_) backward_hook_(-1);
-    if (deferred_layers > 0) {
+    if (defer_first_layer && !layers_.empty()) {
       deferred_weight_grads_.run(grad_final_hook_);
-      if (backward_hook_)
-        for (int layer = deferred_layers - 1; layer >= 0; --layer) backward_hook_(stage_.first_layer + layer);
+      if (backward_hook_) backward_hook_(stage_.first_layer);
     }
   } else {
     stage_input_grad_ = grad;
-  }
-}
-
-void GPTModel::report_final_grads_not_deferred(int layer) {
-  if (!grad_final_hook_) return;
-  const std::string prefix = "decoder.layers." + std::to_string(layer) + ".";
-  for (int i = 0; i < params_->size(); ++i) {
-    const Tensor& grad = params_->grad(i);
-    if (starts_with(params_->info(i).key, prefix) && !deferred_weight_grads_.writes(grad)) grad_final_hook_(grad);
   }
 }
 

@@ -99,15 +99,13 @@ class GPTModel {
   // num_layers after the output layer and final norm, with the global layer index after each
   // transformer layer, with -1 after the embedding. Empty: no calls.
   void set_backward_hook(std::function<void(int part)> hook) { backward_hook_ = std::move(hook); }
-  // On the first stage: the weight-gradient GEMMs of the first `count` layers run after the
-  // embedding backward (the hook then reports -1 before those layers, and them from the first
-  // deferred down to the first layer after the GEMMs), so the reduction of the embedding's
-  // gradients, final last, overlaps them. The gradients are bit-identical either way. 0: none.
-  void set_deferred_weight_grad_layers(int count) { deferred_weight_grad_layers_ = count; }
-  // With weight gradients deferred: called with every gradient (a view into the parameter
-  // buffers) of a deferred layer as soon as it is final: the layer's other gradients right after
-  // its backward, each deferred one right after its GEMM; all before the hook reports the layer,
-  // so their reductions can start early. Empty: no calls.
+  // On the first stage: the first layer's weight-gradient GEMMs run after the embedding backward
+  // (the hook then reports -1 before the first layer), so the reduction of the embedding's
+  // gradients, final last, overlaps them. The gradients are bit-identical either way.
+  void set_defer_first_layer_weight_grads(bool defer) { defer_first_layer_weight_grads_ = defer; }
+  // With the first layer's weight gradients deferred: called with each of those gradients (a view
+  // into the parameter buffers) as soon as its GEMM has run, before the hook reports the first
+  // layer, so the reduction of the gradients final early can start early. Empty: no calls.
   void set_grad_final_hook(std::function<void(const Tensor& grad)> hook) { grad_final_hook_ = std::move(hook); }
   // Called in forward before a part first uses its parameters (same part numbers), so gathers of
   // updated parameters can complete just in time (--overlap-param-gather). Empty: no calls.
@@ -145,12 +143,9 @@ class GPTModel {
   bool forward_done_ = false;
   std::function<void(int)> backward_hook_;
   std::function<void(int)> forward_hook_;
-  int deferred_weight_grad_layers_ = 0;
+  bool defer_first_layer_weight_grads_ = false;
   std::function<void(const Tensor& grad)> grad_final_hook_;
   DeferredWeightGrads deferred_weight_grads_;
-  // Reports to the grad-final hook the gradients of (global) `layer` that its backward made
-  // final, those of its deferred GEMMs left out.
-  void report_final_grads_not_deferred(int layer);
 };
 
 }  // namespace mcpp::model

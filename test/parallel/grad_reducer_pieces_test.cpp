@@ -58,98 +58,97 @@ class RecordingCommunicator final : public comm::Communicator {
 
 }  // namespace
 
-TEST_CASE("the first layers' bucket is reduced piece by piece onto the owners, deferred GEMM by deferred GEMM") {
+TEST_CASE("the first layer's bucket is reduced piece by piece onto the owners, deferred GEMM by deferred GEMM") {
   constexpr int kRanks = 4;
   model::ModelConfig config = model::testing::gpt2_config();
   config.num_layers = 3;
   config.finalize();
-  for (const int deferred_layers : {1, 2}) {
-    INFO(deferred_layers << " layer(s) deferred");
-    comm::SingleRankCommunicator single;
-    DdpOptions ddp;
-    ddp.use_distributed_optimizer = true;
-    ddp.overlap_grad_reduce = true;
-    ddp.bucket_size = 1000000000;  // one bucket for the whole model
-    ddp.dp_cp_size = kRanks;
-    model::GPTModel model(config, model::ParallelContext::single(single), Device::CPU, ddp_buffer_layout(ddp));
-    const model::ParamBuffer& params = model.params();
-    REQUIRE(params.groups().size() == 1);
-    REQUIRE(params.groups()[0].buckets.size() == 1);
-    const model::Bucket bucket = params.groups()[0].buckets[0];
-    RecordingCommunicator dp(kRanks, params.groups()[0].grads);
-    GradReducer reducer(params, dp, /*use_distributed_optimizer=*/true, config.num_layers);
-    reducer.reduce_first_layers_by_piece(deferred_layers);
+  comm::SingleRankCommunicator single;
+  DdpOptions ddp;
+  ddp.use_distributed_optimizer = true;
+  ddp.overlap_grad_reduce = true;
+  ddp.bucket_size = 1000000000;  // one bucket for the whole model
+  ddp.dp_cp_size = kRanks;
+  model::GPTModel model(config, model::ParallelContext::single(single), Device::CPU, ddp_buffer_layout(ddp));
+  const model::ParamBuffer& params = model.params();
+  REQUIRE(params.groups().size() == 1);
+  REQUIRE(params.groups()[0].buckets.size() == 1);
+  const model::Bucket bucket = params.groups()[0].buckets[0];
+  RecordingCommunicator dp(kRanks, params.groups()[0].grads);
+  GradReducer reducer(params, dp, /*use_distributed_optimizer=*/true, config.num_layers);
 
-    model.set_deferred_weight_grad_layers(deferred_layers);
-    model.set_backward_hook([&](int part) {
-      dp.note("part " + std::to_string(part));
-      reducer.part_ready(part);
-    });
-    model.set_grad_final_hook([&](const Tensor& grad) {
-      for (int i = 0; i < params.size(); ++i)
-        if (params.grad(i).raw_data() == grad.raw_data()) dp.note("grad " + params.info(i).key);
-      reducer.grad_final(grad);
-    });
-    const model::LossPair loss = model.forward(model::testing::random_batch(config, 2, 7));
-    reducer.start_overlap();
-    model.backward(static_cast<float>(1.0 / loss.num_tokens));
-    dp.note("finish");
-    reducer.finish();
+  model.set_defer_first_layer_weight_grads(true);
+  model.set_backward_hook([&](int part) {
+    dp.note("part " + std::to_string(part));
+    reducer.part_ready(part);
+  });
+  std::vector<std::string> deferred_final;  // keys, in the order the hook reported them
+  model.set_grad_final_hook([&](const Tensor& grad) {
+    for (int i = 0; i < params.size(); ++i)
+      if (params.grad(i).raw_data() == grad.raw_data()) deferred_final.push_back(params.info(i).key);
+    dp.note("grad " + deferred_final.back());
+    reducer.grad_final(grad);
+  });
+  const model::LossPair loss = model.forward(model::testing::random_batch(config, 2, 7));
+  reducer.start_overlap();
+  model.backward(static_cast<float>(1.0 / loss.num_tokens));
+  dp.note("finish");
+  reducer.finish();
 
-    // Every element of the bucket is reduced exactly once, onto the rank owning it.
-    std::vector<int> times(static_cast<size_t>(bucket.numel()), 0);
-    int reduces = 0;
-    for (const auto& call : dp.calls) {
-      if (call.op.find(' ') != std::string::npos || call.op == "finish") continue;  // a hook call
-      REQUIRE(call.op == "reduce");
-      ++reduces;
-      const ShardRange owned = bucket_shard(bucket, call.root, kRanks);
-      CHECK(call.begin >= owned.begin);
-      CHECK(call.end <= owned.end);
-      for (int64_t i = call.begin; i < call.end; ++i) ++times[static_cast<size_t>(i - bucket.begin)];
-    }
-    CHECK(std::all_of(times.begin(), times.end(), [](int n) { return n == 1; }));
-    CHECK(reducer.pieces_reduced_separately() == reduces);
+  // The first layer's linear weights (and the biases their GEMMs produce) were reported one GEMM
+  // at a time, in backward order.
+  const std::string fc2 = "decoder.layers.0.mlp.linear_fc2.weight", fc1 = "decoder.layers.0.mlp.linear_fc1.weight";
+  const std::string proj = "decoder.layers.0.self_attention.linear_proj.weight";
+  const std::string qkv = "decoder.layers.0.self_attention.linear_qkv.weight";
+  REQUIRE(deferred_final.size() >= 4);
+  CHECK(deferred_final.front() == fc2);
+  CHECK(deferred_final.back() == "decoder.layers.0.self_attention.linear_qkv.bias");
 
-    // A gradient is reduced right after the hook call that made it final: before the next one.
-    auto reduced_before = [&](const std::string& key, size_t call_end) {
-      const int64_t begin = params.offset_of(params.index_of(key));
-      const int64_t end = begin + params.grad(key).numel();
-      int64_t covered = 0;
-      for (size_t c = 0; c < call_end; ++c)
-        if (dp.calls[c].op == "reduce")
-          covered += std::max<int64_t>(0, std::min(end, dp.calls[c].end) - std::max(begin, dp.calls[c].begin));
-      return covered == end - begin;
-    };
-    auto position = [&](const std::string& what) {  // index of the call named `what`
-      for (size_t c = 0; c < dp.calls.size(); ++c)
-        if (dp.calls[c].op == what) return c;
-      FAIL("no call " << what);
-      return size_t(0);
-    };
-    auto key = [](int layer, const char* name) { return "decoder.layers." + std::to_string(layer) + "." + name; };
-    CHECK(reduced_before(key(2, "mlp.linear_fc1.weight"), position("part 1")));
-    CHECK_FALSE(reduced_before("embedding.word_embeddings.weight", position("part -1")));
-    // The first deferred GEMM (the last deferred layer's fc2) runs after the embedding backward.
-    const int last = deferred_layers - 1;
-    CHECK(reduced_before("embedding.word_embeddings.weight", position("grad " + key(last, "mlp.linear_fc2.weight"))));
-    // A deferred layer's norms are final after its backward, before the embedding's.
-    for (int layer = 0; layer < deferred_layers; ++layer) {
-      CHECK(reduced_before(key(layer, "input_layernorm.weight"), position("part -1")));
-      CHECK(reduced_before(key(layer, "pre_mlp_layernorm.weight"), position("part -1")));
-    }
-    // Each deferred weight gradient goes as soon as its GEMM has run, before the next GEMM's; the
-    // GEMMs run in the order backward set them aside (layer by layer, MLP first).
-    std::vector<std::string> gemms;
-    for (int layer = last; layer >= 0; --layer)
-      for (const char* name : {"mlp.linear_fc2.weight", "mlp.linear_fc1.weight", "self_attention.linear_proj.weight",
-                               "self_attention.linear_qkv.weight"})
-        gemms.push_back(key(layer, name));
-    for (size_t g = 0; g < gemms.size(); ++g) {
-      INFO(gemms[g]);
-      CHECK_FALSE(reduced_before(gemms[g], position("grad " + gemms[g])));
-      CHECK(reduced_before(gemms[g], g + 1 < gemms.size() ? position("grad " + gemms[g + 1]) : position("part 0")));
-    }
-    if (deferred_layers == 1) CHECK(reduced_before(key(1, "self_attention.linear_qkv.weight"), position("part -1")));
+  // Every element of the bucket is reduced exactly once, onto the rank owning it.
+  std::vector<int> times(static_cast<size_t>(bucket.numel()), 0);
+  int reduces = 0;
+  for (const auto& call : dp.calls) {
+    if (call.op != "reduce" && call.op.find(' ') != std::string::npos) continue;  // a hook call
+    if (call.op == "finish") continue;
+    REQUIRE(call.op == "reduce");
+    ++reduces;
+    const ShardRange owned = bucket_shard(bucket, call.root, kRanks);
+    CHECK(call.begin >= owned.begin);
+    CHECK(call.end <= owned.end);
+    for (int64_t i = call.begin; i < call.end; ++i) ++times[static_cast<size_t>(i - bucket.begin)];
   }
+  CHECK(std::all_of(times.begin(), times.end(), [](int n) { return n == 1; }));
+  CHECK(reducer.pieces_reduced_separately() == reduces);
+
+  // Each gradient is reduced right after the hook that made it final: before the next hook call.
+  auto reduced_before = [&](const std::string& key, size_t call_end) {
+    const int64_t begin = params.offset_of(params.index_of(key));
+    const int64_t end = begin + params.grad(key).numel();
+    int64_t covered = 0;
+    for (size_t c = 0; c < call_end; ++c)
+      if (dp.calls[c].op == "reduce")
+        covered += std::max<int64_t>(0, std::min(end, dp.calls[c].end) - std::max(begin, dp.calls[c].begin));
+    return covered == end - begin;
+  };
+  auto position = [&](const std::string& what) {  // index of the call named `what`
+    for (size_t c = 0; c < dp.calls.size(); ++c)
+      if (dp.calls[c].op == what) return c;
+    FAIL("no call " << what);
+    return size_t(0);
+  };
+  CHECK(reduced_before("decoder.layers.2.mlp.linear_fc1.weight", position("part 1")));
+  CHECK(reduced_before("decoder.layers.1.self_attention.linear_qkv.weight", position("part -1")));
+  CHECK_FALSE(reduced_before("embedding.word_embeddings.weight", position("part -1")));
+  CHECK(reduced_before("embedding.word_embeddings.weight", position("grad " + fc2)));
+  // Each deferred weight gradient goes as soon as its GEMM has run, before the next GEMM's.
+  CHECK_FALSE(reduced_before(fc2, position("grad " + fc2)));
+  CHECK(reduced_before(fc2, position("grad " + fc1)));
+  CHECK_FALSE(reduced_before(fc1, position("grad " + fc1)));
+  CHECK(reduced_before(fc1, position("grad " + proj)));
+  CHECK(reduced_before(proj, position("grad " + qkv)));
+  CHECK_FALSE(reduced_before(qkv, position("grad " + qkv)));
+  CHECK(reduced_before(qkv, position("part 0")));
+  // The first layer's norms are final with the part (after the deferred GEMMs), the last pieces.
+  CHECK_FALSE(reduced_before("decoder.layers.0.input_layernorm.weight", position("part 0")));
+  CHECK(reduced_before("decoder.layers.0.input_layernorm.weight", position("finish")));
 }
