@@ -44,7 +44,6 @@ void Trainer::build_model_chunks(const parallel::DdpOptions& ddp) {
     if (overlap_grad_reduce_) {
       parallel::GradReducer* reducer = grad_reducers_.back().get();
       chunk->set_backward_hook([reducer](int part) { reducer->part_ready(part); });
-      chunk->set_grad_final_hook([reducer](const Tensor& grad) { reducer->grad_final(grad); });
       // The embedding's bucket is final last; its reduction then overlaps the first layer's
       // weight-gradient GEMMs (MCPP_DEFER_FIRST_LAYER_WGRAD=0 turns this off, for comparison).
       chunk->set_defer_first_layer_weight_grads(dp_cp.size() > 1 &&

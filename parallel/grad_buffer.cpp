@@ -45,12 +45,12 @@ int backward_part(const std::string& key, int num_layers) {
 
 namespace {
 
-bool any_set(const std::vector<char>& flags) {
-  return std::any_of(flags.begin(), flags.end(), [](char flag) { return flag != 0; });
+bool any_slice_launched(const std::vector<char>& launched) {
+  return std::any_of(launched.begin(), launched.end(), [](char done) { return done != 0; });
 }
 
-bool all_set(const std::vector<char>& flags) {
-  return std::all_of(flags.begin(), flags.end(), [](char flag) { return flag != 0; });
+bool all_slices_launched(const std::vector<char>& launched) {
+  return std::all_of(launched.begin(), launched.end(), [](char done) { return done != 0; });
 }
 
 }  // namespace
@@ -59,17 +59,16 @@ struct GradReducer::BucketState {
   int group = 0;
   model::Bucket bucket;
   std::vector<int> member_parts;  // backward_part() of each member, in bucket.members order
-  std::vector<char> member_final;  // per member: its gradient is final for this backward
-  int pending = 0;  // members whose gradient is not final yet
-  bool launched = false;  // the bucket's collective, or all its pieces' reduces, started
+  int pending = 0;  // parameters whose gradient is not final yet
+  bool launched = false;  // the bucket's collective, or all its slices' reduces, started
   // Overlapped with the distributed optimizer, the buckets final at the tail of backward (where
-  // nothing hides their collectives) are reduced piece by piece: each member's gradient (with
-  // the alignment gap after it) is a tile of the bucket, and as soon as a run of tiles is final
-  // its elements are reduced onto the ranks owning them (a run crossing a slice boundary is cut
-  // there), while backward goes on. A bucket final all at once still gets one reduce-scatter.
-  bool by_piece = false;
-  std::vector<ShardRange> tiles;  // per member: its tile, in buffer order, covering the bucket
-  std::vector<char> tile_launched;
+  // nothing hides their collectives) are reduced slice by slice: as soon as every parameter
+  // overlapping data-parallel rank r's slice is final, the slice is reduced onto rank r while
+  // backward goes on. A bucket final all at once still gets one reduce-scatter.
+  bool by_slice = false;
+  std::vector<std::vector<int>> slice_parts;  // per slice: the parts of the members overlapping it
+  std::vector<int> slice_pending;
+  std::vector<char> slice_launched;
   std::vector<comm::PendingCollective> reductions;  // overlapped: in flight until finish()
 };
 
@@ -86,42 +85,41 @@ GradReducer::GradReducer(const model::ParamBuffer& params, comm::Communicator& d
       BucketState state;
       state.group = g;
       state.bucket = bucket;
-      for (size_t m = 0; m < bucket.members.size(); ++m) {
-        const int index = bucket.members[m];
-        state.member_parts.push_back(backward_part(params_.info(index).key, num_layers_));
-        const Tensor& grad = params_.grad(index);
-        member_of_[grad.raw_data()] = {static_cast<int>(buckets_.size()), static_cast<int>(m), grad.numel()};
-      }
+      for (int index : bucket.members) state.member_parts.push_back(backward_part(params_.info(index).key, num_layers_));
       buckets_.push_back(std::move(state));
     }
   }
-  if (sharded_ && dp_cp_.size() > 1) choose_piece_reduced_buckets();
+  if (sharded_ && dp_cp_.size() > 1) choose_slice_reduced_buckets();
 }
 
 // Destroying the bucket states waits for any collective still in flight: never one on a buffer
 // that is going away.
 GradReducer::~GradReducer() = default;
 
-void GradReducer::choose_piece_reduced_buckets() {
+void GradReducer::choose_slice_reduced_buckets() {
   // Backward makes parts final from num_layers down to -1 (the embedding). The buckets holding
   // this chunk's first layer are final last: after them nothing but the embedding's backward
-  // (and the first layer's deferred weight-gradient GEMMs) can hide a collective.
+  // can hide a collective.
   int first_layer = -1;
   for (const auto& b : buckets_)
     for (int part : b.member_parts)
       if (part >= 0 && (first_layer < 0 || part < first_layer)) first_layer = part;
+  const int dp = dp_cp_.size();
   for (auto& b : buckets_) {
     if (std::none_of(b.member_parts.begin(), b.member_parts.end(), [&](int part) { return part <= first_layer; }))
       continue;
-    b.by_piece = true;
-    const std::vector<int>& members = b.bucket.members;
-    for (size_t m = 0; m < members.size(); ++m) {
-      const int64_t begin = m == 0 ? b.bucket.begin : params_.offset_of(members[m]);
-      const int64_t end = m + 1 < members.size() ? params_.offset_of(members[m + 1]) : b.bucket.end;
-      check(begin <= end, "internal: bucket members out of buffer order");
-      b.tiles.push_back({begin, end});
+    b.by_slice = true;
+    b.slice_parts.assign(dp, {});
+    for (size_t m = 0; m < b.bucket.members.size(); ++m) {
+      const int index = b.bucket.members[m];
+      const int64_t begin = params_.offset_of(index);
+      const int64_t end = begin + params_.param(index).numel();
+      for (int r = 0; r < dp; ++r) {
+        const ShardRange slice = bucket_shard(b.bucket, r, dp);
+        if (begin < slice.end && slice.begin < end) b.slice_parts[r].push_back(b.member_parts[m]);
+      }
     }
-    log::debug("data parallel: the bucket at elements [{}, {}) holds the first layer's gradients: its pieces final "
+    log::debug("data parallel: the bucket at elements [{}, {}) holds the first layer's gradients: its slices final "
                "before the rest are reduced onto their owners during backward",
                b.bucket.begin, b.bucket.end);
   }
@@ -184,33 +182,15 @@ void GradReducer::launch(BucketState& b) {
   if (!overlapping_) from_wire(b);
 }
 
-void GradReducer::reduce_onto_owners(BucketState& b, ShardRange range) {
-  const int dp = dp_cp_.size();
-  for (int owner = 0; owner < dp; ++owner) {
-    const ShardRange slice = bucket_shard(b.bucket, owner, dp);
-    const int64_t begin = std::max(range.begin, slice.begin);
-    const int64_t end = std::min(range.end, slice.end);
-    if (begin >= end) continue;
-    to_wire(b.group, begin, end - begin);
-    // Only the owner reads these elements afterwards (the optimizer steps its own shard).
-    b.reductions.push_back(dp_cp_.reduce_async(wire(b.group).sub(begin, {end - begin}), owner, reduce_op()));
-    ++pieces_launched_;
-  }
-}
-
-void GradReducer::launch_final_pieces(BucketState& b) {
-  const size_t tiles = b.tiles.size();
-  for (size_t first = 0; first < tiles;) {
-    if (!b.member_final[first] || b.tile_launched[first]) {
-      ++first;
-      continue;
-    }
-    size_t last = first;  // the run of final tiles not reduced yet: [first, last)
-    while (last < tiles && b.member_final[last] && !b.tile_launched[last]) b.tile_launched[last++] = 1;
-    reduce_onto_owners(b, {b.tiles[first].begin, b.tiles[last - 1].end});
-    first = last;
-  }
-  b.launched = all_set(b.tile_launched);
+void GradReducer::launch_slice(BucketState& b, int slice) {
+  b.slice_launched[slice] = 1;
+  const ShardRange range = bucket_shard(b.bucket, slice, dp_cp_.size());
+  to_wire(b.group, range.begin, range.numel());
+  const Tensor grads = wire(b.group).sub(range.begin, {range.numel()});
+  // Only the owner reads the slice afterwards (the optimizer steps its own shard).
+  b.reductions.push_back(dp_cp_.reduce_async(grads, slice, reduce_op()));
+  ++slices_launched_;
+  b.launched = all_slices_launched(b.slice_launched);
 }
 
 void GradReducer::reduce_gradients() {
@@ -222,23 +202,23 @@ void GradReducer::reduce_gradients() {
 void GradReducer::start_overlap() {
   overlapping_ = true;
   launched_early_ = 0;
-  pieces_launched_ = 0;
+  slices_launched_ = 0;
   for (auto& b : buckets_) {
     b.launched = false;
     b.pending = static_cast<int>(b.member_parts.size());
-    b.member_final.assign(b.member_parts.size(), 0);
-    b.tile_launched.assign(b.tiles.size(), 0);
+    if (!b.by_slice) continue;
+    b.slice_pending.clear();
+    for (const auto& parts : b.slice_parts) b.slice_pending.push_back(static_cast<int>(parts.size()));
+    b.slice_launched.assign(b.slice_parts.size(), 0);
   }
 }
 
-void GradReducer::launch_if_final(BucketState& b) {
-  // A bucket final all at once gets one reduce-scatter, whether it is reduced by piece or not.
-  if (b.by_piece && (b.pending > 0 || any_set(b.tile_launched))) {
-    launch_final_pieces(b);
-  } else if (b.pending == 0) {
-    launch(b);
+void GradReducer::launch_final_slices(BucketState& b) {
+  for (size_t r = 0; r < b.slice_parts.size(); ++r) {
+    // A slice of padding only goes with the bucket's last parameters.
+    const bool ready = b.slice_pending[r] == 0 && (!b.slice_parts[r].empty() || b.pending == 0);
+    if (ready && !b.slice_launched[r]) launch_slice(b, static_cast<int>(r));
   }
-  if (b.launched) ++launched_early_;
 }
 
 void GradReducer::part_ready(int part) {
@@ -246,36 +226,25 @@ void GradReducer::part_ready(int part) {
   // Buckets hold parameters in reverse registration order, so they fill up in order too.
   for (auto& b : buckets_) {
     if (b.launched) continue;
-    bool changed = false;
-    for (size_t m = 0; m < b.member_parts.size(); ++m) {
-      if (b.member_parts[m] != part || b.member_final[m]) continue;
-      b.member_final[m] = 1;
-      --b.pending;
-      changed = true;
+    b.pending -= static_cast<int>(std::count(b.member_parts.begin(), b.member_parts.end(), part));
+    for (size_t r = 0; r < b.slice_parts.size(); ++r)
+      b.slice_pending[r] -= static_cast<int>(std::count(b.slice_parts[r].begin(), b.slice_parts[r].end(), part));
+    // A bucket final all at once gets one reduce-scatter, whether it is reduced by slice or not.
+    if (b.by_slice && (b.pending > 0 || any_slice_launched(b.slice_launched))) {
+      launch_final_slices(b);
+    } else if (b.pending == 0) {
+      launch(b);
     }
-    if (changed) launch_if_final(b);
+    if (b.launched) ++launched_early_;
   }
-}
-
-void GradReducer::grad_final(const Tensor& grad) {
-  if (!overlapping_) return;
-  const auto found = member_of_.find(grad.raw_data());
-  // Not a whole parameter's gradient: its part reports it.
-  if (found == member_of_.end() || found->second.numel != grad.numel()) return;
-  BucketState& b = buckets_[static_cast<size_t>(found->second.bucket)];
-  const size_t m = static_cast<size_t>(found->second.member);
-  if (b.launched || b.member_final[m]) return;
-  b.member_final[m] = 1;
-  --b.pending;
-  launch_if_final(b);
 }
 
 void GradReducer::finish() {
   for (auto& b : buckets_) {
     if (b.launched) continue;
-    if (b.by_piece && overlapping_ && any_set(b.tile_launched)) {
-      b.member_final.assign(b.member_final.size(), 1);  // backward is over
-      launch_final_pieces(b);
+    if (b.by_slice && overlapping_ && any_slice_launched(b.slice_launched)) {
+      for (size_t r = 0; r < b.slice_launched.size(); ++r)
+        if (!b.slice_launched[r]) launch_slice(b, static_cast<int>(r));
     } else {
       launch(b);
     }

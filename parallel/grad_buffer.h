@@ -8,7 +8,6 @@
 #include <cstdint>
 #include <optional>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "core/comm/communicator.h"
@@ -67,9 +66,6 @@ class GradReducer {
   // stream wait for them, so the optimizer (which reads the reduced shards) comes after.
   void start_overlap();
   void part_ready(int part);
-  // One parameter's gradient (a view into the buffers, e.g. from GPTModel's grad-final hook) is
-  // final before its part is; anything else is ignored.
-  void grad_final(const Tensor& grad);
   void finish();
 
   bool sharded() const { return sharded_; }
@@ -83,16 +79,16 @@ class GradReducer {
   void set_communication_dtype(DType dtype);
   // Buckets launched from part_ready() (during backward) in the last overlapped reduction.
   int launched_during_backward() const { return launched_early_; }
-  // Reduces onto one owner each in the last overlapped reduction (pieces, see below).
-  int pieces_reduced_separately() const { return pieces_launched_; }
+  // Slices reduced onto their owners one by one in the last overlapped reduction (see below).
+  int slices_reduced_separately() const { return slices_launched_; }
 
  private:
   struct BucketState;
   // With the distributed optimizer over several ranks, overlapped: the buckets holding the
-  // chunk's first layer (final last, with the embedding's) are reduced piece by piece, each
-  // run of final gradients onto the ranks owning its elements (Communicator::reduce) as soon
-  // as it is final. Their earlier pieces then travel during backward instead of after it.
-  void choose_piece_reduced_buckets();
+  // chunk's first layer (final last, with the embedding's) are reduced slice by slice, each
+  // rank's slice onto it (Communicator::reduce) as soon as that slice's parameters are final.
+  // Their earlier slices then travel during backward instead of after it.
+  void choose_slice_reduced_buckets();
   comm::ReduceOp reduce_op() const;
   // What group g's collectives move: its fp32 gradients, or their bf16 copy.
   const Tensor& wire(int group) const;
@@ -102,10 +98,8 @@ class GradReducer {
   // distributed optimizer, else the bucket) widened back into the fp32 gradients (if bf16).
   void from_wire(const BucketState& bucket) const;
   void launch(BucketState& bucket);
-  void launch_if_final(BucketState& bucket);
-  void launch_final_pieces(BucketState& bucket);
-  // Reduces elements `range` of the bucket onto their owners, one reduce per owner's slice.
-  void reduce_onto_owners(BucketState& bucket, ShardRange range);
+  void launch_slice(BucketState& bucket, int slice);
+  void launch_final_slices(BucketState& bucket);
 
   const model::ParamBuffer& params_;
   comm::Communicator& dp_cp_;
@@ -116,13 +110,7 @@ class GradReducer {
   std::vector<Tensor> bf16_wire_;  // per group: the bf16 copies; empty when reducing fp32
   bool overlapping_ = false;
   int launched_early_ = 0;
-  int pieces_launched_ = 0;
-  struct MemberRef {
-    int bucket = 0;
-    int member = 0;  // position in the bucket's members
-    int64_t numel = 0;
-  };
-  std::unordered_map<const void*, MemberRef> member_of_;  // a parameter's gradient data -> where it is
+  int slices_launched_ = 0;
 };
 
 }  // namespace mcpp::parallel

@@ -11,11 +11,7 @@ void linear_backward_deferrable(const Tensor& x, const Tensor& weight, const Ten
     return;
   }
   if (dx.defined()) core::linear_backward(x, weight, dy, dx, Tensor(), Tensor());
-  std::vector<Tensor> written;
-  for (const Tensor& grad : {dweight, dbias})
-    if (grad.defined()) written.push_back(grad);
-  deferred->add([x, weight, dy, dweight, dbias] { core::linear_backward(x, weight, dy, Tensor(), dweight, dbias); },
-                std::move(written));
+  deferred->add([x, weight, dy, dweight, dbias] { core::linear_backward(x, weight, dy, Tensor(), dweight, dbias); });
 }
 
 }  // namespace mcpp::model

@@ -15,28 +15,16 @@ namespace mcpp::model {
 
 class DeferredWeightGrads {
  public:
-  // `gemm` writes the gradients in `written` (views into the parameter buffers).
-  void add(std::function<void()> gemm, std::vector<Tensor> written) {
-    entries_.push_back({std::move(gemm), std::move(written)});
-  }
-  // Runs the deferred GEMMs in the order they were set aside, reports each gradient a GEMM wrote
-  // to `on_final` (when set) right after that GEMM, and forgets them (and the operands they kept
-  // alive).
-  void run(const std::function<void(const Tensor& grad)>& on_final = {}) {
-    for (Entry& entry : entries_) {
-      entry.gemm();
-      if (on_final)
-        for (const Tensor& grad : entry.written) on_final(grad);
-    }
-    entries_.clear();
+  void add(std::function<void()> gemm) { gemms_.push_back(std::move(gemm)); }
+  // Runs the deferred GEMMs in the order they were set aside and forgets them (and the operands
+  // they kept alive).
+  void run() {
+    for (auto& gemm : gemms_) gemm();
+    gemms_.clear();
   }
 
  private:
-  struct Entry {
-    std::function<void()> gemm;
-    std::vector<Tensor> written;
-  };
-  std::vector<Entry> entries_;
+  std::vector<std::function<void()>> gemms_;
 };
 
 // core::linear_backward, with the weight (and bias) gradient computed now when `deferred` is

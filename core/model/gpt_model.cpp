@@ -221,7 +221,7 @@ void GPTModel::backward(float loss_grad_scale, const Tensor& output_grad) {
     embedding_->release();
     if (backward_hook_) backward_hook_(-1);
     if (defer_first_layer && !layers_.empty()) {
-      deferred_weight_grads_.run(grad_final_hook_);
+      deferred_weight_grads_.run();
       if (backward_hook_) backward_hook_(stage_.first_layer);
     }
   } else {

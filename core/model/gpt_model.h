@@ -103,10 +103,6 @@ class GPTModel {
   // (the hook then reports -1 before the first layer), so the reduction of the embedding's
   // gradients, final last, overlaps them. The gradients are bit-identical either way.
   void set_defer_first_layer_weight_grads(bool defer) { defer_first_layer_weight_grads_ = defer; }
-  // With the first layer's weight gradients deferred: called with each of those gradients (a view
-  // into the parameter buffers) as soon as its GEMM has run, before the hook reports the first
-  // layer, so the reduction of the gradients final early can start early. Empty: no calls.
-  void set_grad_final_hook(std::function<void(const Tensor& grad)> hook) { grad_final_hook_ = std::move(hook); }
   // Called in forward before a part first uses its parameters (same part numbers), so gathers of
   // updated parameters can complete just in time (--overlap-param-gather). Empty: no calls.
   void set_forward_hook(std::function<void(int part)> hook) { forward_hook_ = std::move(hook); }
@@ -144,7 +140,6 @@ class GPTModel {
   std::function<void(int)> backward_hook_;
   std::function<void(int)> forward_hook_;
   bool defer_first_layer_weight_grads_ = false;
-  std::function<void(const Tensor& grad)> grad_final_hook_;
   DeferredWeightGrads deferred_weight_grads_;
 };
 

@@ -1,7 +1,7 @@
 // --grad-reduce-in-bf16 over real MPI ranks: GradReducer rounds every bucket (or slice) to bf16
 // for its collective and widens the reduced values back. The values a rank keeps must be bf16
 // numbers (the collective really moved bf16), within bf16 rounding of the fp32 reduction, for
-// all-reduce and reduce-scatter, synchronous and overlapped (with piece-by-piece reduces).
+// all-reduce and reduce-scatter, synchronous and overlapped (with slice-by-slice reduces).
 #include <catch2/catch.hpp>
 
 #include <cmath>
@@ -76,7 +76,7 @@ TEST_CASE("rank body: bf16 gradient reduction", "[.][rank-bf16-reduce]") {
       GradReducer in_bf16(params, dp, sharded, config.num_layers);
       in_bf16.set_communication_dtype(DType::BF16);
       const std::vector<float> got = reduced(in_bf16, params, rank, overlapped, config.num_layers);
-      if (sharded && overlapped) CHECK(in_bf16.pieces_reduced_separately() > 0);
+      if (sharded && overlapped) CHECK(in_bf16.slices_reduced_separately() > 0);
 
       int64_t checked = 0, differing = 0, wrong = 0;
       for (const model::Bucket& bucket : params.groups()[0].buckets) {
