@@ -16,9 +16,10 @@
 # Diagnostics of the lost efficiency:
 #   PROFILE=1      each GPU count again with MCPP_PROFILE=1 on every rank, for PROFILE_WARMUP
 #                  (default 2) iterations left out and 10 timed: rank 0's GPU time per op over
-#                  the timed iterations (PROFILE_WARMUP=40 times the steady state), including the
-#                  compute stream's waits on NCCL ("wait: nccl ...": what the overlap did not hide), the
-#                  stream time between ops by the op that follows (GPU idle: host syncs); then for
+#                  the timed iterations (PROFILE_WARMUP=40 times the steady state), including
+#                  the compute stream's waits on NCCL ("wait: nccl ...": what the overlap did
+#                  not hide), the stream time between ops by the op that follows (GPU idle:
+#                  host syncs); then for
 #                  every rank its busy time, gaps and NCCL waits per step (a rank that waits
 #                  less than the others is the one they wait for), and rank 0's twelve largest
 #                  per-op changes against 1 GPU.
