@@ -1,8 +1,6 @@
 // Device choice and the notes logged once at start-up.
 #include "app/train_args.h"
 
-#include <cstdlib>
-
 #ifdef MCPP_HAVE_CUDA
 #include <cuda_runtime_api.h>
 
